@@ -1,0 +1,327 @@
+//! The shipping engine: Go's hand-off on atomics, spinning briefly before it parks.
+//!
+//! One state word carries the hand-off:
+//!
+//! ```text
+//!            writer stores lease,          reader CAS            reader copies,
+//!            then OFFERED                  OFFERED -> CLAIMED    stores REPLIED | n << 2
+//!   EMPTY  ------------------->  OFFERED  ------------------->  CLAIMED  ---------------->  REPLIED(n)
+//!     ^                            |                                                          |
+//!     |   writer CAS OFFERED -> EMPTY (retract on close or timeout; only while unclaimed)    |
+//!     +----------------------------+----------------------------------------------------------+
+//!                                        writer takes n, stores EMPTY
+//! ```
+//!
+//! Only the writer that holds the write side (`lock`) moves the state out of
+//! `EMPTY` or `REPLIED`; only a reader moves it out of `OFFERED` forwards and out
+//! of `CLAIMED`. A reader that wins the claim owns the lease until it stores the
+//! count; the writer that sees `CLAIMED` waits for that count whatever else
+//! happens. That is the invariant [`Lease`] relies on.
+//!
+//! Every wait first spins (see [`spin_until`]) and then parks on a doorbell of
+//! [`Signals`] in a `select!` with the done channel and the deadline. A thread that
+//! changes the state with a `SeqCst` operation and then finds someone registered
+//! on the matching doorbell rings it; a waiter registers before its last look at
+//! the state, so a ring cannot fall between its look and its sleep.
+
+use std::io;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+use super::{Lease, Shared};
+use crate::error::{partial, timed_out};
+use crate::sync::{
+    spin_until, AtomicBool, AtomicUsize, Bell, Deadline, Ordering, Park, UnsafeCell,
+};
+
+/// No offer: the writer may store a new lease.
+const EMPTY: usize = 0;
+/// A lease is published and no reader has taken it yet.
+const OFFERED: usize = 1;
+/// A reader took the lease and is copying from it.
+const CLAIMED: usize = 2;
+/// Tag of a state that carries a reader's count in the bits above the tag.
+const REPLIED: usize = 3;
+/// The tag bits of the state word.
+const TAG: usize = 3;
+
+/// How long a thread spins for a partner that is running before it parks: about
+/// what a park and wake-up costs on a small machine, so that spinning never
+/// costs more than twice what parking at once would.
+const SPIN: Duration = Duration::from_micros(10);
+
+/// How long the writer spins for a reader that has taken its lease: [`SPIN`] plus
+/// the time the copy takes at a pessimistic 4 bytes per nanosecond.
+fn copy_budget(len: usize) -> Duration {
+    SPIN + Duration::from_nanos((len / 4) as u64)
+}
+
+/// The rendezvous slot: the state word and the lease it guards.
+struct Slot {
+    /// `EMPTY`, `OFFERED`, `CLAIMED` or `REPLIED | count << 2`.
+    state: AtomicUsize,
+    /// The writer's bytes while `OFFERED` or `CLAIMED`.
+    ///
+    /// # Safety
+    ///
+    /// Written only by the writer holding the write side, and only while the
+    /// state is `EMPTY` or `REPLIED` (no reader looks at it then). Read only by the
+    /// reader whose CAS moved the state from `OFFERED` to `CLAIMED`, and only until
+    /// it stores `REPLIED`. The `SeqCst` store of `OFFERED` and the claiming CAS
+    /// order the writer's store before the reader's read; the store of `REPLIED`
+    /// and the writer's load of it order the reader's read before the writer's
+    /// next store.
+    lease: UnsafeCell<Lease>,
+}
+
+// SAFETY: the lease is the only field that is not `Sync`; the state machine above
+// gives every access to it a single owner at a time (see `Slot::lease`).
+unsafe impl Sync for Slot {}
+
+/// The lock-free rendezvous engine.
+pub(crate) struct Fast {
+    /// The hand-off, on a cache line of its own.
+    slot: CachePadded<Slot>,
+    /// The write side: held by one writer for its whole write, so writes never
+    /// interleave.
+    lock: CachePadded<AtomicBool>,
+}
+
+impl Fast {
+    /// An idle engine.
+    pub(crate) fn new() -> Self {
+        Self {
+            slot: CachePadded::new(Slot {
+                state: AtomicUsize::new(EMPTY),
+                lease: UnsafeCell::new(Lease::empty()),
+            }),
+            lock: CachePadded::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Reads from the next write; `buf` is not empty.
+    pub(crate) fn read(
+        &self,
+        sh: &Shared,
+        buf: &mut [u8],
+        deadline: Deadline,
+    ) -> io::Result<usize> {
+        let sig = &sh.signals;
+        loop {
+            // As in Go, a closed pipe wins over a pending write.
+            if sig.is_closed() {
+                return sh.read_close_result();
+            }
+            if self.try_claim() {
+                // An empty write is consumed without ending the read.
+                match self.copy_and_reply(sh, buf) {
+                    0 => continue,
+                    n => return Ok(n),
+                }
+            }
+            let offered = || self.slot.state.load(Ordering::SeqCst) == OFFERED;
+            // Spin unless the writer is asleep: then no offer comes soon.
+            if !sig.has_sleepers(Bell::Reply) && spin_until(SPIN, || offered() || sig.is_closed()) {
+                continue;
+            }
+            let woke = sig.registered(Bell::Offer, || loop {
+                if offered() {
+                    return Park::Rung;
+                }
+                match sig.park(Bell::Offer, deadline, true) {
+                    Park::Rung => {}
+                    other => return other,
+                }
+            });
+            match woke {
+                Park::Rung => {}
+                Park::Closed => return sh.read_close_result(),
+                Park::TimedOut => return Err(timed_out()),
+            }
+        }
+    }
+
+    /// Takes the current offer if there is one; returns whether this call did.
+    #[inline]
+    fn try_claim(&self) -> bool {
+        let state = &self.slot.state;
+        // ORDERING: the CAS acquires the writer's store of OFFERED, which was
+        // made after it stored the lease.
+        state.load(Ordering::Relaxed) == OFFERED
+            && state
+                .compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Copies from the claimed lease into `buf` and hands the count back.
+    #[inline]
+    fn copy_and_reply(&self, sh: &Shared, buf: &mut [u8]) -> usize {
+        let n = self.slot.lease.with(|lease| {
+            // SAFETY: this reader's CAS moved the state to CLAIMED, so it owns the
+            // lease, and the writer waits for the count stored below before its
+            // bytes go away (`Slot::lease`, `Lease`).
+            unsafe { (*lease).copy_to(buf) }
+        });
+        // ORDERING: SeqCst releases the copy to the writer (the lease is free
+        // again) and orders the store before the look at the doorbell.
+        self.slot.state.store(REPLIED | (n << 2), Ordering::SeqCst);
+        sh.signals.notify(Bell::Reply);
+        n
+    }
+
+    /// Writes all of `buf` unless the pipe closes or the deadline passes first.
+    pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+        if sh.signals.is_closed() {
+            return Err(sh.write_close_error());
+        }
+        if !self.try_lock() {
+            self.lock_slow(sh, deadline)?;
+        }
+        let result = self.write_locked(sh, buf, deadline);
+        // ORDERING: SeqCst orders the release before the look at the doorbell.
+        self.lock.store(false, Ordering::SeqCst);
+        sh.signals.notify(Bell::Lock);
+        result
+    }
+
+    /// Takes the write side if it is free; returns whether this call did.
+    #[inline]
+    fn try_lock(&self) -> bool {
+        // ORDERING: acquires the previous writer's whole hand-off.
+        self.lock
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Waits for the write side.
+    #[cold]
+    fn lock_slow(&self, sh: &Shared, deadline: Deadline) -> io::Result<()> {
+        let sig = &sh.signals;
+        // Spin until the write side looks free (or the pipe closed); the loop
+        // below then tries to take it before it would park.
+        spin_until(SPIN, || {
+            !self.lock.load(Ordering::Relaxed) || sig.is_closed()
+        });
+        let woke = sig.registered(Bell::Lock, || loop {
+            if self.try_lock() {
+                return Park::Rung;
+            }
+            match sig.park(Bell::Lock, deadline, true) {
+                Park::Rung => {}
+                other => return other,
+            }
+        });
+        match woke {
+            // The write side is ours; `write_locked` checks for a close first.
+            Park::Rung => Ok(()),
+            Park::Closed => Err(sh.write_close_error()),
+            Park::TimedOut => Err(timed_out()),
+        }
+    }
+
+    /// The write proper, with the write side held.
+    fn write_locked(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+        let sig = &sh.signals;
+        let mut rest = buf;
+        let mut n = 0;
+        // Even an empty write is offered once: it is a rendezvous, as in Go.
+        loop {
+            if sig.is_closed() {
+                return partial(n, || sh.write_close_error());
+            }
+            self.slot.lease.with_mut(|lease| {
+                // SAFETY: the state is EMPTY (we hold the write side and every
+                // earlier offer was retracted or answered), so no reader looks at
+                // the lease (`Slot::lease`).
+                unsafe { *lease = Lease::new(rest) }
+            });
+            // ORDERING: SeqCst publishes the lease to the claiming CAS and orders
+            // the store before the look at the doorbell.
+            self.slot.state.store(OFFERED, Ordering::SeqCst);
+            let reader_asleep = sig.has_sleepers(Bell::Offer);
+            if reader_asleep {
+                sig.notify(Bell::Offer);
+            }
+            let taken = match self.await_reply(sh, rest.len(), deadline, reader_asleep) {
+                Ok(taken) => taken,
+                Err(why) => {
+                    return partial(n, || match why {
+                        Park::TimedOut => timed_out(),
+                        _ => sh.write_close_error(),
+                    })
+                }
+            };
+            n += taken;
+            rest = &rest[taken..];
+            if rest.is_empty() {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Waits for the count of the reader that takes the current offer.
+    ///
+    /// Returns the count, or why the offer was retracted before anyone took it.
+    fn await_reply(
+        &self,
+        sh: &Shared,
+        len: usize,
+        deadline: Deadline,
+        reader_asleep: bool,
+    ) -> Result<usize, Park> {
+        let sig = &sh.signals;
+        let state = &self.slot.state;
+        let replied = || state.load(Ordering::SeqCst) & TAG == REPLIED;
+        // Spin while a reader is running: first for it to take the offer, then
+        // for it to copy, at a budget that grows with the bytes to copy. A reader
+        // that is asleep needs a wake-up first, which is worth no spin.
+        if !reader_asleep && spin_until(SPIN, || state.load(Ordering::Relaxed) != OFFERED) {
+            spin_until(copy_budget(len), replied);
+        }
+        if !replied() {
+            let woke = sig.registered(Bell::Reply, || loop {
+                if replied() {
+                    return Park::Rung;
+                }
+                match sig.park(Bell::Reply, deadline, true) {
+                    Park::Rung => {}
+                    other => return other,
+                }
+            });
+            if woke != Park::Rung {
+                // Closed or timed out: retract the offer unless a reader has it.
+                if state
+                    .compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    self.end_lease();
+                    return Err(woke);
+                }
+                // A reader is copying from our bytes: its count must come back
+                // before we may leave, so wait for it with no deadline.
+                sig.registered(Bell::Reply, || {
+                    while !replied() {
+                        sig.park(Bell::Reply, Deadline::never(), false);
+                    }
+                });
+            }
+        }
+        // ORDERING: acquires the reader's copy (the lease is ours again).
+        let count = state.load(Ordering::SeqCst) >> 2;
+        state.store(EMPTY, Ordering::Relaxed);
+        self.end_lease();
+        Ok(count)
+    }
+
+    /// Clears the lease once no reader can hold it (under loom, this access is
+    /// what proves the reader's copy happened before the write returns).
+    #[inline]
+    fn end_lease(&self) {
+        self.slot.lease.with_mut(|lease| {
+            // SAFETY: the offer was retracted or answered, so no reader holds the
+            // lease (`Slot::lease`).
+            unsafe { *lease = Lease::empty() }
+        });
+    }
+}

@@ -1,0 +1,249 @@
+//! The state both halves share, and the engines that move bytes across.
+//!
+//! Implementation description (for maintainers; not part of the docs):
+//!
+//! A pipe is one [`Shared`]: the two close-error slots, the done channel and
+//! doorbells ([`Signals`]), each half's clone count and timeout, and an engine.
+//! An engine runs Go's protocol: a writer takes the write side for its whole
+//! write and lends its slice to one reader at a time as a [`Lease`]; the reader
+//! copies what fits into its buffer and answers with the count; the writer
+//! carries on with the rest. Closing stores the half's error first, then closes
+//! the done channel, which every blocking step waits on too.
+//!
+//! - `fast` (the shipping engine) runs the hand-off on atomics and spins briefly
+//!   before it parks on a doorbell;
+//! - `reference` (feature `reference-engine`, never under loom) is the design's
+//!   literal mechanism, two zero-capacity crossbeam channels and `select!`, kept
+//!   as the executable specification the fast engine is tested against.
+
+pub(crate) mod fast;
+#[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+pub(crate) mod reference;
+
+use std::io;
+use std::time::Duration;
+
+use crate::error::{self, Cause};
+use crate::sync::{AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals};
+
+/// A writer's slice, lent to a reader for one copy.
+///
+/// # Safety
+///
+/// A `Lease` is a raw view of a writer's `&[u8]`. It is valid from the moment the
+/// writer publishes it until the writer returns from `write`, and the writer
+/// upholds that as follows (in both engines): once a reader has taken the lease,
+/// the writer waits for that reader's count unconditionally (neither close nor a
+/// timeout lets it leave), and a reader touches the bytes only before it sends
+/// the count. An offer nobody took is retracted before the writer leaves, so no
+/// reader can take it afterwards. The lease is only ever read, never written
+/// through.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lease {
+    /// Start of the writer's bytes.
+    ptr: *const u8,
+    /// How many bytes the writer offers.
+    len: usize,
+}
+
+// SAFETY: a `Lease` is only a pointer into a `&[u8]` (which is `Send` and `Sync`)
+// whose lifetime the protocol guarantees (see the type's `# Safety`); sending it
+// to the reader's thread is exactly what it is for.
+unsafe impl Send for Lease {}
+
+impl Lease {
+    /// The largest count a single copy reports, so that a count always fits the
+    /// fast engine's state word next to its tag bits.
+    pub(crate) const MAX_COPY: usize = usize::MAX >> 2;
+
+    /// An empty lease that points at nothing.
+    pub(crate) const fn empty() -> Self {
+        Self {
+            ptr: std::ptr::null(),
+            len: 0,
+        }
+    }
+
+    /// A lease of `bytes`.
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        Self {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+        }
+    }
+
+    /// Copies as many offered bytes as fit into `buf`; returns how many.
+    ///
+    /// # Safety
+    ///
+    /// The lease must be live: taken by this reader, and its count not yet sent
+    /// back to the writer (see the type's `# Safety`).
+    pub(crate) unsafe fn copy_to(&self, buf: &mut [u8]) -> usize {
+        let n = self.len.min(buf.len()).min(Self::MAX_COPY);
+        if n > 0 {
+            // SAFETY: the caller guarantees the writer's `len` bytes at `ptr` stay
+            // borrowed until the count is sent; `buf` is a distinct `&mut` (the
+            // writer only holds a shared borrow of its bytes, so they cannot
+            // overlap a reader's exclusive buffer), and `n` fits both.
+            unsafe { std::ptr::copy_nonoverlapping(self.ptr, buf.as_mut_ptr(), n) };
+        }
+        n
+    }
+}
+
+/// A half's timeout, shared by its clones: nanoseconds, `0` for none.
+pub(crate) struct Timeout(AtomicU64);
+
+impl Timeout {
+    /// No timeout.
+    fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    /// Sets the timeout, rejecting a zero duration as std's sockets do.
+    pub(crate) fn set(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let nanos = match timeout {
+            None => 0,
+            Some(t) if t.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ))
+            }
+            // Saturate: a timeout of centuries never expires either way.
+            Some(t) => u64::try_from(t.as_nanos()).unwrap_or(u64::MAX),
+        };
+        self.0.store(nanos, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The timeout as set (saturated to about 584 years).
+    pub(crate) fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// The deadline of an operation that starts now.
+    #[inline]
+    pub(crate) fn deadline(&self) -> Deadline {
+        Deadline::after_nanos(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Which mechanism moves the bytes.
+enum Engine {
+    /// The shipping engine.
+    Fast(fast::Fast),
+    /// The crossbeam-channel reference.
+    #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+    Reference(reference::Reference),
+}
+
+/// Everything the halves of one pipe share.
+pub(crate) struct Shared {
+    /// The engine.
+    engine: Engine,
+    /// The done channel and the doorbells.
+    pub(crate) signals: Signals,
+    /// What the reader's half was closed with; the first close wins.
+    rerr: ErrorSlot<Cause>,
+    /// What the writer's half was closed with; the first close wins.
+    werr: ErrorSlot<Cause>,
+    /// Live `PipeReader` clones; the last one to go closes the read half.
+    pub(crate) readers: AtomicUsize,
+    /// Live `PipeWriter` clones; the last one to go closes the write half.
+    pub(crate) writers: AtomicUsize,
+    /// The read half's timeout.
+    pub(crate) read_timeout: Timeout,
+    /// The write half's timeout.
+    pub(crate) write_timeout: Timeout,
+}
+
+impl Shared {
+    /// A new open pipe on the shipping engine.
+    pub(crate) fn new() -> Self {
+        Self::with_engine(Engine::Fast(fast::Fast::new()))
+    }
+
+    /// A new open pipe on the reference engine.
+    #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+    pub(crate) fn new_reference() -> Self {
+        Self::with_engine(Engine::Reference(reference::Reference::new()))
+    }
+
+    /// A new open pipe on `engine`, with one reader and one writer.
+    fn with_engine(engine: Engine) -> Self {
+        Self {
+            engine,
+            signals: Signals::new(),
+            rerr: ErrorSlot::new(),
+            werr: ErrorSlot::new(),
+            readers: AtomicUsize::new(1),
+            writers: AtomicUsize::new(1),
+            read_timeout: Timeout::new(),
+            write_timeout: Timeout::new(),
+        }
+    }
+
+    /// Reads into `buf`: see `PipeReader`'s `Read` impl.
+    #[inline]
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let deadline = self.read_timeout.deadline();
+        match &self.engine {
+            Engine::Fast(e) => e.read(self, buf, deadline),
+            #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+            Engine::Reference(e) => e.read(self, buf, deadline),
+        }
+    }
+
+    /// Writes all of `buf` unless closed or timed out: see `PipeWriter`'s `Write`.
+    #[inline]
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let deadline = self.write_timeout.deadline();
+        match &self.engine {
+            Engine::Fast(e) => e.write(self, buf, deadline),
+            #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+            Engine::Reference(e) => e.write(self, buf, deadline),
+        }
+    }
+
+    /// Closes the read half with `cause` (if it is the first close of that half)
+    /// and closes the done channel.
+    pub(crate) fn close_read(&self, cause: Cause) {
+        // The error is stored before done closes, so whoever sees done sees it.
+        self.rerr.set_first(cause);
+        self.signals.close();
+    }
+
+    /// Closes the write half with `cause` (if it is the first close of that half)
+    /// and closes the done channel.
+    pub(crate) fn close_write(&self, cause: Cause) {
+        self.werr.set_first(cause);
+        self.signals.close();
+    }
+
+    /// What a read on the closed pipe returns.
+    pub(crate) fn read_close_result(&self) -> io::Result<usize> {
+        error::read_close_result(self.rerr.load().as_deref(), self.werr.load().as_deref())
+    }
+
+    /// What a write on the closed pipe fails with.
+    pub(crate) fn write_close_error(&self) -> io::Error {
+        error::write_close_error(self.rerr.load().as_deref(), self.werr.load().as_deref())
+    }
+
+    /// Whether the read half has been closed (by any clone, or by dropping).
+    pub(crate) fn read_closed(&self) -> bool {
+        self.rerr.load().is_some()
+    }
+
+    /// Whether the write half has been closed.
+    pub(crate) fn write_closed(&self) -> bool {
+        self.werr.load().is_some()
+    }
+}

@@ -1,0 +1,158 @@
+//! The reference engine: the design's mechanism, written as literally as it goes.
+//!
+//! Two zero-capacity crossbeam channels carry the hand-off: `wr` takes the
+//! writer's [`Lease`] to one reader, `rd` brings that reader's count back. The
+//! write side is a one-token channel, so that taking it can be a `select!` too.
+//! Every blocking step is a `select!` over its channel, the done channel and the
+//! deadline, except the writer's wait for the count of a lease a reader already
+//! took, which must not give up (see [`Lease`]).
+//!
+//! Each hand-off parks a thread, so this engine is slow; it is kept as the
+//! executable specification the fast engine is tested against.
+
+use std::io;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
+
+use super::{Lease, Shared};
+use crate::error::{partial, timed_out};
+use crate::sync::Deadline;
+
+/// The reference engine's channels.
+pub(crate) struct Reference {
+    /// Writer to reader: the lease (zero capacity, so a send is a hand-off).
+    wr_tx: Sender<Lease>,
+    /// Reader's end of `wr`.
+    wr_rx: Receiver<Lease>,
+    /// Reader to writer: the count copied (zero capacity).
+    rd_tx: Sender<usize>,
+    /// Writer's end of `rd`.
+    rd_rx: Receiver<usize>,
+    /// The write side's token, returned after each write.
+    lock_tx: Sender<()>,
+    /// Where a writer takes the write side's token from.
+    lock_rx: Receiver<()>,
+}
+
+/// What a `select!` waiting for the deadline should wait for: `None` waits for
+/// ever (the deadline is too far to represent, or there is none).
+fn remaining(deadline: Deadline) -> Option<std::time::Duration> {
+    deadline
+        .instant()
+        .map(|at| at.saturating_duration_since(Instant::now()))
+}
+
+impl Reference {
+    /// Idle channels, the write side's token in place.
+    pub(crate) fn new() -> Self {
+        let (wr_tx, wr_rx) = bounded(0);
+        let (rd_tx, rd_rx) = bounded(0);
+        let (lock_tx, lock_rx) = bounded(1);
+        lock_tx.send(()).expect("the receiver is alive");
+        Self {
+            wr_tx,
+            wr_rx,
+            rd_tx,
+            rd_rx,
+            lock_tx,
+            lock_rx,
+        }
+    }
+
+    /// Whether the done channel is closed, by looking at the channel itself.
+    fn done(sh: &Shared) -> bool {
+        matches!(
+            sh.signals.done().try_recv(),
+            Err(TryRecvError::Disconnected)
+        )
+    }
+
+    /// Reads from the next write; `buf` is not empty.
+    pub(crate) fn read(
+        &self,
+        sh: &Shared,
+        buf: &mut [u8],
+        deadline: Deadline,
+    ) -> io::Result<usize> {
+        let done = sh.signals.done();
+        loop {
+            if Self::done(sh) {
+                return sh.read_close_result();
+            }
+            let lease = match remaining(deadline) {
+                None => select! {
+                    recv(self.wr_rx) -> lease => lease.expect("the pipe holds a sender"),
+                    recv(done) -> _ => return sh.read_close_result(),
+                },
+                Some(left) => select! {
+                    recv(self.wr_rx) -> lease => lease.expect("the pipe holds a sender"),
+                    recv(done) -> _ => return sh.read_close_result(),
+                    default(left) => return Err(timed_out()),
+                },
+            };
+            // SAFETY: we received the lease and have not sent its count yet; the
+            // writer waits on `rd` for it unconditionally (`Lease`).
+            let n = unsafe { lease.copy_to(buf) };
+            self.rd_tx.send(n).expect("the pipe holds a receiver");
+            // An empty write is consumed without ending the read.
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Writes all of `buf` unless the pipe closes or the deadline passes first.
+    pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+        let done = sh.signals.done();
+        if Self::done(sh) {
+            return Err(sh.write_close_error());
+        }
+        match remaining(deadline) {
+            None => select! {
+                recv(self.lock_rx) -> _ => {},
+                recv(done) -> _ => return Err(sh.write_close_error()),
+            },
+            Some(left) => select! {
+                recv(self.lock_rx) -> _ => {},
+                recv(done) -> _ => return Err(sh.write_close_error()),
+                default(left) => return Err(timed_out()),
+            },
+        }
+        let result = self.write_locked(sh, buf, deadline);
+        self.lock_tx.send(()).expect("the token's slot is free");
+        result
+    }
+
+    /// The write proper, with the write side's token held.
+    fn write_locked(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+        let done = sh.signals.done();
+        let mut rest = buf;
+        let mut n = 0;
+        // Even an empty write is offered once: it is a rendezvous, as in Go.
+        loop {
+            let lease = Lease::new(rest);
+            let sent = match remaining(deadline) {
+                None => select! {
+                    send(self.wr_tx, lease) -> res => res.is_ok(),
+                    recv(done) -> _ => false,
+                },
+                Some(left) => select! {
+                    send(self.wr_tx, lease) -> res => res.is_ok(),
+                    recv(done) -> _ => false,
+                    default(left) => return partial(n, timed_out),
+                },
+            };
+            if !sent {
+                return partial(n, || sh.write_close_error());
+            }
+            // A reader has the lease: wait for its count whatever happens.
+            let taken = self.rd_rx.recv().expect("the pipe holds a sender");
+            n += taken;
+            rest = &rest[taken..];
+            if rest.is_empty() {
+                return Ok(n);
+            }
+        }
+    }
+}

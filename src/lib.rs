@@ -1,0 +1,137 @@
+//! Go's `io.Pipe` for Rust: a synchronous, in-memory pipe between code that
+//! writes (`std::io::Write`) and code that reads (`std::io::Read`), with no
+//! buffer of its own.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//!
+//! let (mut reader, mut writer) = gopipe::pipe();
+//! std::thread::spawn(move || writer.write_all(b"Hello, world!"));
+//!
+//! let mut greeting = String::new();
+//! reader.read_to_string(&mut greeting)?;
+//! assert_eq!(greeting, "Hello, world!");
+//! # Ok::<_, std::io::Error>(())
+//! ```
+//!
+//! # Why a pipe with no buffer
+//!
+//! Gluing a producer that wants a `Write` (an encoder, a compressor,
+//! `serde_json::to_writer`, `tar::Builder`) to a consumer that wants a `Read` (a
+//! hasher, an upload, a parser) on another thread is usually done with one of:
+//!
+//! - **a `Mutex<VecDeque<u8>>` or a channel of `Vec<u8>`**: every write is copied
+//!   into a fresh allocation and the writer runs ahead of the reader, so memory
+//!   grows with the lag, and an error on one side has no way to reach the other;
+//! - **an OS pipe** (`std::io::pipe`): two system calls and two copies through
+//!   the kernel per chunk, and the kernel's buffer decouples the writer again.
+//!
+//! A gopipe write lends its slice to the reader, which copies it once, straight
+//! into its own buffer; the write returns when the reader has taken every byte.
+//! Nothing is allocated per write, the producer can never get ahead of the
+//! consumer, and a failure on either side crosses over as an error (see
+//! [Closing](#closing)). When both threads are busy the hand-off never enters
+//! the kernel: the waiting side spins briefly before it parks.
+//!
+//! # Blocking
+//!
+//! A write blocks until readers have consumed all of it; a read blocks until a
+//! write offers bytes, and returns bytes of that one write only. Concurrent
+//! writes (through clones of the [`PipeWriter`], or `&PipeWriter` from several
+//! threads) never interleave; concurrent reads each get distinct bytes.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//!
+//! let (mut reader, mut writer) = gopipe::pipe();
+//! let t = std::thread::spawn(move || {
+//!     writer.write_all(b"0123456789")?; // returns once all ten bytes were read
+//!     Ok::<_, std::io::Error>(())
+//! });
+//!
+//! let mut small = [0; 4];
+//! assert_eq!(reader.read(&mut small)?, 4); // one write may take several reads
+//! assert_eq!(&small, b"0123");
+//! let mut rest = Vec::new();
+//! reader.read_to_end(&mut rest)?; // ends when the writer is dropped
+//! assert_eq!(rest, b"456789");
+//! t.join().unwrap()?;
+//! # Ok::<_, std::io::Error>(())
+//! ```
+//!
+//! # Closing
+//!
+//! Either half can be closed, with or without an error, and the other half
+//! sees it at once. Dropping the last clone of a half closes it.
+//!
+//! ```
+//! use std::io::{ErrorKind, Read, Write};
+//!
+//! let (mut reader, mut writer) = gopipe::pipe();
+//!
+//! // The consumer gives up with a reason of its own...
+//! reader.close_with_error(std::io::Error::new(ErrorKind::InvalidData, "not gzip"));
+//!
+//! // ...and the producer's next write fails with it.
+//! let err = writer.write(b"data").unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::InvalidData);
+//! assert_eq!(err.to_string(), "not gzip");
+//!
+//! // The reader's own reads now fail with the closed-pipe error.
+//! assert!(gopipe::is_closed_pipe(&reader.read(&mut [0; 4]).unwrap_err()));
+//! ```
+//!
+//! The first close of each half decides its error; later ones change nothing.
+//! See [`pipe`] for the full rules, and [`CloseError`] for getting the original
+//! error back.
+//!
+//! # Timeouts
+//!
+//! [`PipeReader::set_read_timeout`] and [`PipeWriter::set_write_timeout`] bound
+//! how long an operation blocks, as on a `TcpStream`. Nothing is lost when they
+//! fire: a timed-out read consumed nothing, and a timed-out write reports exactly
+//! the bytes readers took.
+//!
+//! # From Go
+//!
+//! | Go (`io`)                       | gopipe                                   |
+//! |---------------------------------|------------------------------------------|
+//! | `r, w := io.Pipe()`             | `let (r, w) = gopipe::pipe();`           |
+//! | `r.Read(p)`                     | `r.read(&mut p)` ([`std::io::Read`])     |
+//! | `w.Write(p)`                    | `w.write(&p)` / `w.write_all(&p)`        |
+//! | `(0, io.EOF)` from `Read`       | `Ok(0)`                                  |
+//! | `(n, err)` from `Write`, n > 0  | `Ok(n)`, then `Err(err)` on the next call |
+//! | `r.Close()` / `w.Close()`       | [`PipeReader::close`] / [`PipeWriter::close`], or drop the last clone |
+//! | `r.CloseWithError(err)`         | [`PipeReader::close_with_error`]         |
+//! | `w.CloseWithError(err)`         | [`PipeWriter::close_with_error`]         |
+//! | `w.CloseWithError(nil)`         | [`PipeWriter::close`]                    |
+//! | `io.ErrClosedPipe`              | [`ClosedPipe`], tested with [`is_closed_pipe`] (kind `BrokenPipe`) |
+//! | `errors.As(err, &target)`       | [`CloseError::from_io`] then [`CloseError::downcast_ref`] |
+//! | sharing `r`/`w` between goroutines | clone the half, or share `&PipeReader` / `&PipeWriter` |
+//! | `SetReadDeadline` (on `net.Pipe`) | [`PipeReader::set_read_timeout`] (kind `TimedOut`) |
+//!
+//! # Memory ordering
+//!
+//! A write and the read that returns its bytes synchronise like a channel's
+//! send and receive: everything the writer did before `write` happens-before
+//! the reader's return from `read`, and everything the reader did before it
+//! took the bytes happens-before the writer's return from `write`. Closing a
+//! half happens-before any operation that reports that close.
+
+#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+mod engine;
+mod error;
+mod pipe;
+mod sync;
+
+pub use crate::error::{is_closed_pipe, CloseError, ClosedPipe};
+#[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+#[doc(hidden)]
+pub use crate::pipe::__reference_pipe;
+pub use crate::pipe::{pipe, PipeReader, PipeWriter};
+
+#[cfg(doctest)]
+mod compile_fail_tests;

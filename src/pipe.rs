@@ -1,0 +1,458 @@
+//! The public handles: [`pipe`], [`PipeReader`] and [`PipeWriter`].
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use crate::engine::Shared;
+use crate::error::Cause;
+use crate::sync::{Arc, Ordering};
+
+/// Creates a synchronous, unbuffered in-memory pipe.
+///
+/// Whatever is written to the [`PipeWriter`] can be read from the [`PipeReader`].
+/// The pipe has no buffer of its own: a write hands its slice to a reader, the
+/// reader copies it once into its own buffer, and the write returns only when
+/// readers have taken all of it. This is Go's `io.Pipe`, with std's `Read` and
+/// `Write`.
+///
+/// # Behavior
+///
+/// - A write blocks until readers have consumed all of its bytes, possibly
+///   over several reads; a read blocks until a write offers bytes. A read
+///   returns bytes of one write only, never of two.
+/// - Writes never interleave: a write holds the write side for its whole length.
+///   Reads may run concurrently; every byte is delivered exactly once.
+/// - An empty write is a rendezvous: it returns once a reader has taken it. It
+///   never makes a read return `Ok(0)`. A read into an empty buffer returns
+///   `Ok(0)` at once.
+/// - Once the writer is closed ([`PipeWriter::close`] or dropping its last
+///   clone), reads return `Ok(0)` (end of file).
+/// - Closing wakes every blocked read and write on both halves, never blocks,
+///   and may be repeated; the first close of each half decides its error.
+/// - A write that the pipe cuts short (a close, or its timeout) returns `Ok(n)`
+///   with exactly the bytes readers took; the next write reports the error.
+///
+/// Writes and reads happen-before each other as a channel's send and receive
+/// do: everything the writing thread did before a write is visible to the thread
+/// whose read returns its bytes, and everything that thread did before its read
+/// returned is visible to the writer once the write returns.
+///
+/// # Capacity
+///
+/// None. The bytes stay in the writer's buffer until a reader copies them, so
+/// a pipe costs the same whatever is written through it, and a writer can never
+/// get ahead of its readers.
+///
+/// # Errors
+///
+/// Reads and writes fail with an [`io::Error`]:
+///
+/// - of kind [`BrokenPipe`](io::ErrorKind::BrokenPipe) and message
+///   `io: read/write on closed pipe` ([`ClosedPipe`](crate::ClosedPipe), see
+///   [`is_closed_pipe`](crate::is_closed_pipe)) when the caller's own half is
+///   closed, or, for writes, when the reader closed without an error;
+/// - carrying the peer's error ([`CloseError`](crate::CloseError)) when the
+///   peer closed with [`close_with_error`](PipeWriter::close_with_error);
+/// - of kind [`TimedOut`](io::ErrorKind::TimedOut) when the half's timeout
+///   passes first ([`PipeReader::set_read_timeout`],
+///   [`PipeWriter::set_write_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::thread;
+///
+/// let (mut reader, mut writer) = gopipe::pipe();
+///
+/// let producer = thread::spawn(move || {
+///     writer.write_all(b"hello, world")?;
+///     // Dropping the writer closes it: the reader sees end of file.
+///     Ok::<_, std::io::Error>(())
+/// });
+///
+/// let mut text = String::new();
+/// reader.read_to_string(&mut text)?;
+/// assert_eq!(text, "hello, world");
+/// producer.join().unwrap()?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub fn pipe() -> (PipeReader, PipeWriter) {
+    halves(Shared::new())
+}
+
+/// Creates a pipe on the reference engine (the design's crossbeam-channel
+/// mechanism). For the crate's own tests and benches; not part of the API.
+#[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+#[doc(hidden)]
+pub fn __reference_pipe() -> (PipeReader, PipeWriter) {
+    halves(Shared::new_reference())
+}
+
+/// The two halves of `shared`, which starts with one reader and one writer.
+fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
+    let shared = Arc::new(shared);
+    (
+        PipeReader {
+            shared: shared.clone(),
+        },
+        PipeWriter { shared },
+    )
+}
+
+/// The reading half of a [`pipe`].
+///
+/// Clones share the one read half: they take turns on the writes, closing any
+/// of them closes the half, and they share its timeout. Dropping the last clone
+/// closes the half like [`close`](PipeReader::close); dropping any other clone
+/// does not.
+///
+/// `PipeReader` is `Send` and `Sync`, and `&PipeReader` implements [`Read`] too,
+/// so an `Arc<PipeReader>` can be read from.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let (reader, mut writer) = gopipe::pipe();
+/// let t = std::thread::spawn(move || writer.write_all(b"abc"));
+///
+/// let mut buf = [0; 3];
+/// (&reader).read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"abc");
+/// t.join().unwrap()?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub struct PipeReader {
+    /// The pipe; this handle counts in `shared.readers`.
+    shared: Arc<Shared>,
+}
+
+/// The writing half of a [`pipe`].
+///
+/// Clones share the one write half: their writes never interleave, closing any
+/// of them closes the half, and they share its timeout. Dropping the last clone
+/// closes the half like [`close`](PipeWriter::close), so readers see end of
+/// file; dropping any other clone does not.
+///
+/// `PipeWriter` is `Send` and `Sync`, and `&PipeWriter` implements [`Write`] too.
+/// [`flush`](Write::flush) does nothing: a write has returned only once readers
+/// took every byte of it.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let (mut reader, writer) = gopipe::pipe();
+/// let w2 = writer.clone();
+/// let t = std::thread::spawn(move || {
+///     (&writer).write_all(b"one ")?;
+///     (&w2).write_all(b"two")
+///     // both clones drop here: the write half closes
+/// });
+///
+/// let mut text = String::new();
+/// reader.read_to_string(&mut text)?;
+/// assert_eq!(text, "one two");
+/// t.join().unwrap()?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub struct PipeWriter {
+    /// The pipe; this handle counts in `shared.writers`.
+    shared: Arc<Shared>,
+}
+
+impl PipeReader {
+    /// Closes the read half: writes then fail with
+    /// [`ClosedPipe`](crate::ClosedPipe) (kind
+    /// [`BrokenPipe`](io::ErrorKind::BrokenPipe)), and so do reads on this half.
+    ///
+    /// Applies to every clone. Never blocks, wakes every blocked read and write,
+    /// and does nothing to the stored error if the half was already closed. Go's
+    /// `PipeReader.Close`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let (reader, mut writer) = gopipe::pipe();
+    /// reader.close();
+    /// assert!(gopipe::is_closed_pipe(&writer.write(b"x").unwrap_err()));
+    /// ```
+    pub fn close(&self) {
+        self.shared.close_read(Cause::ClosedPipe);
+    }
+
+    /// Closes the read half with `err`: writes then fail with an [`io::Error`]
+    /// that carries `err` ([`CloseError`](crate::CloseError)).
+    ///
+    /// The first close of the half wins: if it was closed already (by `close`,
+    /// `close_with_error` or dropping), this call changes nothing. Reads on this
+    /// half fail with [`ClosedPipe`](crate::ClosedPipe). Passing `ClosedPipe`
+    /// itself is the same as [`close`](PipeReader::close). Go's
+    /// `PipeReader.CloseWithError`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let (reader, mut writer) = gopipe::pipe();
+    /// reader.close_with_error("checksum mismatch");
+    /// reader.close_with_error("ignored: the first close wins");
+    /// let err = writer.write(b"x").unwrap_err();
+    /// assert_eq!(err.to_string(), "checksum mismatch");
+    /// ```
+    pub fn close_with_error<E>(&self, err: E)
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.shared.close_read(Cause::from_error(err.into()));
+    }
+
+    /// Sets how long a read may block; `None` (the default) blocks for ever.
+    ///
+    /// A read that has not received any byte when the timeout passes fails with
+    /// kind [`TimedOut`](io::ErrorKind::TimedOut) and has consumed nothing. The
+    /// timeout is shared by every clone of this half and applies from the start
+    /// of each read.
+    ///
+    /// # Errors
+    ///
+    /// `Some(Duration::ZERO)` is rejected with kind
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput), as by
+    /// [`TcpStream::set_read_timeout`](std::net::TcpStream::set_read_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    /// use std::time::Duration;
+    ///
+    /// let (mut reader, _writer) = gopipe::pipe();
+    /// reader.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = reader.read(&mut [0; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    ///
+    /// let zero = reader.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(zero.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.shared.read_timeout.set(timeout)
+    }
+
+    /// The timeout set by [`set_read_timeout`](PipeReader::set_read_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (reader, _writer) = gopipe::pipe();
+    /// assert_eq!(reader.read_timeout(), None);
+    /// reader.set_read_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(reader.clone().read_timeout(), Some(Duration::from_secs(1)));
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.shared.read_timeout.get()
+    }
+}
+
+impl PipeWriter {
+    /// Closes the write half: once readers have taken what was written, reads
+    /// return `Ok(0)` (end of file). Writes on this half then fail with
+    /// [`ClosedPipe`](crate::ClosedPipe).
+    ///
+    /// Applies to every clone. Never blocks, wakes every blocked read and write,
+    /// and does nothing to the stored error if the half was already closed. A
+    /// write blocked at that moment returns what readers took of it, or the
+    /// error if they took nothing. Go's `PipeWriter.Close`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let (mut reader, writer) = gopipe::pipe();
+    /// writer.close();
+    /// assert_eq!(reader.read(&mut [0; 8])?, 0);
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.shared.close_write(Cause::Eof);
+    }
+
+    /// Closes the write half with `err`: reads then fail with an [`io::Error`]
+    /// that carries `err` ([`CloseError`](crate::CloseError)) instead of
+    /// returning end of file.
+    ///
+    /// The first close of the half wins. Writes on this half fail with
+    /// [`ClosedPipe`](crate::ClosedPipe). Go's `PipeWriter.CloseWithError`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    ///
+    /// let (mut reader, writer) = gopipe::pipe();
+    /// writer.close_with_error(std::io::Error::new(ErrorKind::InvalidData, "bad frame"));
+    /// let err = reader.read(&mut [0; 8]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidData);
+    /// assert_eq!(err.to_string(), "bad frame");
+    /// ```
+    pub fn close_with_error<E>(&self, err: E)
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.shared.close_write(Cause::from_error(err.into()));
+    }
+
+    /// Sets how long a write may block; `None` (the default) blocks for ever.
+    ///
+    /// When the timeout passes, a write that readers took nothing of fails with
+    /// kind [`TimedOut`](io::ErrorKind::TimedOut); one they took part of returns
+    /// `Ok(n)` with exactly the bytes they took. The timeout is shared by every
+    /// clone of this half and applies from the start of each write (including
+    /// the wait for the write side).
+    ///
+    /// # Errors
+    ///
+    /// `Some(Duration::ZERO)` is rejected with kind
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Write};
+    /// use std::time::Duration;
+    ///
+    /// let (_reader, mut writer) = gopipe::pipe();
+    /// writer.set_write_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = writer.write(b"nobody reads this").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.shared.write_timeout.set(timeout)
+    }
+
+    /// The timeout set by [`set_write_timeout`](PipeWriter::set_write_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_reader, writer) = gopipe::pipe();
+    /// assert_eq!(writer.write_timeout(), None);
+    /// ```
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.shared.write_timeout.get()
+    }
+}
+
+impl Clone for PipeReader {
+    /// Another handle on the same read half.
+    fn clone(&self) -> Self {
+        self.shared.readers.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Clone for PipeWriter {
+    /// Another handle on the same write half.
+    fn clone(&self) -> Self {
+        self.shared.writers.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for PipeReader {
+    /// Closes the read half if this is its last clone.
+    fn drop(&mut self) {
+        // ORDERING: AcqRel so the last clone sees every other clone's last use.
+        if self.shared.readers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close_read(Cause::ClosedPipe);
+        }
+    }
+}
+
+impl Drop for PipeWriter {
+    /// Closes the write half if this is its last clone.
+    fn drop(&mut self) {
+        // ORDERING: as for `PipeReader`.
+        if self.shared.writers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close_write(Cause::Eof);
+        }
+    }
+}
+
+impl Read for PipeReader {
+    /// Reads the bytes of one write, or part of them; see [`pipe`].
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.shared.read(buf)
+    }
+}
+
+impl Read for &PipeReader {
+    /// Reads the bytes of one write, or part of them; see [`pipe`].
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.shared.read(buf)
+    }
+}
+
+impl Write for PipeWriter {
+    /// Hands `buf` to readers and returns once they took all of it; see [`pipe`].
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.shared.write(buf)
+    }
+
+    /// Does nothing: the pipe holds no bytes.
+    #[inline]
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &PipeWriter {
+    /// Hands `buf` to readers and returns once they took all of it; see [`pipe`].
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.shared.write(buf)
+    }
+
+    /// Does nothing: the pipe holds no bytes.
+    #[inline]
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PipeReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipeReader")
+            .field("closed", &self.shared.read_closed())
+            .field("read_timeout", &self.read_timeout())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for PipeWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipeWriter")
+            .field("closed", &self.shared.write_closed())
+            .field("write_timeout", &self.write_timeout())
+            .finish_non_exhaustive()
+    }
+}

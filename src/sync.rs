@@ -1,0 +1,461 @@
+//! The primitives the pipe's protocol is written against.
+//!
+//! Everything that synchronises threads inside the crate comes from here, so that
+//! one cfg switch swaps the whole set: the normal build uses std's atomics,
+//! `crossbeam-channel` for blocking and closure, `crossbeam-utils` for spinning and
+//! `arc-swap` for the close errors; a build with `--cfg gopipe_loom` gets twins of
+//! the same API built on `loom`, which cannot see inside `crossbeam-channel` or
+//! `arc-swap`. The protocol in `engine/fast.rs` is therefore the same text in both
+//! builds, and loom checks the engine that ships.
+//!
+//! The API offered on both sides:
+//! - `Arc`, `AtomicBool`, `AtomicUsize`, `AtomicU64`, `Ordering`;
+//! - `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every access);
+//! - `ErrorSlot<T>`: an optional `Arc<T>` that only the first store fills;
+//! - `Signals`: the done channel (closed once) plus three doorbells that a parked
+//!   thread waits on, together with the done channel and an optional deadline;
+//! - `Deadline` and `spin_until`: the spin-then-park policy's clock.
+
+#[cfg(not(gopipe_loom))]
+mod imp {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::Arc;
+
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use arc_swap::ArcSwapOption;
+    use crossbeam_channel::{bounded, select, Receiver, Sender};
+
+    use super::{Bell, Park};
+
+    /// A cell whose accesses go through closures, as loom's does.
+    ///
+    /// In this build it is a plain `std::cell::UnsafeCell`; the closures compile
+    /// away. The owner of each cell documents who may access it and when.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        /// Wraps `value`.
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Runs `f` with a shared pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Runs `f` with an exclusive pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// An error slot that keeps the first value stored in it.
+    ///
+    /// Backed by `arc_swap::ArcSwapOption`: a store is a compare-and-swap from
+    /// `None`, so it only succeeds while the slot is still empty.
+    pub(crate) struct ErrorSlot<T>(ArcSwapOption<T>);
+
+    impl<T> ErrorSlot<T> {
+        /// An empty slot.
+        pub(crate) fn new() -> Self {
+            Self(ArcSwapOption::const_empty())
+        }
+
+        /// Stores `value` if the slot is still empty; returns whether it did.
+        pub(crate) fn set_first(&self, value: T) -> bool {
+            let prev = self
+                .0
+                .compare_and_swap(&None::<Arc<T>>, Some(Arc::new(value)));
+            prev.is_none()
+        }
+
+        /// The stored value, if any.
+        pub(crate) fn load(&self) -> Option<Arc<T>> {
+            self.0.load_full()
+        }
+    }
+
+    /// When a blocking wait gives up.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Deadline(Option<Instant>);
+
+    impl Deadline {
+        /// A deadline `nanos` from now, or none for `0` (no timeout set).
+        #[inline]
+        pub(crate) fn after_nanos(nanos: u64) -> Self {
+            if nanos == 0 {
+                return Self(None);
+            }
+            // A timeout too far away to be represented never expires.
+            Self(Instant::now().checked_add(Duration::from_nanos(nanos)))
+        }
+
+        /// No deadline: wait as long as it takes.
+        pub(crate) const fn never() -> Self {
+            Self(None)
+        }
+
+        /// Whether this deadline can expire at all.
+        pub(crate) fn is_never(&self) -> bool {
+            self.0.is_none()
+        }
+
+        /// The instant it expires at, if it can.
+        #[cfg_attr(not(feature = "reference-engine"), allow(dead_code))]
+        pub(crate) fn instant(&self) -> Option<Instant> {
+            self.0
+        }
+    }
+
+    /// Spins until `ready()` returns true or `budget` has passed; returns the last
+    /// answer of `ready()`.
+    ///
+    /// The loop pauses with `spin_loop` between checks and yields the core every
+    /// couple of microseconds, so that when both partners share one core the one
+    /// that is waiting lets the other run instead of burning its time slice.
+    #[inline]
+    pub(crate) fn spin_until(budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
+        /// Checks between two looks at the clock.
+        const CHECKS_PER_CLOCK: u32 = 32;
+        /// How long to spin before giving the core away once.
+        const YIELD_EVERY: Duration = Duration::from_micros(2);
+
+        if ready() {
+            return true;
+        }
+        let start = Instant::now();
+        let mut next_yield = YIELD_EVERY;
+        loop {
+            for _ in 0..CHECKS_PER_CLOCK {
+                std::hint::spin_loop();
+                if ready() {
+                    return true;
+                }
+            }
+            let spent = start.elapsed();
+            if spent >= budget {
+                return ready();
+            }
+            if spent >= next_yield {
+                std::thread::yield_now();
+                next_yield = spent + YIELD_EVERY;
+            }
+        }
+    }
+
+    /// Never sent: the done channel only ever disconnects.
+    #[derive(Debug)]
+    pub(crate) enum Never {}
+
+    /// The done channel and the doorbells parked threads wait on.
+    ///
+    /// `done` is a channel nobody sends on; closing the pipe drops its only
+    /// sender, exactly once, which wakes every `select!` that includes it. Each
+    /// doorbell is a `bounded(1)` channel of tokens: ringing leaves at most one
+    /// token, and a parked thread waits in `select!` for a token, the done
+    /// channel and its deadline. `sleepers` counts the threads registered on each
+    /// doorbell, so that the fast path rings only when someone may be asleep.
+    pub(crate) struct Signals {
+        /// Set once, just before the done channel is closed; the fast path reads it.
+        closed: crossbeam_utils::CachePadded<AtomicBool>,
+        /// The sender of the done channel; `None` once closed.
+        done_tx: Mutex<Option<Sender<Never>>>,
+        /// The receiving end of the done channel, cloned by nobody.
+        done_rx: Receiver<Never>,
+        /// One doorbell per kind of wait.
+        bells: [(Sender<()>, Receiver<()>); 3],
+        /// Threads registered (about to park, or parked) on each doorbell.
+        sleepers: crossbeam_utils::CachePadded<[AtomicUsize; 3]>,
+    }
+
+    impl Signals {
+        /// Open signals: done not closed, no tokens, no sleepers.
+        pub(crate) fn new() -> Self {
+            let (done_tx, done_rx) = bounded(0);
+            Self {
+                closed: crossbeam_utils::CachePadded::new(AtomicBool::new(false)),
+                done_tx: Mutex::new(Some(done_tx)),
+                done_rx,
+                bells: [bounded(1), bounded(1), bounded(1)],
+                sleepers: crossbeam_utils::CachePadded::new([
+                    AtomicUsize::new(0),
+                    AtomicUsize::new(0),
+                    AtomicUsize::new(0),
+                ]),
+            }
+        }
+
+        /// Whether the done channel has been closed.
+        #[inline]
+        pub(crate) fn is_closed(&self) -> bool {
+            self.closed.load(Ordering::SeqCst)
+        }
+
+        /// Closes the done channel; only the first call does anything.
+        ///
+        /// Returns whether this call was the one that closed it.
+        pub(crate) fn close(&self) -> bool {
+            // Under the mutex, so that a second close returns only once the first
+            // has finished, as Go's `sync.Once` does: after any close returns, the
+            // done channel is closed.
+            let mut tx = self.done_tx.lock().unwrap_or_else(|e| e.into_inner());
+            if tx.is_none() {
+                return false;
+            }
+            // ORDERING: SeqCst, before the done channel disconnects, so that a
+            // waiter that saw `closed == false` is parked in a `select!` that
+            // includes the done channel, which the drop below then wakes.
+            self.closed.store(true, Ordering::SeqCst);
+            drop(tx.take());
+            true
+        }
+
+        /// The done channel, for engines that `select!` on it directly.
+        #[cfg_attr(not(feature = "reference-engine"), allow(dead_code))]
+        pub(crate) fn done(&self) -> &Receiver<Never> {
+            &self.done_rx
+        }
+
+        /// Whether any thread is registered on `bell` (parked or about to park).
+        #[inline]
+        pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
+            self.sleepers[bell as usize].load(Ordering::SeqCst) != 0
+        }
+
+        /// Wakes a thread parked on `bell`, if any may be.
+        ///
+        /// The caller must have made its change visible with a `SeqCst`
+        /// operation before calling this.
+        #[inline]
+        pub(crate) fn notify(&self, bell: Bell) {
+            if self.has_sleepers(bell) {
+                // A full doorbell already holds a token that will wake someone.
+                let _ = self.bells[bell as usize].0.try_send(());
+            }
+        }
+
+        /// Registers the calling thread on `bell` for the duration of `f`.
+        #[inline]
+        pub(crate) fn registered<R>(&self, bell: Bell, f: impl FnOnce() -> R) -> R {
+            self.sleepers[bell as usize].fetch_add(1, Ordering::SeqCst);
+            let result = f();
+            self.sleepers[bell as usize].fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+
+        /// Parks until a token arrives on `bell`, the done channel closes (when
+        /// `watch_done`) or the deadline passes.
+        ///
+        /// Call only while registered on `bell` (see [`Signals::registered`]).
+        pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+            let rx = &self.bells[bell as usize].1;
+            match (watch_done, deadline.0) {
+                (false, _) => {
+                    debug_assert!(deadline.is_never());
+                    // The signals hold the sender, so this cannot disconnect.
+                    let _ = rx.recv();
+                    Park::Rung
+                }
+                (true, None) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(self.done_rx) -> _ => Park::Closed,
+                },
+                (true, Some(at)) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(self.done_rx) -> _ => Park::Closed,
+                    default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(gopipe_loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::Arc;
+
+    use loom::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use super::{Bell, Park};
+
+    /// An error slot that keeps the first value stored in it (loom twin: a mutex).
+    pub(crate) struct ErrorSlot<T>(Mutex<Option<std::sync::Arc<T>>>);
+
+    impl<T> ErrorSlot<T> {
+        /// An empty slot.
+        pub(crate) fn new() -> Self {
+            Self(Mutex::new(None))
+        }
+
+        /// Stores `value` if the slot is still empty; returns whether it did.
+        pub(crate) fn set_first(&self, value: T) -> bool {
+            let mut slot = self.0.lock().unwrap();
+            if slot.is_some() {
+                return false;
+            }
+            *slot = Some(std::sync::Arc::new(value));
+            true
+        }
+
+        /// The stored value, if any.
+        pub(crate) fn load(&self) -> Option<std::sync::Arc<T>> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    /// Whether a wait has a deadline. Loom has no clock: a wait with a deadline
+    /// gives up at the first point where it would have to sleep, and loom explores
+    /// every place that point can fall relative to the other threads.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Deadline(bool);
+
+    impl Deadline {
+        /// A deadline, unless `nanos` is `0` (no timeout set).
+        pub(crate) fn after_nanos(nanos: u64) -> Self {
+            Self(nanos != 0)
+        }
+
+        /// No deadline.
+        pub(crate) const fn never() -> Self {
+            Self(false)
+        }
+
+        /// Whether this deadline can expire at all.
+        pub(crate) fn is_never(&self) -> bool {
+            !self.0
+        }
+    }
+
+    /// Under loom a spin is a single look: every further iteration would only
+    /// multiply the interleavings loom has to explore, and parking covers the
+    /// same outcomes.
+    pub(crate) fn spin_until(_budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
+        ready()
+    }
+
+    /// The state behind the loom twin of [`Signals`].
+    struct Board {
+        /// A pending token per doorbell.
+        tokens: [bool; 3],
+        /// Whether the done channel is closed.
+        done: bool,
+    }
+
+    /// Loom twin of the done channel and doorbells: one mutex and condvar.
+    pub(crate) struct Signals {
+        /// Set once, before `board.done`; the fast path reads it.
+        closed: AtomicBool,
+        /// Tokens and the done flag.
+        board: Mutex<Board>,
+        /// Notified on every token and on close.
+        changed: Condvar,
+        /// Threads registered on each doorbell.
+        sleepers: [AtomicUsize; 3],
+    }
+
+    impl Signals {
+        /// Open signals.
+        pub(crate) fn new() -> Self {
+            Self {
+                closed: AtomicBool::new(false),
+                board: Mutex::new(Board {
+                    tokens: [false; 3],
+                    done: false,
+                }),
+                changed: Condvar::new(),
+                sleepers: [
+                    AtomicUsize::new(0),
+                    AtomicUsize::new(0),
+                    AtomicUsize::new(0),
+                ],
+            }
+        }
+
+        /// Whether done has been closed.
+        pub(crate) fn is_closed(&self) -> bool {
+            self.closed.load(Ordering::SeqCst)
+        }
+
+        /// Closes done once; returns whether this call closed it.
+        pub(crate) fn close(&self) -> bool {
+            if self.closed.swap(true, Ordering::SeqCst) {
+                return false;
+            }
+            self.board.lock().unwrap().done = true;
+            self.changed.notify_all();
+            true
+        }
+
+        /// Whether any thread is registered on `bell`.
+        pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
+            self.sleepers[bell as usize].load(Ordering::SeqCst) != 0
+        }
+
+        /// Leaves a token on `bell` if anyone may be parked there.
+        pub(crate) fn notify(&self, bell: Bell) {
+            if self.has_sleepers(bell) {
+                self.board.lock().unwrap().tokens[bell as usize] = true;
+                self.changed.notify_all();
+            }
+        }
+
+        /// Registers the calling thread on `bell` for the duration of `f`.
+        pub(crate) fn registered<R>(&self, bell: Bell, f: impl FnOnce() -> R) -> R {
+            self.sleepers[bell as usize].fetch_add(1, Ordering::SeqCst);
+            let result = f();
+            self.sleepers[bell as usize].fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+
+        /// Parks until a token, done (when `watch_done`) or the deadline.
+        pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+            let mut board = self.board.lock().unwrap();
+            loop {
+                if board.tokens[bell as usize] {
+                    board.tokens[bell as usize] = false;
+                    return Park::Rung;
+                }
+                if watch_done && board.done {
+                    return Park::Closed;
+                }
+                if !deadline.is_never() {
+                    return Park::TimedOut;
+                }
+                board = self.changed.wait(board).unwrap();
+            }
+        }
+    }
+}
+
+pub(crate) use imp::*;
+
+/// The doorbells of [`Signals`]: one per kind of wait in the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bell {
+    /// Readers waiting for a writer's offer.
+    Offer = 0,
+    /// The writer waiting for a reader's count.
+    Reply = 1,
+    /// Writers waiting for the write side.
+    Lock = 2,
+}
+
+/// Why [`Signals::park`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Park {
+    /// A token was taken from the doorbell: look again.
+    Rung,
+    /// The done channel is closed.
+    Closed,
+    /// The deadline passed.
+    TimedOut,
+}
