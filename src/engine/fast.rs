@@ -51,6 +51,10 @@ const TAG: usize = 3;
 /// costs more than twice what parking at once would.
 const SPIN: Duration = Duration::from_micros(10);
 
+/// How long the writer spins for a reader it has just woken to take its offer:
+/// about a wake-up's latency on a busy virtual machine.
+const WAKE: Duration = Duration::from_micros(50);
+
 /// How long the writer spins for a reader that has taken its lease: [`SPIN`] plus
 /// the time the copy takes at a pessimistic 4 bytes per nanosecond.
 fn copy_budget(len: usize) -> Duration {
@@ -121,8 +125,7 @@ impl Fast {
                 }
             }
             let offered = || self.slot.state.load(Ordering::SeqCst) == OFFERED;
-            // Spin unless the writer is asleep: then no offer comes soon.
-            if !sig.has_sleepers(Bell::Reply) && spin_until(SPIN, || offered() || sig.is_closed()) {
+            if spin_until(SPIN, || offered() || sig.is_closed()) {
                 continue;
             }
             let woke = sig.registered(Bell::Offer, || loop {
@@ -273,10 +276,12 @@ impl Fast {
         let sig = &sh.signals;
         let state = &self.slot.state;
         let replied = || state.load(Ordering::SeqCst) & TAG == REPLIED;
-        // Spin while a reader is running: first for it to take the offer, then
-        // for it to copy, at a budget that grows with the bytes to copy. A reader
-        // that is asleep needs a wake-up first, which is worth no spin.
-        if !reader_asleep && spin_until(SPIN, || state.load(Ordering::Relaxed) != OFFERED) {
+        // Spin, first for a reader to take the offer, then for it to copy, at a
+        // budget that grows with the bytes to copy. A reader we just woke takes a
+        // wake-up's time to come; parking now would add a second wake-up (ours)
+        // to every hand-off from here on, so we spin through it too.
+        let claim_budget = if reader_asleep { WAKE } else { SPIN };
+        if spin_until(claim_budget, || state.load(Ordering::Relaxed) != OFFERED) {
             spin_until(copy_budget(len), replied);
         }
         if !replied() {

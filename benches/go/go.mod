@@ -1,0 +1,3 @@
+module gopipebench
+
+go 1.19
