@@ -121,6 +121,11 @@ impl<W: Write + Send, R: Read + Send> Case for Stream<W, R> {
     }
 }
 
+/// The sending side of a channel case.
+type SendFn = Box<dyn FnMut(Vec<u8>) + Send>;
+/// The receiving side of a channel case; `None` at the end.
+type RecvFn = Box<dyn FnMut() -> Option<Vec<u8>> + Send>;
+
 /// A channel of `Vec<u8>`: each write is copied into a new vector, and the
 /// reader copies out of it through an `r`-byte buffer as a `Read` would.
 struct VecChannel {
@@ -136,7 +141,7 @@ struct VecChannel {
 /// Adapts a receive function to `Read`.
 struct ChunkReader {
     /// Receives the next chunk, `None` at the end.
-    recv: Box<dyn FnMut() -> Option<Vec<u8>> + Send>,
+    recv: RecvFn,
     /// The chunk being read.
     chunk: Vec<u8>,
     /// How much of `chunk` was read.
