@@ -132,10 +132,7 @@ struct VecChannel {
     /// Report name.
     name: &'static str,
     /// Makes a fresh channel as a send function and a receive function.
-    make: fn() -> (
-        Box<dyn FnMut(Vec<u8>) + Send>,
-        Box<dyn FnMut() -> Option<Vec<u8>> + Send>,
-    ),
+    make: fn() -> (SendFn, RecvFn),
 }
 
 /// Adapts a receive function to `Read`.
@@ -218,12 +215,7 @@ impl Case for Memcpy {
 }
 
 /// A `std::sync::mpsc` channel of vectors, `bound` slots (or unbounded).
-fn mpsc_case(
-    bound: Option<usize>,
-) -> (
-    Box<dyn FnMut(Vec<u8>) + Send>,
-    Box<dyn FnMut() -> Option<Vec<u8>> + Send>,
-) {
+fn mpsc_case(bound: Option<usize>) -> (SendFn, RecvFn) {
     match bound {
         Some(n) => {
             let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(n);
