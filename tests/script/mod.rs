@@ -1,0 +1,1643 @@
+//! A script interpreter for gopipe, shared by `tests/fuzz_replay.rs`,
+//! `tests/stress.rs` and the `pipe_script` fuzz target (which includes this file
+//! with `#[path]`), so that all of them run and check the same code.
+//!
+//! A [`Script`] gives each writer thread and each reader thread of one pipe a
+//! list of [`Op`]s: writes and reads of any size (empty ones too), clones and
+//! drops of the thread's handles, `close`, `close_with_error`, timeouts, and a
+//! look at the handle's `Debug`. [`execute`] runs it on real threads and records
+//! every operation's result together with two stamps from one global counter,
+//! taken just before the call and just after it returns. [`check`] then judges
+//! the record against the pipe's rules, asserting only what the stamps make
+//! certain:
+//!
+//! - every byte a write reported as written was read exactly once, and nothing
+//!   else was read: each writer's bytes are a function of (writer, write index,
+//!   offset), so a read can be placed in the stream; the reads of each write
+//!   must tile the bytes it reported, in order, each read inside one write, each
+//!   read overlapping its write in time, and reads that did not overlap each
+//!   other in time must come in that order;
+//! - writes of different writers never interleave;
+//! - after a close has returned, no read returns bytes and no write succeeds;
+//!   the half that closed itself gets the closed-pipe error;
+//! - every error is one the rules allow, carries the right kind, message and
+//!   payload, and the errors that report a half's close all report the same
+//!   close, one that can have been that half's first;
+//! - a read returns `Ok(0)` for a non-empty buffer only once the writer closed
+//!   without an error; a short write happens only on a close or a timeout, and
+//!   the next write after one cut short by a close fails;
+//! - an empty write returns `Ok(0)` only while a reader was reading.
+//!
+//! Every thread ends by dropping its handles, so once all threads are done both
+//! halves are closed and nothing can block for ever on a correct pipe; a
+//! watchdog turns a hang into a panic.
+
+// Each includer uses part of this module: the fuzz target never builds a
+// script by hand, and the stress test never decodes bytes.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::error::Error;
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use gopipe::{CloseError, PipeReader, PipeWriter};
+
+/// Makes a pipe: `gopipe::pipe` or `gopipe::__reference_pipe`.
+pub(crate) type Ctor = fn() -> (PipeReader, PipeWriter);
+
+/// How long a script may run before [`execute`] declares it hung.
+pub(crate) const WATCHDOG: Duration = Duration::from_secs(10);
+
+/// Most writer threads the byte tags can tell apart.
+pub(crate) const MAX_WRITERS: usize = 4;
+
+/// Most reader threads the tiling search packs into its state key.
+pub(crate) const MAX_READERS: usize = 4;
+
+/// Most operations [`Script::decode`] gives one thread.
+pub(crate) const MAX_OPS_PER_THREAD: usize = 96;
+
+/// Most operations [`Script::decode`] reads from its input.
+pub(crate) const MAX_OPS: usize = 256;
+
+/// Most bytes all the writes of a decoded script add up to.
+pub(crate) const WRITE_BUDGET: usize = 1 << 20;
+
+/// Which half of the pipe a thread holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Side {
+    /// Threads holding `PipeReader`s.
+    Read,
+    /// Threads holding `PipeWriter`s.
+    Write,
+}
+
+impl Side {
+    /// The other half.
+    fn peer(self) -> Side {
+        match self {
+            Side::Read => Side::Write,
+            Side::Write => Side::Read,
+        }
+    }
+
+    /// One letter for reports: `R` or `W`.
+    fn letter(self) -> char {
+        match self {
+            Side::Read => 'R',
+            Side::Write => 'W',
+        }
+    }
+}
+
+/// What a `close_with_error` operation passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorChoice {
+    /// An `io::Error` of kind `InvalidData`.
+    InvalidData,
+    /// An `io::Error` of kind `ConnectionReset`.
+    ConnectionReset,
+    /// An `io::Error` of kind `TimedOut` (must not pass for a timeout).
+    TimedOutKind,
+    /// An `io::Error` of kind `BrokenPipe` (must not pass for `ClosedPipe`).
+    BrokenPipeKind,
+    /// A plain message (a boxed `String`): kind `Other`.
+    Text,
+    /// A [`ScriptError`]: kind `Other`, recoverable by downcasting.
+    Custom,
+    /// `gopipe::ClosedPipe` itself: the same as a plain close.
+    ClosedPipe,
+    /// `gopipe::ClosedPipe` inside an `io::Error`: also a plain close.
+    IoClosedPipe,
+}
+
+impl ErrorChoice {
+    /// Every choice, for decoding.
+    const ALL: [ErrorChoice; 8] = [
+        ErrorChoice::InvalidData,
+        ErrorChoice::ConnectionReset,
+        ErrorChoice::TimedOutKind,
+        ErrorChoice::BrokenPipeKind,
+        ErrorChoice::Text,
+        ErrorChoice::Custom,
+        ErrorChoice::ClosedPipe,
+        ErrorChoice::IoClosedPipe,
+    ];
+
+    /// Whether the pipe treats this error as its own closed-pipe error.
+    fn is_closed_pipe(self) -> bool {
+        matches!(self, ErrorChoice::ClosedPipe | ErrorChoice::IoClosedPipe)
+    }
+
+    /// The kind of the `io::Error`s that report this close to the peer.
+    fn kind(self) -> ErrorKind {
+        match self {
+            ErrorChoice::InvalidData => ErrorKind::InvalidData,
+            ErrorChoice::ConnectionReset => ErrorKind::ConnectionReset,
+            ErrorChoice::TimedOutKind => ErrorKind::TimedOut,
+            ErrorChoice::BrokenPipeKind | ErrorChoice::ClosedPipe | ErrorChoice::IoClosedPipe => {
+                ErrorKind::BrokenPipe
+            }
+            ErrorChoice::Text | ErrorChoice::Custom => ErrorKind::Other,
+        }
+    }
+
+    /// The error itself, with a message naming the operation that passes it.
+    fn make(self, message: String) -> Box<dyn Error + Send + Sync> {
+        match self {
+            ErrorChoice::InvalidData
+            | ErrorChoice::ConnectionReset
+            | ErrorChoice::TimedOutKind
+            | ErrorChoice::BrokenPipeKind => Box::new(io::Error::new(self.kind(), message)),
+            ErrorChoice::Text => message.into(),
+            ErrorChoice::Custom => Box::new(ScriptError(message)),
+            ErrorChoice::ClosedPipe => Box::new(gopipe::ClosedPipe),
+            ErrorChoice::IoClosedPipe => Box::new(io::Error::from(gopipe::ClosedPipe)),
+        }
+    }
+}
+
+/// An error type of the script's own, to check `CloseError::downcast_ref`.
+#[derive(Debug)]
+pub(crate) struct ScriptError(String);
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for ScriptError {}
+
+/// One operation of a thread, on the last handle it holds (skipped if it holds
+/// none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// A writer's `write` of `len` tagged bytes, or a reader's `read` into a
+    /// `len`-byte buffer; through `&PipeWriter`/`&PipeReader` if `by_ref`.
+    Io {
+        /// Bytes to write, or the size of the read buffer.
+        len: usize,
+        /// Call the `Write`/`Read` impl of the shared reference.
+        by_ref: bool,
+    },
+    /// Clones the handle (the clone becomes the last handle).
+    Clone,
+    /// Drops the last handle.
+    Drop,
+    /// `close()`.
+    Close,
+    /// `close_with_error(..)`.
+    CloseWithError(ErrorChoice),
+    /// `set_read_timeout`/`set_write_timeout`.
+    SetTimeout(Option<Duration>),
+    /// Formats the handle with `Debug` and reads its timeout.
+    Inspect,
+}
+
+impl Op {
+    /// A short name for reports, as seen from `side`.
+    fn describe(&self, side: Side) -> String {
+        match *self {
+            Op::Io { len, by_ref } => {
+                let name = if side == Side::Write { "write" } else { "read" };
+                let via = if by_ref { "&" } else { "" };
+                format!("{via}{name}({len})")
+            }
+            Op::Clone => "clone".into(),
+            Op::Drop => "drop".into(),
+            Op::Close => "close".into(),
+            Op::CloseWithError(e) => format!("close_with_error({e:?})"),
+            Op::SetTimeout(t) => format!("timeout({t:?})"),
+            Op::Inspect => "inspect".into(),
+        }
+    }
+}
+
+/// What each thread of one pipe does.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Script {
+    /// One list per writer thread (at most [`MAX_WRITERS`]).
+    pub(crate) writers: Vec<Vec<Op>>,
+    /// One list per reader thread (at most [`MAX_READERS`]).
+    pub(crate) readers: Vec<Vec<Op>>,
+}
+
+impl fmt::Debug for Script {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Script {{")?;
+        for (side, lists) in [(Side::Write, &self.writers), (Side::Read, &self.readers)] {
+            for (t, ops) in lists.iter().enumerate() {
+                let ops: Vec<String> = ops.iter().map(|op| op.describe(side)).collect();
+                writeln!(f, "  {}{t}: [{}]", side.letter(), ops.join(", "))?;
+            }
+        }
+        write!(f, "}}")
+    }
+}
+
+/// Reads a fuzzer's bytes one at a time, giving zeros once they run out.
+struct Bytes<'a>(std::slice::Iter<'a, u8>);
+
+impl Bytes<'_> {
+    /// The next byte, or 0.
+    fn byte(&mut self) -> u8 {
+        self.0.next().copied().unwrap_or(0)
+    }
+
+    /// A write or buffer size: mostly below 248, sometimes up to about 64 KiB.
+    fn size(&mut self) -> usize {
+        let s = self.byte();
+        if s < 0xF8 {
+            usize::from(s)
+        } else {
+            256 + ((usize::from(s - 0xF8) << 13) | (usize::from(self.byte()) << 5))
+        }
+    }
+
+    /// A timeout: none (most often), zero (rejected), or 20 µs to 3 ms.
+    fn timeout(&mut self) -> Option<Duration> {
+        match self.byte() % 8 {
+            0..=2 => None,
+            3 => Some(Duration::ZERO),
+            4 => Some(Duration::from_micros(20)),
+            5 => Some(Duration::from_micros(200)),
+            6 => Some(Duration::from_millis(1)),
+            _ => Some(Duration::from_millis(3)),
+        }
+    }
+}
+
+impl Script {
+    /// Decodes a script from any bytes (every input is a valid script).
+    ///
+    /// The first byte picks the threads: 0 to 3 writers and 0 to 2 readers. Then
+    /// each operation is a byte whose high nibble picks the thread and whose low
+    /// nibble the operation, followed by its argument bytes if it has any:
+    /// `0-5, 12-15` I/O (odd: through the shared reference) + size, `6` clone,
+    /// `7` drop, `8` close, `9` close with error + choice, `10` timeout + choice,
+    /// `11` inspect. A size byte below `0xF8` is the size; above, it and the next
+    /// byte make a size of 256 bytes to 64 KiB.
+    pub(crate) fn decode(data: &[u8]) -> Script {
+        let mut bytes = Bytes(data.iter());
+        let header = bytes.byte();
+        let writers = [1, 2, 3, 0][usize::from(header & 3)];
+        let readers = [1, 2, 2, 0][usize::from((header >> 2) & 3)];
+        let mut script = Script {
+            writers: vec![Vec::new(); writers],
+            readers: vec![Vec::new(); readers],
+        };
+        let threads = writers + readers;
+        let mut budget = WRITE_BUDGET;
+        for _ in 0..MAX_OPS {
+            let Some(&b) = bytes.0.next() else { break };
+            if threads == 0 {
+                break;
+            }
+            let t = usize::from(b >> 4) % threads;
+            let op = match b & 15 {
+                6 => Op::Clone,
+                7 => Op::Drop,
+                8 => Op::Close,
+                9 => Op::CloseWithError(ErrorChoice::ALL[usize::from(bytes.byte() % 8)]),
+                10 => Op::SetTimeout(bytes.timeout()),
+                11 => Op::Inspect,
+                code => {
+                    let mut len = bytes.size();
+                    if t < writers {
+                        len = len.min(budget);
+                        budget -= len;
+                    }
+                    Op::Io {
+                        len,
+                        by_ref: code & 1 == 1,
+                    }
+                }
+            };
+            let list = if t < writers {
+                &mut script.writers[t]
+            } else {
+                &mut script.readers[t - writers]
+            };
+            if list.len() < MAX_OPS_PER_THREAD {
+                list.push(op);
+            }
+        }
+        script
+    }
+
+    /// The ops of thread `t` of `side`.
+    fn ops(&self, side: Side) -> &[Vec<Op>] {
+        match side {
+            Side::Read => &self.readers,
+            Side::Write => &self.writers,
+        }
+    }
+}
+
+/// The byte at `offset` of writer `w`'s write number `k` (counting the writer's
+/// I/O operations from 0): the writer in the top two bits, `k % 4` in the next
+/// two, and a hash of `(k, offset)` in the low four, so that a read can be
+/// placed in the stream and a shifted or foreign byte is (very likely) seen.
+pub(crate) fn payload_byte(w: usize, k: usize, offset: usize) -> u8 {
+    let (k32, i32) = (k as u32, offset as u32);
+    let h = i32.wrapping_mul(0x9E37_79B1)
+        ^ k32.wrapping_mul(0x85EB_CA77)
+        ^ (i32 >> 6).wrapping_mul(0xC2B2_AE3D);
+    (((w & 3) as u8) << 6) | (((k & 3) as u8) << 4) | (h >> 28) as u8
+}
+
+/// The bytes of writer `w`'s write number `k`.
+pub(crate) fn payload(w: usize, k: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| payload_byte(w, k, i)).collect()
+}
+
+/// The message of the error passed by operation `index` of thread `t`.
+fn close_message(side: Side, t: usize, index: usize) -> String {
+    format!("script close_with_error {}{t} op {index}", side.letter())
+}
+
+/// The global counter every stamp comes from.
+#[derive(Default)]
+struct Clock(AtomicU64);
+
+impl Clock {
+    /// A fresh stamp. Stamps are totally ordered and, being read-modify-writes
+    /// of one atomic, follow happens-before: a stamp taken after an operation
+    /// returned is greater than any stamp taken before that operation started.
+    fn tick(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// What an operation did.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The thread held no handle.
+    Skipped,
+    /// A clone, drop, close or close with error.
+    Done,
+    /// A write: its write number and result.
+    Wrote {
+        /// The writer's count of I/O operations before this one.
+        k: usize,
+        /// What `write` returned.
+        result: io::Result<usize>,
+    },
+    /// A read: its result and the bytes it returned.
+    Read {
+        /// What `read` returned.
+        result: io::Result<usize>,
+        /// The first `min(n, len)` bytes of the buffer.
+        data: Vec<u8>,
+    },
+    /// What setting the timeout returned.
+    SetTimeout(io::Result<()>),
+    /// The handle's `Debug` and timeout.
+    Inspected {
+        /// `format!("{handle:?}")`.
+        debug: String,
+        /// `read_timeout()`/`write_timeout()`.
+        timeout: Option<Duration>,
+    },
+}
+
+/// One operation as it ran.
+#[derive(Debug)]
+pub(crate) struct Record {
+    /// The operation ([`Op::Drop`] for the drops at the end).
+    pub(crate) op: Op,
+    /// Its position in the thread's list; `None` for the drops at the end and
+    /// the main thread's drops of the original handles.
+    pub(crate) index: Option<usize>,
+    /// Stamp taken just before the call.
+    pub(crate) start: u64,
+    /// Stamp taken just after it returned.
+    pub(crate) end: u64,
+    /// What it did.
+    pub(crate) outcome: Outcome,
+}
+
+/// Everything a run recorded.
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    /// Per writer thread, its records in program order.
+    pub(crate) writers: Vec<Vec<Record>>,
+    /// Per reader thread, its records in program order.
+    pub(crate) readers: Vec<Vec<Record>>,
+    /// The main thread's drops of the original handles.
+    pub(crate) main: Vec<(Side, Record)>,
+}
+
+impl Log {
+    /// The records of `side`'s threads.
+    fn threads(&self, side: Side) -> &[Vec<Record>] {
+        match side {
+            Side::Read => &self.readers,
+            Side::Write => &self.writers,
+        }
+    }
+}
+
+/// What a thread needs of its handle type.
+trait Half: Clone + Send + fmt::Debug + 'static {
+    /// Which half this is.
+    const SIDE: Side;
+    /// `close()`.
+    fn close_half(&self);
+    /// `close_with_error(err)`.
+    fn close_half_with(&self, err: Box<dyn Error + Send + Sync>);
+    /// Sets the half's timeout.
+    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// The half's timeout.
+    fn timeout(&self) -> Option<Duration>;
+    /// Runs an [`Op::Io`] as thread `t`'s I/O operation number `k`.
+    fn io(&mut self, clock: &Clock, t: usize, k: usize, len: usize, by_ref: bool) -> Record;
+}
+
+impl Half for PipeWriter {
+    const SIDE: Side = Side::Write;
+
+    fn close_half(&self) {
+        self.close();
+    }
+
+    fn close_half_with(&self, err: Box<dyn Error + Send + Sync>) {
+        self.close_with_error(err);
+    }
+
+    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_write_timeout(timeout)
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.write_timeout()
+    }
+
+    fn io(&mut self, clock: &Clock, t: usize, k: usize, len: usize, by_ref: bool) -> Record {
+        let data = payload(t, k, len);
+        let start = clock.tick();
+        let result = if by_ref {
+            (&*self).write(&data)
+        } else {
+            self.write(&data)
+        };
+        let end = clock.tick();
+        Record {
+            op: Op::Io { len, by_ref },
+            index: None,
+            start,
+            end,
+            outcome: Outcome::Wrote { k, result },
+        }
+    }
+}
+
+impl Half for PipeReader {
+    const SIDE: Side = Side::Read;
+
+    fn close_half(&self) {
+        self.close();
+    }
+
+    fn close_half_with(&self, err: Box<dyn Error + Send + Sync>) {
+        self.close_with_error(err);
+    }
+
+    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.read_timeout()
+    }
+
+    fn io(&mut self, clock: &Clock, _t: usize, _k: usize, len: usize, by_ref: bool) -> Record {
+        // 0xFF would be writer 3's byte: with fewer writers, a count that
+        // covers bytes the pipe never copied shows up as foreign bytes.
+        let mut buf = vec![0xFF; len];
+        let start = clock.tick();
+        let result = if by_ref {
+            (&*self).read(&mut buf)
+        } else {
+            self.read(&mut buf)
+        };
+        let end = clock.tick();
+        let copied = *result.as_ref().unwrap_or(&0);
+        buf.truncate(copied.min(len));
+        Record {
+            op: Op::Io { len, by_ref },
+            index: None,
+            start,
+            end,
+            outcome: Outcome::Read { result, data: buf },
+        }
+    }
+}
+
+/// Runs thread `t`'s `ops` on `first` (and the clones it makes), then drops
+/// every handle it still holds.
+fn worker<H: Half>(
+    t: usize,
+    ops: Vec<Op>,
+    first: H,
+    clock: Arc<Clock>,
+    ready: Arc<Barrier>,
+) -> Vec<Record> {
+    let mut handles = vec![first];
+    let mut records = Vec::with_capacity(ops.len() + 4);
+    let mut k = 0;
+    ready.wait();
+    for (index, op) in ops.into_iter().enumerate() {
+        let this_k = k;
+        if let Op::Io { .. } = op {
+            k += 1;
+        }
+        let mut record = Record {
+            op,
+            index: Some(index),
+            start: 0,
+            end: 0,
+            outcome: Outcome::Skipped,
+        };
+        if handles.is_empty() {
+            records.push(record);
+            continue;
+        }
+        let last = handles.len() - 1;
+        let mut stamped = |f: &mut dyn FnMut() -> Outcome| {
+            record.start = clock.tick();
+            record.outcome = f();
+            record.end = clock.tick();
+        };
+        match op {
+            Op::Io { len, by_ref } => {
+                let io = handles[last].io(&clock, t, this_k, len, by_ref);
+                record.start = io.start;
+                record.end = io.end;
+                record.outcome = io.outcome;
+            }
+            Op::Clone => {
+                let mut clone = None;
+                stamped(&mut || {
+                    clone = Some(handles[last].clone());
+                    Outcome::Done
+                });
+                handles.extend(clone);
+            }
+            Op::Drop => {
+                let mut handle = handles.pop();
+                stamped(&mut || {
+                    drop(handle.take());
+                    Outcome::Done
+                });
+            }
+            Op::Close => stamped(&mut || {
+                handles[last].close_half();
+                Outcome::Done
+            }),
+            Op::CloseWithError(choice) => {
+                let mut err = Some(choice.make(close_message(H::SIDE, t, index)));
+                stamped(&mut || {
+                    handles[last].close_half_with(err.take().expect("called once"));
+                    Outcome::Done
+                });
+            }
+            Op::SetTimeout(timeout) => {
+                stamped(&mut || Outcome::SetTimeout(handles[last].set_timeout(timeout)))
+            }
+            Op::Inspect => stamped(&mut || Outcome::Inspected {
+                debug: format!("{:?}", handles[last]),
+                timeout: handles[last].timeout(),
+            }),
+        }
+        records.push(record);
+    }
+    while let Some(handle) = handles.pop() {
+        let start = clock.tick();
+        drop(handle);
+        let end = clock.tick();
+        records.push(Record {
+            op: Op::Drop,
+            index: None,
+            start,
+            end,
+            outcome: Outcome::Done,
+        });
+    }
+    records
+}
+
+/// Runs `script` on a pipe from `make`, one OS thread per script thread, all
+/// released together; panics if they are not all done within `watchdog`.
+pub(crate) fn execute(script: &Script, make: Ctor, watchdog: Duration) -> Log {
+    assert!(script.writers.len() <= MAX_WRITERS, "too many writers");
+    assert!(script.readers.len() <= MAX_READERS, "too many readers");
+    let clock = Arc::new(Clock::default());
+    let ready = Arc::new(Barrier::new(script.writers.len() + script.readers.len()));
+    let (reader, writer) = make();
+    let mut log = Log::default();
+
+    let writer_handles: Vec<PipeWriter> = script.writers.iter().map(|_| writer.clone()).collect();
+    let reader_handles: Vec<PipeReader> = script.readers.iter().map(|_| reader.clone()).collect();
+    for (side, original) in [
+        (Side::Write, Box::new(writer) as Box<dyn Send>),
+        (Side::Read, Box::new(reader)),
+    ] {
+        let start = clock.tick();
+        drop(original);
+        let end = clock.tick();
+        let record = Record {
+            op: Op::Drop,
+            index: None,
+            start,
+            end,
+            outcome: Outcome::Done,
+        };
+        log.main.push((side, record));
+    }
+
+    let spawn = |name: String, body: Box<dyn FnOnce() -> Vec<Record> + Send>| {
+        thread::Builder::new()
+            .name(name)
+            .spawn(body)
+            .expect("spawn a script thread")
+    };
+    let mut joins = Vec::new();
+    for (t, (ops, handle)) in script.writers.iter().zip(writer_handles).enumerate() {
+        let (ops, clock, ready) = (ops.clone(), clock.clone(), ready.clone());
+        let body = Box::new(move || worker(t, ops, handle, clock, ready));
+        joins.push((Side::Write, spawn(format!("script-W{t}"), body)));
+    }
+    for (t, (ops, handle)) in script.readers.iter().zip(reader_handles).enumerate() {
+        let (ops, clock, ready) = (ops.clone(), clock.clone(), ready.clone());
+        let body = Box::new(move || worker(t, ops, handle, clock, ready));
+        joins.push((Side::Read, spawn(format!("script-R{t}"), body)));
+    }
+
+    // Join on a helper thread so that this one can give up after `watchdog`.
+    let (done_tx, done_rx) = mpsc::channel();
+    let joiner = thread::Builder::new()
+        .name("script-joiner".into())
+        .spawn(move || {
+            let results: Vec<_> = joins
+                .into_iter()
+                .map(|(side, join)| (side, join.join()))
+                .collect();
+            let _ = done_tx.send(results);
+        })
+        .expect("spawn the joiner");
+    let results = match done_rx.recv_timeout(watchdog) {
+        Ok(results) => results,
+        Err(_) => panic!("script did not finish within {watchdog:?} (a hang?)\n{script:?}"),
+    };
+    // The joiner is done once it has sent; joining it means no thread of this
+    // run is left (LeakSanitizer reports a thread still exiting as a leak).
+    joiner.join().expect("the joiner does not panic");
+    for (side, result) in results {
+        match result {
+            Ok(records) if side == Side::Write => log.writers.push(records),
+            Ok(records) => log.readers.push(records),
+            Err(payload) => {
+                let why = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                panic!("a script thread panicked: {why}\n{script:?}");
+            }
+        }
+    }
+    log
+}
+
+/// Runs `script` on a pipe from `make` and checks it; panics with the script
+/// and its record if the pipe broke a rule or hung.
+pub(crate) fn run(script: &Script, make: Ctor) -> Summary {
+    let log = execute(script, make, WATCHDOG);
+    match check(script, &log) {
+        Ok(summary) => summary,
+        Err(why) => panic!("pipe rule broken: {why}\n{script:?}\n{}", render(&log)),
+    }
+}
+
+/// What a checked run saw, to show a sweep covered the interesting cases.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// Bytes that went through.
+    pub(crate) bytes: u64,
+    /// Reads that returned bytes.
+    pub(crate) reads: u64,
+    /// Reads into a non-empty buffer that returned end of file.
+    pub(crate) eofs: u64,
+    /// Writes that returned fewer bytes than they had.
+    pub(crate) short_writes: u64,
+    /// Empty writes that met a reader.
+    pub(crate) empty_writes: u64,
+    /// Operations that failed with `TimedOut`.
+    pub(crate) timeouts: u64,
+    /// Operations that failed with the closed-pipe error.
+    pub(crate) closed_pipe: u64,
+    /// Operations that failed with the peer's `close_with_error` error.
+    pub(crate) peer_errors: u64,
+}
+
+impl Summary {
+    /// Adds `other`'s counts to these.
+    pub(crate) fn add(&mut self, other: &Summary) {
+        self.bytes += other.bytes;
+        self.reads += other.reads;
+        self.eofs += other.eofs;
+        self.short_writes += other.short_writes;
+        self.empty_writes += other.empty_writes;
+        self.timeouts += other.timeouts;
+        self.closed_pipe += other.closed_pipe;
+        self.peer_errors += other.peer_errors;
+    }
+}
+
+/// A log as text, for failure reports (long reads shown by their first bytes).
+pub(crate) fn render(log: &Log) -> String {
+    let mut out = String::new();
+    for (side, record) in &log.main {
+        out += &format!(
+            "main: drop original {side:?} [{}..{}]\n",
+            record.start, record.end
+        );
+    }
+    for side in [Side::Write, Side::Read] {
+        for (t, records) in log.threads(side).iter().enumerate() {
+            out += &format!("{}{t}:\n", side.letter());
+            for r in records {
+                let at = r.index.map_or("end".to_string(), |i| i.to_string());
+                let what = match &r.outcome {
+                    Outcome::Read { result, data } => {
+                        let head: Vec<String> =
+                            data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                        format!(
+                            "{result:?} [{}{}]",
+                            head.join(" "),
+                            if data.len() > 8 { " .." } else { "" }
+                        )
+                    }
+                    other => format!("{other:?}"),
+                };
+                out += &format!(
+                    "  #{at} [{}..{}] {} -> {what}\n",
+                    r.start,
+                    r.end,
+                    r.op.describe(side)
+                );
+            }
+        }
+    }
+    out
+}
+
+/// How a half was closed, as the other half is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Cause {
+    /// The writer closed without an error: end of file.
+    Eof,
+    /// The closed-pipe error (a reader's plain close, or `ClosedPipe` passed).
+    ClosedPipe,
+    /// The error with this message was passed to `close_with_error`.
+    Error(String),
+}
+
+/// A close of one half, with the stamps around the call that did it.
+#[derive(Debug)]
+struct CloseEvent {
+    /// Before the call.
+    start: u64,
+    /// After it returned.
+    end: u64,
+    /// What the half stores if this close is its first.
+    cause: Cause,
+}
+
+/// The error of a `close_with_error` as the script passed it.
+struct Spec {
+    /// The half that passed it.
+    side: Side,
+    /// The error's type.
+    choice: ErrorChoice,
+}
+
+/// An error as the rules classify it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seen {
+    /// `ClosedPipe`.
+    ClosedPipe,
+    /// A timeout.
+    TimedOut,
+    /// The error with this message, from the peer's `close_with_error`.
+    Peer(String),
+}
+
+/// The facts the checker works from.
+struct Checker<'a> {
+    /// The script that ran.
+    script: &'a Script,
+    /// What it did.
+    log: &'a Log,
+    /// Errors passed to `close_with_error`, by message.
+    specs: HashMap<String, Spec>,
+    /// Every close of the read half, explicit or by the last drop.
+    read_closes: Vec<CloseEvent>,
+    /// Every close of the write half.
+    write_closes: Vec<CloseEvent>,
+    /// Starts of the calls that set a non-zero read timeout.
+    read_timeouts: Vec<(u64, Duration)>,
+    /// Starts of the calls that set a non-zero write timeout.
+    write_timeouts: Vec<(u64, Duration)>,
+    /// What reads told of the write half's close, and where.
+    write_cause_seen: Vec<(Cause, String)>,
+    /// What writes told of the read half's close, and where.
+    read_cause_seen: Vec<(Cause, String)>,
+    /// The counts.
+    summary: Summary,
+}
+
+/// A read that returned bytes.
+struct Chunk<'a> {
+    /// The bytes.
+    bytes: &'a [u8],
+    /// Stamp before the read.
+    start: u64,
+    /// Stamp after it.
+    end: u64,
+    /// Where it is in the log, for reports.
+    at: String,
+}
+
+/// A write as far as the tiling is concerned.
+struct WriteDone {
+    /// The writer's write number.
+    k: usize,
+    /// Bytes it reported written (0 if it failed).
+    n: usize,
+    /// Stamp before the write.
+    start: u64,
+    /// Stamp after it.
+    end: u64,
+}
+
+/// Checks the log of a run of `script` against the pipe's rules.
+pub(crate) fn check(script: &Script, log: &Log) -> Result<Summary, String> {
+    if log.writers.len() != script.writers.len() || log.readers.len() != script.readers.len() {
+        return Err("the log does not match the script's threads".into());
+    }
+    let mut ck = Checker::new(script, log);
+    ck.check_ops(Side::Write)?;
+    ck.check_ops(Side::Read)?;
+    ck.check_causes(Side::Write)?;
+    ck.check_causes(Side::Read)?;
+    ck.check_tiling()?;
+    Ok(ck.summary)
+}
+
+impl<'a> Checker<'a> {
+    /// Gathers the closes and timeouts of the log.
+    fn new(script: &'a Script, log: &'a Log) -> Self {
+        let mut specs = HashMap::new();
+        for side in [Side::Write, Side::Read] {
+            for (t, ops) in script.ops(side).iter().enumerate() {
+                for (index, op) in ops.iter().enumerate() {
+                    if let Op::CloseWithError(choice) = *op {
+                        specs.insert(close_message(side, t, index), Spec { side, choice });
+                    }
+                }
+            }
+        }
+        let mut ck = Checker {
+            script,
+            log,
+            specs,
+            read_closes: Vec::new(),
+            write_closes: Vec::new(),
+            read_timeouts: Vec::new(),
+            write_timeouts: Vec::new(),
+            write_cause_seen: Vec::new(),
+            read_cause_seen: Vec::new(),
+            summary: Summary::default(),
+        };
+        for side in [Side::Write, Side::Read] {
+            let mut closes = Vec::new();
+            let mut timeouts = Vec::new();
+            let (mut drop_start, mut drop_end) = (0, 0);
+            let main = log.main.iter().filter(|(s, _)| *s == side).map(|(_, r)| r);
+            let threads = log
+                .threads(side)
+                .iter()
+                .enumerate()
+                .flat_map(|(t, records)| records.iter().map(move |r| (Some(t), r)));
+            for (t, r) in main.map(|r| (None, r)).chain(threads) {
+                if matches!(r.outcome, Outcome::Skipped) {
+                    continue;
+                }
+                match r.op {
+                    Op::Drop => {
+                        drop_start = drop_start.max(r.start);
+                        drop_end = drop_end.max(r.end);
+                    }
+                    Op::Close => closes.push(CloseEvent {
+                        start: r.start,
+                        end: r.end,
+                        cause: if side == Side::Write {
+                            Cause::Eof
+                        } else {
+                            Cause::ClosedPipe
+                        },
+                    }),
+                    Op::CloseWithError(choice) => closes.push(CloseEvent {
+                        start: r.start,
+                        end: r.end,
+                        cause: if choice.is_closed_pipe() {
+                            Cause::ClosedPipe
+                        } else {
+                            let t = t.expect("only threads close with an error");
+                            let index = r.index.expect("a scripted operation");
+                            Cause::Error(close_message(side, t, index))
+                        },
+                    }),
+                    Op::SetTimeout(Some(d)) if !d.is_zero() => timeouts.push((r.start, d)),
+                    _ => {}
+                }
+            }
+            // Every handle is dropped by the end, so the half is closed by the
+            // last drop, which ran after every drop started and before the last
+            // one returned.
+            closes.push(CloseEvent {
+                start: drop_start,
+                end: drop_end,
+                cause: if side == Side::Write {
+                    Cause::Eof
+                } else {
+                    Cause::ClosedPipe
+                },
+            });
+            match side {
+                Side::Write => {
+                    ck.write_closes = closes;
+                    ck.write_timeouts = timeouts;
+                }
+                Side::Read => {
+                    ck.read_closes = closes;
+                    ck.read_timeouts = timeouts;
+                }
+            }
+        }
+        ck
+    }
+
+    /// The closes of `side`'s half.
+    fn closes(&self, side: Side) -> &[CloseEvent] {
+        match side {
+            Side::Read => &self.read_closes,
+            Side::Write => &self.write_closes,
+        }
+    }
+
+    /// Whether a close of `side`'s half had returned by stamp `t`.
+    fn closed_by(&self, side: Side, t: u64) -> bool {
+        self.closes(side).iter().any(|c| c.end < t)
+    }
+
+    /// Whether a close of `side`'s half had started by stamp `t`.
+    fn closing_by(&self, side: Side, t: u64) -> bool {
+        self.closes(side).iter().any(|c| c.start < t)
+    }
+
+    /// Whether a close of `side`'s half with `cause` had started by stamp `t`.
+    fn closing_with_by(&self, side: Side, cause: &Cause, t: u64) -> bool {
+        self.closes(side)
+            .iter()
+            .any(|c| c.start < t && c.cause == *cause)
+    }
+
+    /// Whether a non-zero timeout had been set on `side`'s half by stamp `t`.
+    fn timeout_by(&self, side: Side, t: u64) -> bool {
+        let timeouts = match side {
+            Side::Read => &self.read_timeouts,
+            Side::Write => &self.write_timeouts,
+        };
+        timeouts.iter().any(|&(start, _)| start < t)
+    }
+
+    /// Classifies an error, checking its kind, message and payload.
+    fn classify(&self, side: Side, err: &io::Error) -> Result<Seen, String> {
+        if let Some(close) = CloseError::from_io(err) {
+            let message = close.to_string();
+            let spec = self
+                .specs
+                .get(&message)
+                .ok_or_else(|| format!("close error {err:?} was never passed"))?;
+            if spec.side != side.peer() {
+                return Err(format!("{err:?} came from this half's own close"));
+            }
+            let kind = spec.choice.kind();
+            if err.kind() != kind || close.kind() != kind || err.to_string() != message {
+                return Err(format!("{err:?}: wrong kind or message, want {kind:?}"));
+            }
+            let payload_ok = match spec.choice {
+                ErrorChoice::Custom => {
+                    close.downcast_ref::<ScriptError>().map(|e| &e.0) == Some(&message)
+                }
+                ErrorChoice::Text => {
+                    close.downcast_ref::<io::Error>().is_none()
+                        && close.get_ref().to_string() == message
+                }
+                _ => close.downcast_ref::<io::Error>().map(io::Error::kind) == Some(kind),
+            };
+            if !payload_ok {
+                return Err(format!("{err:?}: the original error is not recoverable"));
+            }
+            Ok(Seen::Peer(message))
+        } else if gopipe::is_closed_pipe(err) {
+            if err.kind() != ErrorKind::BrokenPipe
+                || err.to_string() != "io: read/write on closed pipe"
+            {
+                return Err(format!(
+                    "closed-pipe error {err:?} has the wrong kind or message"
+                ));
+            }
+            Ok(Seen::ClosedPipe)
+        } else if err.kind() == ErrorKind::TimedOut {
+            Ok(Seen::TimedOut)
+        } else {
+            Err(format!("unexpected error {err:?}"))
+        }
+    }
+
+    /// Checks every operation of `side`'s threads on its own.
+    fn check_ops(&mut self, side: Side) -> Result<(), String> {
+        let log = self.log;
+        for (t, records) in log.threads(side).iter().enumerate() {
+            let mut cut_by_close: Option<String> = None;
+            for r in records {
+                let at = format!(
+                    "{}{t} #{} {}",
+                    side.letter(),
+                    r.index.map_or("end".into(), |i| i.to_string()),
+                    r.op.describe(side)
+                );
+                let fail = |why: &str| Err(format!("{at} [{}..{}]: {why}", r.start, r.end));
+                match (&r.op, &r.outcome) {
+                    (_, Outcome::Skipped | Outcome::Done) => {}
+                    (&Op::Io { len, .. }, Outcome::Wrote { result, .. }) => {
+                        let previous_cut = cut_by_close.take();
+                        if let (Some(cut), Ok(_)) = (&previous_cut, result) {
+                            return fail(&format!(
+                                "succeeded after {cut} was cut short by a close"
+                            ));
+                        }
+                        self.check_write(side, len, r, result, &at)
+                            .or_else(|why| fail(&why))?;
+                        if let Ok(n) = *result {
+                            if n < len && !self.timeout_by(Side::Write, r.end) {
+                                cut_by_close = Some(at.clone());
+                            }
+                        }
+                    }
+                    (&Op::Io { len, .. }, Outcome::Read { result, data }) => {
+                        self.check_read(len, r, result, data, &at)
+                            .or_else(|why| fail(&why))?;
+                    }
+                    (&Op::SetTimeout(timeout), Outcome::SetTimeout(result)) => {
+                        let zero = timeout == Some(Duration::ZERO);
+                        match result {
+                            Ok(()) if !zero => {}
+                            Err(e) if zero && e.kind() == ErrorKind::InvalidInput => {}
+                            other => return fail(&format!("set timeout returned {other:?}")),
+                        }
+                    }
+                    (Op::Inspect, Outcome::Inspected { debug, timeout }) => {
+                        self.check_inspect(side, r, debug, *timeout)
+                            .or_else(|why| fail(&why))?;
+                    }
+                    (_, outcome) => return fail(&format!("outcome {outcome:?} does not fit")),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one write on its own.
+    fn check_write(
+        &mut self,
+        side: Side,
+        len: usize,
+        r: &Record,
+        result: &io::Result<usize>,
+        at: &str,
+    ) -> Result<(), String> {
+        let own_closed = self.closed_by(Side::Write, r.start);
+        let any_closed = own_closed || self.closed_by(Side::Read, r.start);
+        match result {
+            Ok(n) => {
+                let n = *n;
+                if any_closed {
+                    return Err(format!("Ok({n}) though the pipe was closed before it"));
+                }
+                if n > len {
+                    return Err(format!("reported {n} of {len} bytes"));
+                }
+                if len > 0 && n == 0 {
+                    return Err("a non-empty write returned Ok(0)".into());
+                }
+                if n < len {
+                    self.summary.short_writes += 1;
+                    let closing =
+                        self.closing_by(Side::Write, r.end) || self.closing_by(Side::Read, r.end);
+                    if !closing && !self.timeout_by(Side::Write, r.end) {
+                        return Err(format!(
+                            "short write ({n} of {len}) with no close or timeout"
+                        ));
+                    }
+                }
+                if len == 0 {
+                    // A rendezvous: some reader was inside a read meanwhile.
+                    let met = self.log.readers.iter().flatten().any(|q| {
+                        matches!(q.op, Op::Io { len, .. } if len > 0)
+                            && !matches!(q.outcome, Outcome::Skipped)
+                            && q.start < r.end
+                            && r.start < q.end
+                    });
+                    if !met {
+                        return Err("an empty write returned Ok(0) with no read under way".into());
+                    }
+                    self.summary.empty_writes += 1;
+                }
+                Ok(())
+            }
+            Err(err) => {
+                let seen = self.classify(side, err)?;
+                if own_closed && seen != Seen::ClosedPipe {
+                    return Err(format!("{err:?}, but this half had closed itself"));
+                }
+                match seen {
+                    Seen::ClosedPipe => {
+                        self.summary.closed_pipe += 1;
+                        if !self.closing_by(Side::Write, r.end) {
+                            if !self.closing_with_by(Side::Read, &Cause::ClosedPipe, r.end) {
+                                return Err("closed-pipe error with no such close".into());
+                            }
+                            self.read_cause_seen.push((Cause::ClosedPipe, at.into()));
+                        }
+                    }
+                    Seen::TimedOut => {
+                        self.summary.timeouts += 1;
+                        if !self.timeout_by(Side::Write, r.end) {
+                            return Err("timed out with no timeout set".into());
+                        }
+                    }
+                    Seen::Peer(message) => {
+                        self.summary.peer_errors += 1;
+                        let cause = Cause::Error(message);
+                        if !self.closing_with_by(Side::Read, &cause, r.end) {
+                            return Err(format!("{err:?} before that close started"));
+                        }
+                        self.read_cause_seen.push((cause, at.into()));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks one read on its own (its bytes are checked by the tiling).
+    fn check_read(
+        &mut self,
+        len: usize,
+        r: &Record,
+        result: &io::Result<usize>,
+        data: &[u8],
+        at: &str,
+    ) -> Result<(), String> {
+        if len == 0 {
+            return match result {
+                Ok(0) => Ok(()),
+                other => Err(format!("an empty buffer got {other:?}")),
+            };
+        }
+        let own_closed = self.closed_by(Side::Read, r.start);
+        let any_closed = own_closed || self.closed_by(Side::Write, r.start);
+        match result {
+            Ok(0) => {
+                self.summary.eofs += 1;
+                if own_closed {
+                    return Err("end of file, but this half had closed itself".into());
+                }
+                if !self.closing_with_by(Side::Write, &Cause::Eof, r.end) {
+                    return Err("Ok(0) before the writer closed".into());
+                }
+                self.write_cause_seen.push((Cause::Eof, at.into()));
+                Ok(())
+            }
+            Ok(n) => {
+                let n = *n;
+                if n > len {
+                    return Err(format!("returned {n} for a {len}-byte buffer"));
+                }
+                if any_closed {
+                    return Err(format!(
+                        "returned {n} bytes though the pipe was closed before it"
+                    ));
+                }
+                debug_assert_eq!(data.len(), n);
+                self.summary.reads += 1;
+                self.summary.bytes += n as u64;
+                Ok(())
+            }
+            Err(err) => {
+                let seen = self.classify(Side::Read, err)?;
+                if own_closed && seen != Seen::ClosedPipe {
+                    return Err(format!("{err:?}, but this half had closed itself"));
+                }
+                match seen {
+                    Seen::ClosedPipe => {
+                        self.summary.closed_pipe += 1;
+                        if !self.closing_by(Side::Read, r.end) {
+                            if !self.closing_with_by(Side::Write, &Cause::ClosedPipe, r.end) {
+                                return Err("closed-pipe error with no such close".into());
+                            }
+                            self.write_cause_seen.push((Cause::ClosedPipe, at.into()));
+                        }
+                    }
+                    Seen::TimedOut => {
+                        self.summary.timeouts += 1;
+                        if !self.timeout_by(Side::Read, r.end) {
+                            return Err("timed out with no timeout set".into());
+                        }
+                    }
+                    Seen::Peer(message) => {
+                        self.summary.peer_errors += 1;
+                        let cause = Cause::Error(message);
+                        if !self.closing_with_by(Side::Write, &cause, r.end) {
+                            return Err(format!("{err:?} before that close started"));
+                        }
+                        self.write_cause_seen.push((cause, at.into()));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks a handle's `Debug` and timeout.
+    fn check_inspect(
+        &self,
+        side: Side,
+        r: &Record,
+        debug: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), String> {
+        let name = match side {
+            Side::Read => "PipeReader {",
+            Side::Write => "PipeWriter {",
+        };
+        let closed = if debug.contains("closed: true") {
+            true
+        } else if debug.contains("closed: false") {
+            false
+        } else {
+            return Err(format!("Debug {debug:?} shows no closed flag"));
+        };
+        if !debug.starts_with(name) {
+            return Err(format!("Debug {debug:?} is not a {name}"));
+        }
+        if !closed && self.closed_by(side, r.start) {
+            return Err(format!("Debug {debug:?} after this half was closed"));
+        }
+        if closed && !self.closing_by(side, r.end) {
+            return Err(format!("Debug {debug:?} before any close of this half"));
+        }
+        let timeouts = match side {
+            Side::Read => &self.read_timeouts,
+            Side::Write => &self.write_timeouts,
+        };
+        if let Some(d) = timeout {
+            if !timeouts
+                .iter()
+                .any(|&(start, set)| set == d && start < r.end)
+            {
+                return Err(format!("timeout {d:?} was never set"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that what the ops saw of `side`'s close is one close, and one that
+    /// can have been the half's first.
+    fn check_causes(&self, side: Side) -> Result<(), String> {
+        let seen = match side {
+            Side::Read => &self.read_cause_seen,
+            Side::Write => &self.write_cause_seen,
+        };
+        let Some((cause, first_at)) = seen.first() else {
+            return Ok(());
+        };
+        if let Some((other, at)) = seen.iter().find(|(c, _)| c != cause) {
+            return Err(format!(
+                "the {side:?} half's close is {cause:?} at {first_at} but {other:?} at {at}"
+            ));
+        }
+        // A close can have been first unless another one had returned before
+        // it started.
+        let closes = self.closes(side);
+        let possible = closes.iter().enumerate().any(|(i, c)| {
+            c.cause == *cause
+                && !closes
+                    .iter()
+                    .enumerate()
+                    .any(|(j, d)| j != i && d.end < c.start)
+        });
+        if !possible {
+            return Err(format!(
+                "{first_at} saw the {side:?} half closed with {cause:?}, which cannot \
+                 have been its first close: {closes:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Places every read in its writer's stream (see [`Tiler`]), then checks
+    /// that writes of different writers did not interleave.
+    fn check_tiling(&mut self) -> Result<(), String> {
+        let writers = self.script.writers.len();
+        let readers = self.script.readers.len();
+        // Per writer, its writes in order; per writer and reader, the reads of
+        // that writer's bytes in the reader's order.
+        let mut writes: Vec<Vec<WriteDone>> = (0..writers).map(|_| Vec::new()).collect();
+        let log = self.log;
+        for (w, records) in log.writers.iter().enumerate() {
+            for r in records {
+                if let Outcome::Wrote { k, result } = &r.outcome {
+                    writes[w].push(WriteDone {
+                        k: *k,
+                        n: *result.as_ref().unwrap_or(&0),
+                        start: r.start,
+                        end: r.end,
+                    });
+                }
+            }
+        }
+        let mut chunks: Vec<Vec<Vec<Chunk<'_>>>> = (0..writers)
+            .map(|_| (0..readers).map(|_| Vec::new()).collect())
+            .collect();
+        for (q, records) in log.readers.iter().enumerate() {
+            for r in records {
+                let Outcome::Read {
+                    result: Ok(n),
+                    data,
+                } = &r.outcome
+                else {
+                    continue;
+                };
+                if *n == 0 || data.is_empty() {
+                    continue;
+                }
+                let at = format!(
+                    "R{q} #{} [{}..{}]",
+                    r.index.map_or("end".into(), |i| i.to_string()),
+                    r.start,
+                    r.end
+                );
+                let w = usize::from(data[0] >> 6);
+                if w >= writers || data.iter().any(|b| usize::from(b >> 6) != w) {
+                    return Err(format!(
+                        "{at} returned bytes of no single writer: {data:02x?}"
+                    ));
+                }
+                chunks[w][q].push(Chunk {
+                    bytes: data,
+                    start: r.start,
+                    end: r.end,
+                    at,
+                });
+            }
+        }
+        // Where each read landed: (writer, write position in `writes[w]`).
+        let mut placed: Vec<(usize, usize, u64, u64)> = Vec::new();
+        for w in 0..writers {
+            let mut tiler = Tiler::new(w, &writes[w], &chunks[w]);
+            let path = tiler.solve().ok_or_else(|| tiler.explain())?;
+            for (q, c, wi) in path {
+                let chunk = &chunks[w][q][c];
+                placed.push((w, wi, chunk.start, chunk.end));
+            }
+        }
+        // A write X whose reads include one that returned before a read of
+        // another writer's write Y started, and one that started after that
+        // read of Y returned, was interleaved with Y.
+        let mut windows: HashMap<(usize, usize), (u64, u64, usize)> = HashMap::new();
+        for &(w, wi, start, end) in &placed {
+            let e = windows.entry((w, wi)).or_insert((u64::MAX, 0, 0));
+            e.0 = e.0.min(end);
+            e.1 = e.1.max(start);
+            e.2 += 1;
+        }
+        for &(w, wi, start, end) in &placed {
+            for (&(xw, xi), &(first_end, last_start, count)) in &windows {
+                if xw != w && count > 1 && first_end < start && end < last_start {
+                    return Err(format!(
+                        "W{xw}'s write #{} was interleaved with W{w}'s write #{} \
+                         (read [{start}..{end}] between its reads)",
+                        writes[xw][xi].k, writes[w][wi].k
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Places one writer's reads in its stream.
+///
+/// The stream is the writer's writes one after the other, each cut to the count
+/// it reported. Each reader's reads of this writer come in stream order, so a
+/// placement is a merge of the readers' sequences: a depth-first search over
+/// how many reads of each reader are placed, the stream offset following from
+/// that. A read may come next if its bytes are the stream's at that offset, it
+/// stays inside one write, it overlapped that write in time, and no other
+/// reader's next read had returned before it started (that one was first).
+struct Tiler<'a, 'b> {
+    /// The writer.
+    w: usize,
+    /// Its writes, in order.
+    writes: &'a [WriteDone],
+    /// `bounds[i]`: stream offset where write `i` starts; last: the total.
+    bounds: Vec<usize>,
+    /// Per reader, its reads of this writer.
+    seqs: &'a [Vec<Chunk<'b>>],
+    /// Per reader, prefix sums of its read lengths.
+    prefix: Vec<Vec<usize>>,
+    /// States already found to lead nowhere.
+    dead: HashSet<u64>,
+    /// The deepest state reached, for the report.
+    deepest: (usize, Vec<usize>),
+}
+
+/// Most states a search may visit before it gives up.
+const SEARCH_BUDGET: usize = 4_000_000;
+
+impl<'a, 'b> Tiler<'a, 'b> {
+    /// A search over `seqs` for writer `w`'s `writes`.
+    fn new(w: usize, writes: &'a [WriteDone], seqs: &'a [Vec<Chunk<'b>>]) -> Self {
+        let mut bounds = vec![0];
+        for write in writes {
+            bounds.push(bounds.last().expect("not empty") + write.n);
+        }
+        let prefix = seqs
+            .iter()
+            .map(|seq| {
+                let mut p = vec![0];
+                for c in seq {
+                    p.push(p.last().expect("not empty") + c.bytes.len());
+                }
+                p
+            })
+            .collect();
+        Tiler {
+            w,
+            writes,
+            bounds,
+            seqs,
+            prefix,
+            dead: HashSet::new(),
+            deepest: (0, vec![0; seqs.len()]),
+        }
+    }
+
+    /// The placement, as (reader, read, write position) in stream order.
+    fn solve(&mut self) -> Option<Vec<(usize, usize, usize)>> {
+        let mut idx = vec![0; self.seqs.len()];
+        let mut path = Vec::new();
+        self.search(&mut idx, &mut path).then_some(path)
+    }
+
+    /// The search from state `idx`; on success `path` holds the placement.
+    fn search(&mut self, idx: &mut Vec<usize>, path: &mut Vec<(usize, usize, usize)>) -> bool {
+        let total = *self.bounds.last().expect("not empty");
+        let offset: usize = idx.iter().zip(&self.prefix).map(|(&i, p)| p[i]).sum();
+        if path.len() > self.deepest.0 {
+            self.deepest = (path.len(), idx.clone());
+        }
+        if idx.iter().zip(self.seqs).all(|(&i, s)| i == s.len()) {
+            return offset == total;
+        }
+        let key = idx.iter().fold(0u64, |key, &i| (key << 16) | i as u64);
+        if self.dead.contains(&key) || self.dead.len() > SEARCH_BUDGET {
+            return false;
+        }
+        for q in 0..self.seqs.len() {
+            let Some(c) = self.seqs[q].get(idx[q]) else {
+                continue;
+            };
+            let len = c.bytes.len();
+            let blocked = (0..self.seqs.len())
+                .any(|o| o != q && self.seqs[o].get(idx[o]).is_some_and(|h| h.end < c.start));
+            if blocked || offset + len > total {
+                continue;
+            }
+            let wi = self.bounds.partition_point(|&b| b <= offset) - 1;
+            let write = &self.writes[wi];
+            let local = offset - self.bounds[wi];
+            if local + len > write.n || !(c.start < write.end && write.start < c.end) {
+                continue;
+            }
+            let matches = c
+                .bytes
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == payload_byte(self.w, write.k, local + i));
+            if !matches {
+                continue;
+            }
+            idx[q] += 1;
+            path.push((q, idx[q] - 1, wi));
+            if self.search(idx, path) {
+                return true;
+            }
+            path.pop();
+            idx[q] -= 1;
+        }
+        self.dead.insert(key);
+        false
+    }
+
+    /// Why the search failed, for the report.
+    fn explain(&self) -> String {
+        let total = *self.bounds.last().expect("not empty");
+        let read: usize = self
+            .prefix
+            .iter()
+            .map(|p| p.last().expect("not empty"))
+            .sum();
+        let mut out = format!(
+            "the reads of W{}'s bytes do not tile its writes: it reported {total} bytes \
+             written, readers got {read}",
+            self.w
+        );
+        if self.dead.len() > SEARCH_BUDGET {
+            out += " (search budget exhausted)";
+        }
+        let (depth, idx) = &self.deepest;
+        let offset: usize = idx.iter().zip(&self.prefix).map(|(&i, p)| p[i]).sum();
+        out += &format!("; placed at most {depth} reads, up to stream offset {offset}");
+        for (q, (&i, seq)) in idx.iter().zip(self.seqs).enumerate() {
+            if let Some(c) = seq.get(i) {
+                let head: Vec<String> =
+                    c.bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                out += &format!(
+                    "; R{q}'s next read {} has {} bytes [{}]",
+                    c.at,
+                    c.bytes.len(),
+                    head.join(" ")
+                );
+            }
+        }
+        let writes: Vec<String> = self
+            .writes
+            .iter()
+            .map(|w| format!("#{}:{} [{}..{}]", w.k, w.n, w.start, w.end))
+            .collect();
+        out += &format!("; writes (number:count): {}", writes.join(" "));
+        out
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for sweeps and stress runs.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// `n` random bytes.
+    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
