@@ -25,7 +25,12 @@ use std::sync::Arc;
 /// [`PipeReader::close`](crate::PipeReader::close) (or was dropped). Its message is
 /// Go's: `io: read/write on closed pipe`. Use [`is_closed_pipe`] to recognise it.
 ///
-/// Passing `ClosedPipe` to `close_with_error` is the same as calling `close`.
+/// Passing `ClosedPipe` (or an `io::Error` carrying it) to
+/// [`PipeReader::close_with_error`](crate::PipeReader::close_with_error) is the
+/// same as calling `close`. Passed to
+/// [`PipeWriter::close_with_error`](crate::PipeWriter::close_with_error), it makes
+/// reads fail with `ClosedPipe` instead of returning end of file, as Go's
+/// `CloseWithError(io.ErrClosedPipe)` does.
 ///
 /// # Examples
 ///
