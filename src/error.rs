@@ -248,6 +248,14 @@ impl Cause {
         if is_closed_pipe {
             return Cause::ClosedPipe;
         }
+        // An error received from another pipe's close is passed on as it is, so
+        // that its kind and original error survive the second crossing.
+        let received = err
+            .downcast_ref::<CloseError>()
+            .or_else(|| io_err.and_then(CloseError::from_io));
+        if let Some(received) = received {
+            return Cause::Error(received.clone());
+        }
         let kind = io_err.map_or(io::ErrorKind::Other, io::Error::kind);
         Cause::Error(CloseError {
             kind,

@@ -30,8 +30,8 @@
 //! into its own buffer; the write returns when the reader has taken every byte.
 //! Nothing is allocated per write, the producer can never get ahead of the
 //! consumer, and a failure on either side crosses over as an error (see
-//! [Closing](#closing)). When both threads are busy the hand-off never enters
-//! the kernel: the waiting side spins briefly before it parks.
+//! [Closing](#closing)). When both threads are busy the hand-off usually never
+//! enters the kernel: the waiting side spins briefly before it parks.
 //!
 //! # Blocking
 //!
@@ -100,7 +100,7 @@
 //! | `r.Read(p)`                     | `r.read(&mut p)` ([`std::io::Read`])     |
 //! | `w.Write(p)`                    | `w.write(&p)` / `w.write_all(&p)`        |
 //! | `(0, io.EOF)` from `Read`       | `Ok(0)`                                  |
-//! | `(n, err)` from `Write`, n > 0  | `Ok(n)`, then `Err(err)` on the next call |
+//! | `(n, err)` from `Write`, n > 0  | `Ok(n)`, then `Err(err)` on the next call (after a close) |
 //! | `r.Close()` / `w.Close()`       | [`PipeReader::close`] / [`PipeWriter::close`], or drop the last clone |
 //! | `r.CloseWithError(err)`         | [`PipeReader::close_with_error`]         |
 //! | `w.CloseWithError(err)`         | [`PipeWriter::close_with_error`]         |

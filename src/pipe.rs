@@ -31,7 +31,9 @@ use crate::sync::{Arc, Ordering};
 /// - Closing wakes every blocked read and write on both halves, never blocks,
 ///   and may be repeated; the first close of each half decides its error.
 /// - A write that the pipe cuts short (a close, or its timeout) returns `Ok(n)`
-///   with exactly the bytes readers took; the next write reports the error.
+///   with exactly the bytes readers took, or the error if they took none. After
+///   a close the next write reports the error; after a timeout the next write
+///   starts afresh with a new deadline.
 ///
 /// Writes and reads happen-before each other as a channel's send and receive
 /// do: everything the writing thread did before a write is visible to the thread
@@ -265,9 +267,8 @@ impl PipeReader {
 }
 
 impl PipeWriter {
-    /// Closes the write half: once readers have taken what was written, reads
-    /// return `Ok(0)` (end of file). Writes on this half then fail with
-    /// [`ClosedPipe`](crate::ClosedPipe).
+    /// Closes the write half: reads then return `Ok(0)` (end of file), and
+    /// writes on this half fail with [`ClosedPipe`](crate::ClosedPipe).
     ///
     /// Applies to every clone. Never blocks, wakes every blocked read and write,
     /// and does nothing to the stored error if the half was already closed. A

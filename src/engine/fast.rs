@@ -19,7 +19,9 @@
 //! happens. That is the invariant [`Lease`] relies on.
 //!
 //! Every wait first spins (see [`spin_until`]) and then parks on a doorbell of
-//! [`Signals`] in a `select!` with the done channel and the deadline. A thread that
+//! [`Signals`] in a `select!` with the done channel and the deadline, except the
+//! writer's wait for the count of a lease a reader has taken, which watches
+//! neither: that count must come back before the writer may leave. A thread that
 //! changes the state with a `SeqCst` operation and then finds someone registered
 //! on the matching doorbell rings it; a waiter registers before its last look at
 //! the state, so a ring cannot fall between its look and its sleep.
@@ -56,9 +58,10 @@ const SPIN: Duration = Duration::from_micros(10);
 const WAKE: Duration = Duration::from_micros(50);
 
 /// How long the writer spins for a reader that has taken its lease: [`SPIN`] plus
-/// the time the copy takes at a pessimistic 4 bytes per nanosecond.
+/// the time the copy takes at a pessimistic 4 bytes per nanosecond, counting at
+/// most 1 MiB (a reader that takes longer than that is better waited for asleep).
 fn copy_budget(len: usize) -> Duration {
-    SPIN + Duration::from_nanos((len / 4) as u64)
+    SPIN + Duration::from_nanos((len.min(1 << 20) / 4) as u64)
 }
 
 /// The rendezvous slot: the state word and the lease it guards.
@@ -191,9 +194,12 @@ impl Fast {
     /// Takes the write side if it is free; returns whether this call did.
     #[inline]
     fn try_lock(&self) -> bool {
-        // ORDERING: acquires the previous writer's whole hand-off.
+        // ORDERING: acquires the previous writer's whole hand-off. The failure
+        // ordering is SeqCst too: in `lock_slow` a failed attempt is the waiter's
+        // last look before it parks, which must be ordered against the holder's
+        // release and its look at the doorbell's sleepers.
         self.lock
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
 

@@ -8,7 +8,8 @@
 //! write and lends its slice to one reader at a time as a [`Lease`]; the reader
 //! copies what fits into its buffer and answers with the count; the writer
 //! carries on with the rest. Closing stores the half's error first, then closes
-//! the done channel, which every blocking step waits on too.
+//! the done channel, which every blocking step waits on too (except the writer's
+//! wait for the count of a lease a reader took: that one cannot give up).
 //!
 //! - `fast` (the shipping engine) runs the hand-off on atomics and spins briefly
 //!   before it parks on a doorbell;
