@@ -116,35 +116,50 @@ mod imp {
     /// Spins until `ready()` returns true or `budget` has passed; returns the last
     /// answer of `ready()`.
     ///
-    /// The loop pauses with `spin_loop` between checks and yields the core every
-    /// couple of microseconds, so that when both partners share one core the one
-    /// that is waiting lets the other run instead of burning its time slice.
+    /// The loop pauses with `spin_loop` between checks and gives the core away
+    /// (`yield_now`) now and then: first after half a microsecond, then every
+    /// couple of microseconds. A yield that took long means another thread ran
+    /// on this core, most likely the partner we are waiting for (both threads on
+    /// one core); from then on the loop yields at every check, so that the
+    /// partner gets the core at once instead of after a wasted spin.
     #[inline]
     pub(crate) fn spin_until(budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
         /// Checks between two looks at the clock.
-        const CHECKS_PER_CLOCK: u32 = 32;
-        /// How long to spin before giving the core away once.
+        const CHECKS_PER_CLOCK: u32 = 16;
+        /// When to yield the first time.
+        const FIRST_YIELD: Duration = Duration::from_nanos(500);
+        /// How long to spin between two yields while the core looks free.
         const YIELD_EVERY: Duration = Duration::from_micros(2);
+        /// A yield that took longer than this let another thread run here.
+        const CROWDED: Duration = Duration::from_micros(1);
 
         if ready() {
             return true;
         }
         let start = Instant::now();
-        let mut next_yield = YIELD_EVERY;
+        let mut next_yield = FIRST_YIELD;
+        let mut crowded = false;
         loop {
-            for _ in 0..CHECKS_PER_CLOCK {
-                std::hint::spin_loop();
-                if ready() {
-                    return true;
+            if !crowded {
+                for _ in 0..CHECKS_PER_CLOCK {
+                    std::hint::spin_loop();
+                    if ready() {
+                        return true;
+                    }
                 }
             }
             let spent = start.elapsed();
             if spent >= budget {
                 return ready();
             }
-            if spent >= next_yield {
+            if crowded || spent >= next_yield {
                 std::thread::yield_now();
-                next_yield = spent + YIELD_EVERY;
+                let after = start.elapsed();
+                crowded = after - spent > CROWDED;
+                next_yield = after + YIELD_EVERY;
+                if ready() {
+                    return true;
+                }
             }
         }
     }
@@ -235,7 +250,12 @@ mod imp {
         #[inline]
         pub(crate) fn notify(&self, bell: Bell) {
             if self.has_sleepers(bell) {
-                // A full doorbell already holds a token that will wake someone.
+                // ORDERING: a full doorbell already holds a token that will wake
+                // someone, who then looks at the state again. That look must see
+                // the caller's change although nothing else links the two
+                // threads: this fence, with the SeqCst operations the token's
+                // taker performs on the channel, orders it (slow path only).
+                std::sync::atomic::fence(Ordering::SeqCst);
                 let _ = self.bells[bell as usize].0.try_send(());
             }
         }
@@ -250,7 +270,8 @@ mod imp {
         }
 
         /// Parks until a token arrives on `bell`, the done channel closes (when
-        /// `watch_done`) or the deadline passes.
+        /// `watch_done`) or the deadline passes. Without `watch_done` it waits for
+        /// a token only, and the deadline must be [`Deadline::never`].
         ///
         /// Call only while registered on `bell` (see [`Signals::registered`]).
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
@@ -385,18 +406,30 @@ mod imp {
             self.closed.load(Ordering::SeqCst)
         }
 
-        /// Closes done once; returns whether this call closed it.
+        /// Closes done once; returns whether this call closed it. As in the std
+        /// build, a second close returns only once the first has finished.
         pub(crate) fn close(&self) -> bool {
-            if self.closed.swap(true, Ordering::SeqCst) {
+            let mut board = self.board.lock().unwrap();
+            if board.done {
                 return false;
             }
-            self.board.lock().unwrap().done = true;
+            self.closed.store(true, Ordering::SeqCst);
+            board.done = true;
+            drop(board);
             self.changed.notify_all();
             true
         }
 
         /// Whether any thread is registered on `bell`.
         pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
+            // ORDERING: loom treats `SeqCst` loads and stores as `AcqRel` (see
+            // "Unsupported features" in loom's README), so on its own it would let
+            // this load and a waiter's look at the state both miss the other's
+            // write: the store-buffering outcome that the real build's `SeqCst`
+            // accesses rule out. loom does model `SeqCst` fences; this one, with
+            // the one in `registered`, restores that single order. (So loom checks
+            // the protocol given `SeqCst` there; it cannot check the orderings.)
+            loom::sync::atomic::fence(Ordering::SeqCst);
             self.sleepers[bell as usize].load(Ordering::SeqCst) != 0
         }
 
@@ -411,6 +444,10 @@ mod imp {
         /// Registers the calling thread on `bell` for the duration of `f`.
         pub(crate) fn registered<R>(&self, bell: Bell, f: impl FnOnce() -> R) -> R {
             self.sleepers[bell as usize].fetch_add(1, Ordering::SeqCst);
+            // ORDERING: the other half of the fence in `has_sleepers`: `f`'s first
+            // look at the state cannot miss a change whose author then missed
+            // this registration.
+            loom::sync::atomic::fence(Ordering::SeqCst);
             let result = f();
             self.sleepers[bell as usize].fetch_sub(1, Ordering::SeqCst);
             result

@@ -1,3 +1,116 @@
-//! Loom models of gopipe's protocol live in `tests/`; this crate has no code of
-//! its own. Run them with
-//! `RUSTFLAGS="--cfg gopipe_loom" cargo test -p loom-tests --release`.
+//! Loom models of gopipe's protocol.
+//!
+//! The models live in `tests/`, one file per topic (`handoff.rs`, `close.rs`,
+//! `timeout.rs`); this library only holds what they share: [`model`], which runs
+//! a scenario under loom and reports how many interleavings it explored, and
+//! small read and write loops that record exactly what each side saw.
+//!
+//! Run them with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg gopipe_loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=3 \
+//!     cargo test -p loom-tests --release
+//! ```
+//!
+//! Without `--cfg gopipe_loom` gopipe is built on its real primitives, which
+//! loom cannot schedule, so every test file compiles to nothing.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use gopipe::{PipeReader, PipeWriter};
+
+/// Runs `scenario` under loom in every interleaving within the bounds taken
+/// from the `LOOM_*` environment variables, then prints on stderr how many
+/// interleavings it explored and how long that took.
+///
+/// The count is kept in a std atomic, outside what loom tracks, so counting adds
+/// no interleavings of its own. Use `--nocapture` to see the line.
+pub fn model<F>(name: &str, scenario: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let iterations = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&iterations);
+    let builder = loom::model::Builder::new();
+    let bound = builder.preemption_bound;
+    let start = Instant::now();
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        scenario();
+    });
+    let bound = bound.map_or_else(|| "none".to_owned(), |b| b.to_string());
+    eprintln!(
+        "loom model {name}: {} interleavings in {:.2?} (preemption bound {bound})",
+        iterations.load(Ordering::Relaxed),
+        start.elapsed(),
+    );
+}
+
+/// How a run of reads ended.
+#[derive(Debug)]
+pub enum ReadEnd {
+    /// A read returned `Ok(0)`: end of file.
+    Eof,
+    /// A read failed.
+    Failed(io::Error),
+    /// The reader stopped on its own after the number of bytes it wanted.
+    Enough,
+}
+
+/// Reads with a buffer of `chunk` bytes until end of file, an error, or `want`
+/// bytes in all; returns the bytes and how it ended.
+///
+/// Every successful read must return between 1 and `chunk` bytes.
+pub fn read_until(reader: &PipeReader, chunk: usize, want: usize) -> (Vec<u8>, ReadEnd) {
+    let mut got = Vec::new();
+    let mut buf = vec![0; chunk];
+    loop {
+        if got.len() >= want {
+            return (got, ReadEnd::Enough);
+        }
+        match { reader }.read(&mut buf) {
+            Ok(0) => return (got, ReadEnd::Eof),
+            Ok(n) => {
+                assert!(n <= chunk, "a read returned {n} bytes into {chunk}");
+                got.extend_from_slice(&buf[..n]);
+            }
+            Err(e) => return (got, ReadEnd::Failed(e)),
+        }
+    }
+}
+
+/// Reads with a buffer of `chunk` bytes until end of file or an error.
+pub fn read_to_end(reader: &PipeReader, chunk: usize) -> (Vec<u8>, ReadEnd) {
+    read_until(reader, chunk, usize::MAX)
+}
+
+/// Writes `bytes` with as many calls as it takes, stopping at the first error;
+/// returns how many bytes the calls reported written and that error.
+///
+/// A call that reports `Ok(n)` with `0 < n < len` (a partial write) is followed
+/// by another call for the rest, as `write_all` would; `Ok(0)` for a non-empty
+/// slice is a protocol violation.
+pub fn write_until_error(writer: &PipeWriter, bytes: &[u8]) -> (usize, Option<io::Error>) {
+    let mut written = 0;
+    while written < bytes.len() {
+        match { writer }.write(&bytes[written..]) {
+            Ok(0) => panic!("a write of {} bytes returned Ok(0)", bytes.len() - written),
+            Ok(n) => written += n,
+            Err(e) => return (written, Some(e)),
+        }
+    }
+    (written, None)
+}
+
+/// Asserts that `err` is gopipe's "read/write on closed pipe" error.
+#[track_caller]
+pub fn assert_closed_pipe(err: &io::Error) {
+    assert!(
+        gopipe::is_closed_pipe(err),
+        "expected ClosedPipe, got {err:?}"
+    );
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+}

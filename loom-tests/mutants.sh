@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Mutation check of the loom suite: each mutant below is a protocol bug put
+# into a temporary copy of the crate; the loom suite run on that copy must fail.
+# The real crate is never touched.
+#
+# Usage:  bash loom-tests/mutants.sh [--matrix] [MUTANT...]
+#
+#   (no names)  every mutant; one line each, KILLED or SURVIVED, with how it died
+#   MUTANT...   only those mutants
+#   --matrix    run every model on its own against each mutant and print which
+#               models kill it (slow: what loom-tests/README.md's table is from)
+#
+# Exits non-zero if the unmutated copy fails, if a mutant no longer applies or
+# does not compile, or if any mutant survives. A mutant whose suite outlives
+# MUTANT_TIMEOUT is reported as TIMEOUT and counts as survived: every mutant is
+# expected to die by a failed assertion, a loom causality failure or loom's
+# deadlock detection, never by hanging.
+#
+# Environment: LOOM_MAX_PREEMPTIONS (default 3), MUTANT_TIMEOUT (seconds per
+# suite run, default 600), MUTANTS_TARGET_DIR (default target/loom-mutants,
+# shared by all mutants so that only gopipe and the tests are rebuilt).
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export RUSTFLAGS="--cfg gopipe_loom"
+export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3}
+export CARGO_TARGET_DIR=${MUTANTS_TARGET_DIR:-$repo/target/loom-mutants}
+export CARGO_TERM_COLOR=never
+export RUST_BACKTRACE=0
+timeout_s=${MUTANT_TIMEOUT:-600}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gopipe-mutants.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+copy=$work/crate
+
+# Each mutant: a name, then python lines applying it to the copy. `sub(file,
+# old, new)` replaces exact text that must occur exactly once.
+mutant_names=(
+  reply-before-copy
+  writer-skips-count
+  writer-leaves-after-claim
+  done-before-error-write
+  done-before-error-read
+  no-write-lock
+  last-close-wins
+  claim-without-cas
+  offer-not-retracted
+  no-offer-bell
+  no-reply-bell
+  no-lock-bell
+  empty-write-ends-read
+  empty-write-skips-rendezvous
+  every-writer-drop-closes
+  every-reader-drop-closes
+)
+
+mutant_patch() {
+  case $1 in
+    reply-before-copy) cat <<'EOF'
+# The reader publishes its count (giving the lease back) before it copies.
+sub(FAST, "        self.slot.state.store(REPLIED | (n << 2), Ordering::SeqCst);\n", "")
+sub(FAST, "        let n = self.slot.lease.with(|lease| {\n",
+    "        let n = self.slot.lease.with(|lease| unsafe { (*lease).len.min(buf.len()) });\n"
+    "        self.slot.state.store(REPLIED | (n << 2), Ordering::SeqCst);\n"
+    "        let n = self.slot.lease.with(|lease| {\n")
+EOF
+    ;;
+    writer-skips-count) cat <<'EOF'
+# The writer takes a claimed offer as done: it returns without the reader's count.
+sub(FAST, "let replied = || state.load(Ordering::SeqCst) & TAG == REPLIED;",
+    "let replied = || state.load(Ordering::SeqCst) != OFFERED;")
+sub(FAST, "let count = state.load(Ordering::SeqCst) >> 2;", "let count = len;")
+EOF
+    ;;
+    writer-leaves-after-claim) cat <<'EOF'
+# On close or timeout the writer leaves even when its retract fails because a
+# reader has claimed the offer and is copying.
+sub(FAST, ".compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)",
+    ".compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst).or(Ok::<usize, usize>(EMPTY))")
+EOF
+    ;;
+    done-before-error-write) cat <<'EOF'
+# Closing the write half closes done before it stores the error.
+sub(MOD, "        self.werr.set_first(cause);\n        self.signals.close();\n",
+    "        self.signals.close();\n        self.werr.set_first(cause);\n")
+EOF
+    ;;
+    done-before-error-read) cat <<'EOF'
+# Closing the read half closes done before it stores the error.
+sub(MOD, "        self.rerr.set_first(cause);\n        self.signals.close();\n",
+    "        self.signals.close();\n        self.rerr.set_first(cause);\n")
+EOF
+    ;;
+    no-write-lock) cat <<'EOF'
+# The write side is never contended: every writer takes it at once.
+sub(FAST, "    fn try_lock(&self) -> bool {\n", "    fn try_lock(&self) -> bool {\n        #[allow(unreachable_code)]\n        return true;\n")
+EOF
+    ;;
+    last-close-wins) cat <<'EOF'
+# The error slot (loom twin) keeps the last close instead of the first.
+sub(SYNC, "            if slot.is_some() {\n", "            if false && slot.is_some() {\n")
+EOF
+    ;;
+    claim-without-cas) cat <<'EOF'
+# A reader claims an offer with a plain swap after its load, not a CAS: two
+# readers can both take it.
+sub(FAST, ".compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)",
+    ".swap(CLAIMED, Ordering::SeqCst).checked_add(0).ok_or(())")
+EOF
+    ;;
+    offer-not-retracted) cat <<'EOF'
+# On close or timeout the writer leaves without retracting its offer.
+sub(FAST, "                // Closed or timed out: retract the offer unless a reader has it.\n",
+    "                #[allow(unreachable_code)]\n                return Err(woke);\n")
+EOF
+    ;;
+    no-offer-bell) cat <<'EOF'
+# The writer never wakes a reader parked for an offer.
+sub(FAST, "sig.notify(Bell::Offer);", "{}")
+EOF
+    ;;
+    no-reply-bell) cat <<'EOF'
+# The reader never wakes a writer parked for its count.
+sub(FAST, "sh.signals.notify(Bell::Reply);", "")
+EOF
+    ;;
+    no-lock-bell) cat <<'EOF'
+# A writer leaving the write side never wakes a writer parked for it.
+sub(FAST, "sh.signals.notify(Bell::Lock);", "")
+EOF
+    ;;
+    empty-write-ends-read) cat <<'EOF'
+# A read that consumes an empty write returns Ok(0), a false end of file.
+sub(FAST, "0 => continue,", "0 => return Ok(0),")
+EOF
+    ;;
+    empty-write-skips-rendezvous) cat <<'EOF'
+# An empty write returns Ok(0) at once instead of meeting a reader.
+sub(FAST, "    pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n",
+    "    pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n"
+    "        if buf.is_empty() {\n            return Ok(0);\n        }\n")
+EOF
+    ;;
+    every-writer-drop-closes) cat <<'EOF'
+# Dropping any writer clone closes the write half, not just the last one.
+sub(PIPE, "if self.shared.writers.fetch_sub(1, Ordering::AcqRel) == 1 {",
+    "if self.shared.writers.fetch_sub(1, Ordering::AcqRel) >= 1 {")
+EOF
+    ;;
+    every-reader-drop-closes) cat <<'EOF'
+# Dropping any reader clone closes the read half, not just the last one.
+sub(PIPE, "if self.shared.readers.fetch_sub(1, Ordering::AcqRel) == 1 {",
+    "if self.shared.readers.fetch_sub(1, Ordering::AcqRel) >= 1 {")
+EOF
+    ;;
+    *) return 1 ;;
+  esac
+}
+
+# Lays a fresh copy of the crate at $copy (same path every time, so the shared
+# target dir only rebuilds gopipe and the tests).
+fresh_copy() {
+  rm -rf "$copy" && mkdir -p "$copy/loom-tests" || return 1
+  cp "$repo/Cargo.toml" "$repo/Cargo.lock" "$copy/" || return 1
+  cp -r "$repo/src" "$copy/src" || return 1
+  cp -r "$repo/loom-tests/Cargo.toml" "$repo/loom-tests/src" "$repo/loom-tests/tests" \
+    "$copy/loom-tests/" || return 1
+  # Targets the root manifest declares must exist for cargo to load it.
+  for d in benches examples; do
+    [ -d "$repo/$d" ] && cp -r "$repo/$d" "$copy/$d"
+  done
+  return 0
+}
+
+apply_mutant() {
+  local body
+  body=$(mutant_patch "$1") || { echo "unknown mutant $1" >&2; return 1; }
+  python3 - "$copy" <<EOF
+import sys
+root = sys.argv[1]
+FAST, MOD, SYNC, PIPE = (root + "/src/" + p for p in
+    ("engine/fast.rs", "engine/mod.rs", "sync.rs", "pipe.rs"))
+def sub(path, old, new):
+    text = open(path).read()
+    if text.count(old) != 1:
+        sys.exit("mutant anchor found %d times in %s: %r" % (text.count(old), path, old))
+    open(path, "w").write(text.replace(old, new))
+$body
+EOF
+}
+
+# Builds the suite in the copy; prints cargo's errors on failure.
+build() {
+  (cd "$copy" && cargo test -q -p loom-tests --release --no-run) >"$work/build.log" 2>&1 ||
+    { tail -n 30 "$work/build.log"; return 1; }
+}
+
+# Runs cargo test in the copy with the given arguments, under the timeout; the
+# output goes to $work/run.log. Returns 0 (passed), 1 (failed) or 124 (timeout).
+run_suite() {
+  (cd "$copy" && timeout --kill-after=10 "$timeout_s" \
+    cargo test -p loom-tests --release "$@") >"$work/run.log" 2>&1
+  local rc=$?
+  case $rc in
+    0) return 0 ;;
+    124 | 137) return 124 ;;
+    *) return 1 ;;
+  esac
+}
+
+# How the last run failed: the first model that panicked and loom's verdict,
+# read from that panic's message.
+why_failed() {
+  local log=$work/run.log at test msg how
+  at=$(grep -m1 -n "panicked at" "$log" | cut -d: -f1)
+  [ -n "$at" ] || { echo "no panic found (exit status only)"; return; }
+  test=$(sed -n "${at}p" "$log" | sed -nE "s/.*thread '([A-Za-z0-9_:]+)'.*panicked at.*/\1/p")
+  msg=$(sed -n "$((at + 1))p" "$log")
+  case $msg in
+    *"Causality violation"*) how="loom causality failure (${msg#*Causality violation: })" ;;
+    deadlock*) how="loom deadlock" ;;
+    *"maximum number of branches"*) how="loom branch limit" ;;
+    *) how="assertion: $msg" ;;
+  esac
+  echo "${test:-?}: $how" | cut -c1-160
+}
+
+matrix=0
+names=()
+for arg in "$@"; do
+  case $arg in
+    --matrix) matrix=1 ;;
+    *) names+=("$arg") ;;
+  esac
+done
+[ ${#names[@]} -gt 0 ] || names=("${mutant_names[@]}")
+
+# The models, as "file name" pairs, for --matrix.
+models=()
+if [ $matrix = 1 ]; then
+  fresh_copy && build || { echo "ERROR: the unmutated copy does not build"; exit 1; }
+  for f in "$repo"/loom-tests/tests/*.rs; do
+    f=$(basename "$f" .rs)
+    while read -r m; do models+=("$f $m"); done < <(
+      cd "$copy" && cargo test -q -p loom-tests --release --test "$f" -- --list 2>/dev/null |
+        sed -n 's/: test$//p')
+  done
+fi
+
+start=$(date +%s)
+fresh_copy || { echo "ERROR: cannot copy the crate"; exit 1; }
+if ! build; then echo "ERROR: the unmutated copy does not build"; exit 1; fi
+if ! run_suite -- --nocapture; then
+  echo "ERROR: the loom suite fails on the unmutated copy:"
+  tail -n 40 "$work/run.log"
+  exit 1
+fi
+echo "baseline: the unmutated copy passes ($(( $(date +%s) - start ))s)"
+
+failed=0
+for name in "${names[@]}"; do
+  t0=$(date +%s)
+  if ! fresh_copy || ! apply_mutant "$name"; then
+    echo "ERROR     $name: does not apply"; failed=1; continue
+  fi
+  if ! build; then echo "ERROR     $name: does not compile"; failed=1; continue; fi
+  if [ $matrix = 1 ]; then
+    killers=()
+    for m in "${models[@]}"; do
+      set -- $m
+      run_suite --test "$1" -- --exact "$2" --nocapture
+      case $? in
+        0) ;;
+        124) killers+=("$2(TIMEOUT)") ;;
+        *) killers+=("$2") ;;
+      esac
+    done
+    echo "$name: ${killers[*]:-NONE}"
+    continue
+  fi
+  run_suite -- --nocapture
+  case $? in
+    0) echo "SURVIVED  $name ($(( $(date +%s) - t0 ))s)"; failed=1 ;;
+    124) echo "TIMEOUT   $name (no verdict in ${timeout_s}s; counted as survived)"; failed=1 ;;
+    *) echo "KILLED    $name ($(( $(date +%s) - t0 ))s) by $(why_failed)" ;;
+  esac
+done
+echo "total $(( $(date +%s) - start ))s"
+exit $failed
