@@ -36,7 +36,8 @@ echo "== Go io.Pipe ($(go version | cut -d' ' -f3))"
 
 echo "== gopipe and peers (criterion)"
 rm -rf "$CARGO_TARGET_DIR/criterion"
-GOPIPE_BENCH_QUICK=${quick} cargo bench --bench pipe 2>&1 | grep -E '^[0-9].*/|^one-core|time:' || true
+if [ -n "$quick" ]; then export GOPIPE_BENCH_QUICK=1; else unset GOPIPE_BENCH_QUICK; fi
+cargo bench --bench pipe 2>&1 | grep -E '^[0-9].*/|^one-core|^cross-core|time:' || true
 
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$CARGO_TARGET_DIR/criterion" "$out/go.csv" <<'PY'
@@ -73,6 +74,11 @@ for (s, r) in sorted(go):
     best = min(v for v in pv if v)
     row += f" {best / gp if gp else 0:7.2f}"
     print(row)
+rt2 = res.get(("cross-core", "atomic-roundtrip"))
+if rt2:
+    print()
+    print(f"Cross-core cache-line round trip (the floor of one hand-off): {rt2:.0f} ns;"
+          f" gopipe 1KiB/1KiB = {res.get(('1KiB/1KiB', 'gopipe'), 0) / rt2:.2f} round trips")
 oc = {k[1]: v for k, v in res.items() if k[0] == "one-core"}
 if oc:
     rt = oc.get("park-unpark-roundtrip")

@@ -8,6 +8,8 @@
 //!
 //! Groups:
 //! - `S/R` (for example `1KiB/1KiB`): every case on the same grid;
+//! - `cross-core`: one cache-line round trip between two threads, the floor of
+//!   any synchronous hand-off on this machine at this moment;
 //! - `one-core`: gopipe and a park/unpark round trip with both threads pinned
 //!   to one core (Linux only), where spinning must not collapse.
 //!
@@ -400,11 +402,51 @@ fn one_core(c: &mut Criterion) {
 #[cfg(not(target_os = "linux"))]
 fn one_core(_: &mut Criterion) {}
 
+/// The hardware's floor for any hand-off between two threads on two cores: one
+/// round trip of a cache line (two threads taking turns on one atomic). A
+/// synchronous pipe needs at least one per write, so this is the yardstick for
+/// small writes. On a virtual machine it changes with where the host places the
+/// two vCPUs, so it is measured in the same run as everything else.
+fn cross_core(c: &mut Criterion) {
+    let (warm, measure, samples) = configured();
+    let mut group = c.benchmark_group("cross-core");
+    group
+        .warm_up_time(warm)
+        .measurement_time(measure)
+        .sample_size(samples);
+    group.bench_function("atomic-roundtrip", |b| {
+        b.iter_custom(|iters| {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            let turn = AtomicU64::new(0);
+            let turn = &turn;
+            timed(
+                || {
+                    for i in 0..iters {
+                        turn.store(2 * i + 1, Ordering::Release);
+                        while turn.load(Ordering::Acquire) != 2 * i + 2 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                },
+                || {
+                    for i in 0..iters {
+                        while turn.load(Ordering::Acquire) != 2 * i + 1 {
+                            std::hint::spin_loop();
+                        }
+                        turn.store(2 * i + 2, Ordering::Release);
+                    }
+                },
+            )
+        })
+    });
+    group.finish();
+}
+
 /// Criterion's entry points (the macro's function has no docs of its own).
 mod entry {
     #![allow(missing_docs)]
-    use super::{grid, one_core};
-    criterion::criterion_group!(benches, grid, one_core);
+    use super::{cross_core, grid, one_core};
+    criterion::criterion_group!(benches, cross_core, grid, one_core);
 }
 
 criterion_main!(entry::benches);
