@@ -57,19 +57,18 @@ mutant_names=(
 mutant_patch() {
   case $1 in
     reply-before-copy) cat <<'EOF'
-# The reader publishes its count (giving the lease back) before it copies.
-sub(FAST, "        self.slot.state.store(REPLIED | (n << 2), Ordering::SeqCst);\n", "")
-sub(FAST, "        let n = self.slot.lease.with(|lease| {\n",
-    "        let n = self.slot.lease.with(|lease| unsafe { (*lease).len.min(buf.len()) });\n"
-    "        self.slot.state.store(REPLIED | (n << 2), Ordering::SeqCst);\n"
-    "        let n = self.slot.lease.with(|lease| {\n")
+# The reader tells the writer its offer is used up (giving the lease back)
+# before it copies.
+sub(FAST, "        let (n, left) = self.slot.lease.with_mut(|lease| {\n",
+    "        self.slot.state.store(REPLIED, Ordering::SeqCst);\n"
+    "        sh.signals.notify(Bell::Reply);\n"
+    "        let (n, left) = self.slot.lease.with_mut(|lease| {\n")
 EOF
     ;;
     writer-skips-count) cat <<'EOF'
-# The writer takes a claimed offer as done: it returns without the reader's count.
-sub(FAST, "let replied = || state.load(Ordering::SeqCst) & TAG == REPLIED;",
+# The writer takes a claimed offer as done: it returns while the reader copies.
+sub(FAST, "let replied = || state.load(Ordering::SeqCst) == REPLIED;",
     "let replied = || state.load(Ordering::SeqCst) != OFFERED;")
-sub(FAST, "let count = state.load(Ordering::SeqCst) >> 2;", "let count = len;")
 EOF
     ;;
     writer-leaves-after-claim) cat <<'EOF'
@@ -110,18 +109,19 @@ EOF
     ;;
     offer-not-retracted) cat <<'EOF'
 # On close or timeout the writer leaves without retracting its offer.
-sub(FAST, "                // Closed or timed out: retract the offer unless a reader has it.\n",
-    "                #[allow(unreachable_code)]\n                return Err(woke);\n")
+sub(FAST, "                // Closed or timed out: take back what readers have not taken.\n",
+    "                #[allow(unreachable_code)]\n                return Err(timed_out());\n")
 EOF
     ;;
     no-offer-bell) cat <<'EOF'
 # The writer never wakes a reader parked for an offer.
-sub(FAST, "sig.notify(Bell::Offer);", "{}")
+sub(FAST, "        if reader_asleep {\n            sig.notify(Bell::Offer);\n",
+    "        if reader_asleep {\n")
 EOF
     ;;
     no-reply-bell) cat <<'EOF'
-# The reader never wakes a writer parked for its count.
-sub(FAST, "sh.signals.notify(Bell::Reply);", "")
+# The reader never wakes a writer parked for its offer to be used up.
+sub(FAST, "        sig.notify(Bell::Reply);\n", "")
 EOF
     ;;
     no-lock-bell) cat <<'EOF'

@@ -3,25 +3,34 @@
 //! One state word carries the hand-off:
 //!
 //! ```text
-//!            writer stores lease,          reader CAS            reader copies,
-//!            then OFFERED                  OFFERED -> CLAIMED    stores REPLIED | n << 2
-//!   EMPTY  ------------------->  OFFERED  ------------------->  CLAIMED  ---------------->  REPLIED(n)
-//!     ^                            |                                                          |
-//!     |   writer CAS OFFERED -> EMPTY (retract on close or timeout; only while unclaimed)    |
-//!     +----------------------------+----------------------------------------------------------+
-//!                                        writer takes n, stores EMPTY
+//!            writer stores lease,          reader CAS            reader copies what fits,
+//!            then OFFERED                  OFFERED -> CLAIMED    advances the lease
+//!   EMPTY  ------------------->  OFFERED  ------------------->  CLAIMED  --------------+
+//!     ^                          ^   |                                                 |
+//!     |                          |   +-- writer CAS OFFERED -> EMPTY (retract on close |
+//!     |                          |       or timeout; only while unclaimed)             |
+//!     |                          +--------- bytes left: the reader re-offers the rest -+
+//!     |                                                                                |
+//!     +---- writer stores EMPTY <---- REPLIED <------ nothing left: reader stores -----+
 //! ```
 //!
+//! A write is offered once, whole. Each read claims the offer, copies what fits
+//! into its buffer and advances the lease past those bytes; if bytes are left it
+//! puts the rest back on offer itself, so a write read in many small pieces
+//! costs the writer no round trip per piece. The reader that takes the last
+//! byte (or an empty write) stores `REPLIED`, and the write returns.
+//!
 //! Only the writer that holds the write side (`lock`) moves the state out of
-//! `EMPTY` or `REPLIED`; only a reader moves it out of `OFFERED` forwards and out
-//! of `CLAIMED`. A reader that wins the claim owns the lease until it stores the
-//! count; the writer that sees `CLAIMED` waits for that count whatever else
-//! happens. That is the invariant [`Lease`] relies on.
+//! `EMPTY` or `REPLIED`, and back from `OFFERED` to `EMPTY`; only a reader moves
+//! it from `OFFERED` to `CLAIMED` and out of `CLAIMED`. A reader that wins the
+//! claim owns the lease until it stores the next state; the writer that sees
+//! `CLAIMED` waits for that store whatever else happens. That is the invariant
+//! [`Lease`] relies on.
 //!
 //! Every wait first spins (see [`spin_until`]) and then parks on a doorbell of
 //! [`Signals`] in a `select!` with the done channel and the deadline, except the
-//! writer's wait for the count of a lease a reader has taken, which watches
-//! neither: that count must come back before the writer may leave. A thread that
+//! writer's wait for a reader that is copying from its lease, which watches
+//! neither: that reader must be done before the writer may leave. A thread that
 //! changes the state with a `SeqCst` operation and then finds someone registered
 //! on the matching doorbell rings it; a waiter registers before its last look at
 //! the state, so a ring cannot fall between its look and its sleep.
@@ -43,10 +52,8 @@ const EMPTY: usize = 0;
 const OFFERED: usize = 1;
 /// A reader took the lease and is copying from it.
 const CLAIMED: usize = 2;
-/// Tag of a state that carries a reader's count in the bits above the tag.
+/// Readers have taken every byte of the offer.
 const REPLIED: usize = 3;
-/// The tag bits of the state word.
-const TAG: usize = 3;
 
 /// How long a thread spins for a partner that is running before it parks: about
 /// what a park and wake-up costs on a small machine, so that spinning never
@@ -66,19 +73,20 @@ fn copy_budget(len: usize) -> Duration {
 
 /// The rendezvous slot: the state word and the lease it guards.
 struct Slot {
-    /// `EMPTY`, `OFFERED`, `CLAIMED` or `REPLIED | count << 2`.
+    /// `EMPTY`, `OFFERED`, `CLAIMED` or `REPLIED`.
     state: AtomicUsize,
-    /// The writer's bytes while `OFFERED` or `CLAIMED`.
+    /// The writer's bytes not yet taken, while `OFFERED` or `CLAIMED`.
     ///
     /// # Safety
     ///
     /// Written only by the writer holding the write side, and only while the
-    /// state is `EMPTY` or `REPLIED` (no reader looks at it then). Read only by the
+    /// state is `EMPTY` or `REPLIED` (no reader looks at it then), or after its
+    /// CAS from `OFFERED` to `EMPTY` succeeded. Read and advanced only by the
     /// reader whose CAS moved the state from `OFFERED` to `CLAIMED`, and only until
-    /// it stores `REPLIED`. The `SeqCst` store of `OFFERED` and the claiming CAS
-    /// order the writer's store before the reader's read; the store of `REPLIED`
-    /// and the writer's load of it order the reader's read before the writer's
-    /// next store.
+    /// it stores `OFFERED` or `REPLIED`. Each store of `OFFERED` (`SeqCst`) and the
+    /// claiming CAS order the previous owner's accesses before the claimer's; the
+    /// store of `REPLIED` or `OFFERED` and the writer's load or CAS of it order the
+    /// reader's accesses before the writer's.
     lease: UnsafeCell<Lease>,
 }
 
@@ -122,7 +130,7 @@ impl Fast {
             }
             if self.try_claim() {
                 // An empty write is consumed without ending the read.
-                match self.copy_and_reply(sh, buf) {
+                match self.copy_and_hand_back(sh, buf) {
                     0 => continue,
                     n => return Ok(n),
                 }
@@ -160,19 +168,34 @@ impl Fast {
                 .is_ok()
     }
 
-    /// Copies from the claimed lease into `buf` and hands the count back.
+    /// Copies from the claimed lease into `buf`, then puts the rest back on offer,
+    /// or tells the writer that nothing is left; returns how many bytes it copied.
     #[inline]
-    fn copy_and_reply(&self, sh: &Shared, buf: &mut [u8]) -> usize {
-        let n = self.slot.lease.with(|lease| {
+    fn copy_and_hand_back(&self, sh: &Shared, buf: &mut [u8]) -> usize {
+        let (n, left) = self.slot.lease.with_mut(|lease| {
             // SAFETY: this reader's CAS moved the state to CLAIMED, so it owns the
-            // lease, and the writer waits for the count stored below before its
-            // bytes go away (`Slot::lease`, `Lease`).
-            unsafe { (*lease).copy_to(buf) }
+            // lease, and the writer does not leave before the state store below
+            // (`Slot::lease`, `Lease`).
+            unsafe {
+                let n = (*lease).copy_to(buf);
+                (*lease).advance(n);
+                (n, (*lease).len())
+            }
         });
-        // ORDERING: SeqCst releases the copy to the writer (the lease is free
-        // again) and orders the store before the look at the doorbell.
-        self.slot.state.store(REPLIED | (n << 2), Ordering::SeqCst);
-        sh.signals.notify(Bell::Reply);
+        let sig = &sh.signals;
+        if left == 0 {
+            // ORDERING: SeqCst releases the copy to the writer (the lease is its
+            // own again) and orders the store before the looks at the doorbells.
+            self.slot.state.store(REPLIED, Ordering::SeqCst);
+        } else {
+            // The rest stays on offer for the next read, with no round trip
+            // through the writer. ORDERING: as above, for the next claimer.
+            self.slot.state.store(OFFERED, Ordering::SeqCst);
+            sig.notify(Bell::Offer);
+        }
+        // The writer waits for the offer to be used up, or (when it is closing or
+        // timing out) for this claim to end.
+        sig.notify(Bell::Reply);
         n
     }
 
@@ -184,7 +207,7 @@ impl Fast {
         if !self.try_lock() {
             self.lock_slow(sh, deadline)?;
         }
-        let result = self.write_locked(sh, buf, deadline);
+        let result = self.hand_over(sh, buf, deadline);
         // ORDERING: SeqCst orders the release before the look at the doorbell.
         self.lock.store(false, Ordering::SeqCst);
         sh.signals.notify(Bell::Lock);
@@ -222,73 +245,43 @@ impl Fast {
             }
         });
         match woke {
-            // The write side is ours; `write_locked` checks for a close first.
+            // The write side is ours; `hand_over` checks for a close first.
             Park::Rung => Ok(()),
             Park::Closed => Err(sh.write_close_error()),
             Park::TimedOut => Err(timed_out()),
         }
     }
 
-    /// The write proper, with the write side held.
-    fn write_locked(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
-        let sig = &sh.signals;
-        let mut rest = buf;
-        let mut n = 0;
-        // Even an empty write is offered once: it is a rendezvous, as in Go.
-        loop {
-            if sig.is_closed() {
-                return partial(n, || sh.write_close_error());
-            }
-            self.slot.lease.with_mut(|lease| {
-                // SAFETY: the state is EMPTY (we hold the write side and every
-                // earlier offer was retracted or answered), so no reader looks at
-                // the lease (`Slot::lease`).
-                unsafe { *lease = Lease::new(rest) }
-            });
-            // ORDERING: SeqCst publishes the lease to the claiming CAS and orders
-            // the store before the look at the doorbell.
-            self.slot.state.store(OFFERED, Ordering::SeqCst);
-            let reader_asleep = sig.has_sleepers(Bell::Offer);
-            if reader_asleep {
-                sig.notify(Bell::Offer);
-            }
-            let taken = match self.await_reply(sh, rest.len(), deadline, reader_asleep) {
-                Ok(taken) => taken,
-                Err(why) => {
-                    return partial(n, || match why {
-                        Park::TimedOut => timed_out(),
-                        _ => sh.write_close_error(),
-                    })
-                }
-            };
-            n += taken;
-            rest = &rest[taken..];
-            if rest.is_empty() {
-                return Ok(n);
-            }
-        }
-    }
-
-    /// Waits for the count of the reader that takes the current offer.
-    ///
-    /// Returns the count, or why the offer was retracted before anyone took it.
-    fn await_reply(
-        &self,
-        sh: &Shared,
-        len: usize,
-        deadline: Deadline,
-        reader_asleep: bool,
-    ) -> Result<usize, Park> {
+    /// The write proper, with the write side held: offers `buf` and waits until
+    /// readers have taken all of it, the pipe closes or the deadline passes.
+    fn hand_over(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
         let sig = &sh.signals;
         let state = &self.slot.state;
-        let replied = || state.load(Ordering::SeqCst) & TAG == REPLIED;
-        // Spin, first for a reader to take the offer, then for it to copy, at a
-        // budget that grows with the bytes to copy. A reader we just woke takes a
-        // wake-up's time to come; parking now would add a second wake-up (ours)
-        // to every hand-off from here on, so we spin through it too.
+        if sig.is_closed() {
+            return Err(sh.write_close_error());
+        }
+        // Even an empty write is offered: it is a rendezvous, as in Go.
+        self.slot.lease.with_mut(|lease| {
+            // SAFETY: the state is EMPTY (we hold the write side, and every
+            // earlier offer was used up or retracted), so no reader looks at the
+            // lease (`Slot::lease`).
+            unsafe { *lease = Lease::new(buf) }
+        });
+        // ORDERING: SeqCst publishes the lease to the claiming CAS and orders the
+        // store before the look at the doorbell.
+        state.store(OFFERED, Ordering::SeqCst);
+        let reader_asleep = sig.has_sleepers(Bell::Offer);
+        if reader_asleep {
+            sig.notify(Bell::Offer);
+        }
+        let replied = || state.load(Ordering::SeqCst) == REPLIED;
+        // Spin, first for a reader to take the offer, then for readers to copy
+        // it, at a budget that grows with the bytes to copy. A reader we just
+        // woke takes a wake-up's time to come; parking now would add a second
+        // wake-up (ours) to every hand-off from here on, so we spin through it.
         let claim_budget = if reader_asleep { WAKE } else { SPIN };
         if spin_until(claim_budget, || state.load(Ordering::Relaxed) != OFFERED) {
-            spin_until(copy_budget(len), replied);
+            spin_until(copy_budget(buf.len()), replied);
         }
         if !replied() {
             let woke = sig.registered(Bell::Reply, || loop {
@@ -301,28 +294,50 @@ impl Fast {
                 }
             });
             if woke != Park::Rung {
-                // Closed or timed out: retract the offer unless a reader has it.
-                if state
-                    .compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
-                    self.end_lease();
-                    return Err(woke);
+                // Closed or timed out: take back what readers have not taken.
+                if let Some(left) = self.retract(sh) {
+                    return partial(buf.len() - left, || match woke {
+                        Park::TimedOut => timed_out(),
+                        _ => sh.write_close_error(),
+                    });
                 }
-                // A reader is copying from our bytes: its count must come back
-                // before we may leave, so wait for it with no deadline.
-                sig.registered(Bell::Reply, || {
-                    while !replied() {
-                        sig.park(Bell::Reply, Deadline::never(), false);
-                    }
-                });
             }
         }
-        // ORDERING: acquires the reader's copy (the lease is ours again).
-        let count = state.load(Ordering::SeqCst) >> 2;
+        // ORDERING: the SeqCst load that saw REPLIED acquired the last copy.
         state.store(EMPTY, Ordering::Relaxed);
         self.end_lease();
-        Ok(count)
+        Ok(buf.len())
+    }
+
+    /// Takes the current offer back; returns how many bytes were left in it, or
+    /// `None` if readers took every byte first. A reader that is copying from
+    /// the offer is waited for, with no deadline.
+    fn retract(&self, sh: &Shared) -> Option<usize> {
+        let sig = &sh.signals;
+        let state = &self.slot.state;
+        loop {
+            match state.compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    let left = self.slot.lease.with(|lease| {
+                        // SAFETY: the CAS took the offer back, so no reader holds
+                        // the lease (`Slot::lease`).
+                        unsafe { (*lease).len() }
+                    });
+                    self.end_lease();
+                    return Some(left);
+                }
+                Err(REPLIED) => return None,
+                Err(_) => {
+                    // A reader is copying from our bytes: it must be done before we
+                    // may leave, so wait for its next state with no deadline.
+                    sig.registered(Bell::Reply, || {
+                        while state.load(Ordering::SeqCst) == CLAIMED {
+                            sig.park(Bell::Reply, Deadline::never(), false);
+                        }
+                    });
+                }
+            }
+        }
     }
 
     /// Clears the lease once no reader can hold it (under loom, this access is

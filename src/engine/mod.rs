@@ -37,8 +37,8 @@ use crate::sync::{AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals
 /// the writer waits for that reader's count unconditionally (neither close nor a
 /// timeout lets it leave), and a reader touches the bytes only before it sends
 /// the count. An offer nobody took is retracted before the writer leaves, so no
-/// reader can take it afterwards. The lease is only ever read, never written
-/// through.
+/// reader can take it afterwards. The bytes are only ever read, never written
+/// through; a reader may advance the lease past the bytes it took.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Lease {
     /// Start of the writer's bytes.
@@ -53,10 +53,6 @@ pub(crate) struct Lease {
 unsafe impl Send for Lease {}
 
 impl Lease {
-    /// The largest count a single copy reports, so that a count always fits the
-    /// fast engine's state word next to its tag bits.
-    pub(crate) const MAX_COPY: usize = usize::MAX >> 2;
-
     /// An empty lease that points at nothing.
     pub(crate) const fn empty() -> Self {
         Self {
@@ -73,6 +69,19 @@ impl Lease {
         }
     }
 
+    /// How many bytes are on offer.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Moves the start of the lease past the first `n` bytes (`n <= len`).
+    pub(crate) fn advance(&mut self, n: usize) {
+        debug_assert!(n <= self.len);
+        // Arithmetic only: the pointer stays within (or one past) the slice.
+        self.ptr = self.ptr.wrapping_add(n);
+        self.len -= n;
+    }
+
     /// Copies as many offered bytes as fit into `buf`; returns how many.
     ///
     /// # Safety
@@ -80,7 +89,7 @@ impl Lease {
     /// The lease must be live: taken by this reader, and its count not yet sent
     /// back to the writer (see the type's `# Safety`).
     pub(crate) unsafe fn copy_to(&self, buf: &mut [u8]) -> usize {
-        let n = self.len.min(buf.len()).min(Self::MAX_COPY);
+        let n = self.len.min(buf.len());
         if n > 0 {
             // SAFETY: the caller guarantees the writer's `len` bytes at `ptr` stay
             // borrowed until the count is sent; `buf` is a distinct `&mut` (the
