@@ -6,8 +6,10 @@
 //! doorbells ([`Signals`]), each half's clone count and timeout, and an engine.
 //! An engine runs Go's protocol: a writer takes the write side for its whole
 //! write and lends its slice to one reader at a time as a [`Lease`]; the reader
-//! copies what fits into its buffer and answers with the count; the writer
-//! carries on with the rest. Closing stores the half's error first, then closes
+//! copies what fits into its buffer and hands the lease back. In the reference
+//! engine it answers with the count and the writer offers the rest again; in
+//! the fast engine the reader advances the lease and puts the rest back on offer
+//! itself, so the writer hears from readers once per write. Closing stores the half's error first, then closes
 //! the done channel, which every blocking step waits on too (except the writer's
 //! wait for the count of a lease a reader took: that one cannot give up).
 //!
