@@ -29,16 +29,17 @@ use std::time::Duration;
 use crate::error::{self, Cause};
 use crate::sync::{AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals};
 
-/// A writer's slice, lent to a reader for one copy.
+/// A writer's slice, lent to one reader at a time.
 ///
 /// # Safety
 ///
 /// A `Lease` is a raw view of a writer's `&[u8]`. It is valid from the moment the
 /// writer publishes it until the writer returns from `write`, and the writer
 /// upholds that as follows (in both engines): once a reader has taken the lease,
-/// the writer waits for that reader's count unconditionally (neither close nor a
-/// timeout lets it leave), and a reader touches the bytes only before it sends
-/// the count. An offer nobody took is retracted before the writer leaves, so no
+/// the writer waits unconditionally (neither close nor a timeout lets it leave)
+/// until that reader hands it back, with its count or by offering the rest
+/// again, and a reader touches the bytes only before it hands the lease back. An
+/// offer nobody took is retracted before the writer leaves, so no
 /// reader can take it afterwards. The bytes are only ever read, never written
 /// through; a reader may advance the lease past the bytes it took.
 #[derive(Clone, Copy, Debug)]
