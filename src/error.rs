@@ -88,6 +88,13 @@ pub fn is_closed_pipe(err: &io::Error) -> bool {
 /// ([`Other`](io::ErrorKind::Other) otherwise). Every failing call gets its own
 /// `io::Error`, all sharing the one stored `e`.
 ///
+/// Two kinds never cross: an `e` of kind
+/// [`Interrupted`](io::ErrorKind::Interrupted) or
+/// [`WouldBlock`](io::ErrorKind::WouldBlock) arrives as
+/// [`Other`](io::ErrorKind::Other) (message and payload unchanged), because
+/// std's loops (`read_exact`, `read_to_end`, `write_all`, `io::copy`) retry
+/// those kinds and would spin on the closed pipe for ever.
+///
 /// To get `e` back, take the payload with [`CloseError::from_io`] (or
 /// `err.get_ref()` and `downcast_ref::<CloseError>()`), then
 /// [`CloseError::downcast_ref`] or [`CloseError::get_ref`].
@@ -183,7 +190,9 @@ impl CloseError {
         self.inner.downcast_ref::<T>()
     }
 
-    /// The kind of the `io::Error`s this close error is returned in.
+    /// The kind of the `io::Error`s this close error is returned in: the
+    /// original error's kind, except that `Interrupted` and `WouldBlock` become
+    /// `Other` (see the type's docs).
     ///
     /// # Examples
     ///
@@ -194,6 +203,13 @@ impl CloseError {
     /// writer.close_with_error(std::io::Error::from(ErrorKind::ConnectionReset));
     /// let err = reader.read(&mut [0; 4]).unwrap_err();
     /// assert_eq!(gopipe::CloseError::from_io(&err).unwrap().kind(), ErrorKind::ConnectionReset);
+    ///
+    /// // A kind that std's loops retry crosses as `Other`, so `read_to_end` stops.
+    /// let (mut reader, writer) = gopipe::pipe();
+    /// writer.close_with_error(std::io::Error::new(ErrorKind::Interrupted, "cancelled"));
+    /// let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Other);
+    /// assert_eq!(err.to_string(), "cancelled");
     /// ```
     pub fn kind(&self) -> io::ErrorKind {
         self.kind
@@ -227,6 +243,16 @@ impl From<CloseError> for io::Error {
     }
 }
 
+/// The kind a close error crosses the pipe with: its own, except the two kinds
+/// that std's retry loops (`read_exact`, `read_to_end`, `write_all`, `io::copy`)
+/// take as "try again", which would make them retry a closed pipe for ever.
+fn crossing_kind(kind: io::ErrorKind) -> io::ErrorKind {
+    match kind {
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => io::ErrorKind::Other,
+        kind => kind,
+    }
+}
+
 /// Why a half was closed: what the slot of that half stores.
 #[derive(Debug)]
 pub(crate) enum Cause {
@@ -256,7 +282,7 @@ impl Cause {
         if let Some(received) = received {
             return Cause::Error(received.clone());
         }
-        let kind = io_err.map_or(io::ErrorKind::Other, io::Error::kind);
+        let kind = crossing_kind(io_err.map_or(io::ErrorKind::Other, io::Error::kind));
         Cause::Error(CloseError {
             kind,
             inner: Arc::from(err),

@@ -88,9 +88,11 @@
 //! # Timeouts
 //!
 //! [`PipeReader::set_read_timeout`] and [`PipeWriter::set_write_timeout`] bound
-//! how long an operation blocks, as on a `TcpStream`. Nothing is lost when they
-//! fire: a timed-out read consumed nothing, and a timed-out write reports exactly
-//! the bytes readers took.
+//! how long an operation blocks, set as on a `TcpStream`. Nothing is lost when
+//! they fire: a timed-out read consumed nothing, and a timed-out write reports
+//! exactly the bytes readers took. A timeout fails with kind
+//! [`TimedOut`](std::io::ErrorKind::TimedOut) (where a `TcpStream` on Unix
+//! reports `WouldBlock`), so std's retry loops never take it for "try again".
 //!
 //! # From Go
 //!
@@ -128,7 +130,7 @@ mod pipe;
 mod sync;
 
 pub use crate::error::{is_closed_pipe, CloseError, ClosedPipe};
-#[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+#[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
 pub use crate::pipe::__reference_pipe;
 pub use crate::pipe::{pipe, PipeReader, PipeWriter};

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::Duration;
 
 use crate::engine::Shared;
@@ -28,8 +29,11 @@ use crate::sync::{Arc, Ordering};
 ///   `Ok(0)` at once.
 /// - Once the writer is closed ([`PipeWriter::close`] or dropping its last
 ///   clone), reads return `Ok(0)` (end of file).
-/// - Closing wakes every blocked read and write on both halves, never blocks,
-///   and may be repeated; the first close of each half decides its error.
+/// - Closing wakes every blocked read and write on both halves and may be
+///   repeated; the first close of each half decides its error. It never waits
+///   for a reader or a writer; it can wait, briefly, for a close of the same
+///   pipe that another thread started first, so that once any close returns
+///   the pipe is closed (as Go's `sync.Once` inside `io.Pipe` does).
 /// - A write that the pipe cuts short (a close, or its timeout) returns `Ok(n)`
 ///   with exactly the bytes readers took, or the error if they took none. After
 ///   a close the next write reports the error; after a timeout the next write
@@ -80,16 +84,31 @@ use crate::sync::{Arc, Ordering};
 /// producer.join().unwrap()?;
 /// # Ok::<_, std::io::Error>(())
 /// ```
+#[must_use = "a pipe does nothing unless its halves are used; dropping them closes it"]
 pub fn pipe() -> (PipeReader, PipeWriter) {
     halves(Shared::new())
 }
 
 /// Creates a pipe on the reference engine (the design's crossbeam-channel
-/// mechanism). For the crate's own tests and benches; not part of the API.
-#[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+/// mechanism). For the crate's own tests; not part of the API, and only there
+/// with the internal `__reference-engine` feature.
+#[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
 pub fn __reference_pipe() -> (PipeReader, PipeWriter) {
     halves(Shared::new_reference())
+}
+
+/// Makes the next write on `writer`'s pipe panic right after it published its
+/// offer: the loom models' handle on the unwind guard. Only in loom builds
+/// (`--cfg gopipe_loom`), never in a shipping one.
+#[cfg(gopipe_loom)]
+#[doc(hidden)]
+pub fn __loom_panic_after_next_offer(writer: &PipeWriter) {
+    writer
+        .shared
+        .failpoints
+        .panic_after_offer
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The two halves of `shared`, which starts with one reader and one writer.
@@ -172,9 +191,10 @@ impl PipeReader {
     /// [`ClosedPipe`](crate::ClosedPipe) (kind
     /// [`BrokenPipe`](io::ErrorKind::BrokenPipe)), and so do reads on this half.
     ///
-    /// Applies to every clone. Never blocks, wakes every blocked read and write,
-    /// and does nothing to the stored error if the half was already closed. Go's
-    /// `PipeReader.Close`.
+    /// Applies to every clone. Wakes every blocked read and write, and does
+    /// nothing to the stored error if the half was already closed. It never
+    /// waits for a read or a write, only (briefly) for a close of the same pipe
+    /// that another thread started first. Go's `PipeReader.Close`.
     ///
     /// # Examples
     ///
@@ -219,7 +239,11 @@ impl PipeReader {
     /// Sets how long a read may block; `None` (the default) blocks for ever.
     ///
     /// A read that has not received any byte when the timeout passes fails with
-    /// kind [`TimedOut`](io::ErrorKind::TimedOut) and has consumed nothing. The
+    /// kind [`TimedOut`](io::ErrorKind::TimedOut) and has consumed nothing (a
+    /// `TcpStream` on Unix reports `WouldBlock` instead; this pipe says
+    /// `TimedOut` on every platform, and std's loops do not retry it). The
+    /// timeout bounds the whole read, however many empty writes it consumes or
+    /// offers it loses to other readers meanwhile. The
     /// timeout is shared by every clone of this half and applies from the start
     /// of each read.
     ///
@@ -270,10 +294,12 @@ impl PipeWriter {
     /// Closes the write half: reads then return `Ok(0)` (end of file), and
     /// writes on this half fail with [`ClosedPipe`](crate::ClosedPipe).
     ///
-    /// Applies to every clone. Never blocks, wakes every blocked read and write,
-    /// and does nothing to the stored error if the half was already closed. A
-    /// write blocked at that moment returns what readers took of it, or the
-    /// error if they took nothing. Go's `PipeWriter.Close`.
+    /// Applies to every clone. Wakes every blocked read and write, and does
+    /// nothing to the stored error if the half was already closed. It never
+    /// waits for a read or a write, only (briefly) for a close of the same pipe
+    /// that another thread started first. A write blocked at that moment
+    /// returns what readers took of it, or the error if they took nothing. Go's
+    /// `PipeWriter.Close`.
     ///
     /// # Examples
     ///
@@ -318,7 +344,9 @@ impl PipeWriter {
     ///
     /// When the timeout passes, a write that readers took nothing of fails with
     /// kind [`TimedOut`](io::ErrorKind::TimedOut); one they took part of returns
-    /// `Ok(n)` with exactly the bytes they took. The timeout is shared by every
+    /// `Ok(n)` with exactly the bytes they took. It returns within about the
+    /// timeout plus the one copy a reader may be making from it at that moment
+    /// (a copy in progress is never cut). The timeout is shared by every
     /// clone of this half and applies from the start of each write (including
     /// the wait for the write side).
     ///
@@ -355,6 +383,16 @@ impl PipeWriter {
         self.shared.write_timeout.get()
     }
 }
+
+// A panic in another thread, or one that unwinds through a read or a write
+// (the engines' unwind guards hand every lease back and free the write side),
+// leaves the pipe in a state that every operation handles: no invariant of the
+// shared state can be seen broken, so the halves are unwind safe as
+// `crossbeam_channel::Sender` and `TcpStream` are.
+impl UnwindSafe for PipeReader {}
+impl RefUnwindSafe for PipeReader {}
+impl UnwindSafe for PipeWriter {}
+impl RefUnwindSafe for PipeWriter {}
 
 impl Clone for PipeReader {
     /// Another handle on the same read half.

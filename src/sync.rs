@@ -12,7 +12,7 @@
 //! - `Arc`, `AtomicBool`, `AtomicUsize`, `AtomicU64`, `Ordering`;
 //! - `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every access);
 //! - `ErrorSlot<T>`: an optional `Arc<T>` that only the first store fills;
-//! - `Signals`: the done channel (closed once) plus three doorbells that a parked
+//! - `Signals`: the done channel (closed once) plus four doorbells that a parked
 //!   thread waits on, together with the done channel and an optional deadline;
 //! - `Deadline` and `spin_until`: the spin-then-park policy's clock.
 
@@ -27,7 +27,7 @@ mod imp {
     use arc_swap::ArcSwapOption;
     use crossbeam_channel::{bounded, select, Receiver, Sender};
 
-    use super::{Bell, Park};
+    use super::{Bell, Park, BELLS};
 
     /// A cell whose accesses go through closures, as loom's does.
     ///
@@ -107,10 +107,59 @@ mod imp {
         }
 
         /// The instant it expires at, if it can.
-        #[cfg_attr(not(feature = "reference-engine"), allow(dead_code))]
+        #[cfg_attr(not(feature = "__reference-engine"), allow(dead_code))]
         pub(crate) fn instant(&self) -> Option<Instant> {
             self.0
         }
+
+        /// Whichever of the two deadlines comes first.
+        pub(crate) fn earlier(self, other: Deadline) -> Self {
+            match (self.0, other.0) {
+                (Some(a), Some(b)) => Self(Some(a.min(b))),
+                (a, b) => Self(a.or(b)),
+            }
+        }
+
+        /// Whether the deadline has passed.
+        #[inline]
+        pub(crate) fn passed(&self) -> bool {
+            self.0.is_some_and(|at| Instant::now() >= at)
+        }
+
+        /// `spin`, cut to what is left before the deadline: spinning counts
+        /// against it like any other wait.
+        #[inline]
+        pub(crate) fn budget(&self, spin: Duration) -> Duration {
+            match self.0 {
+                None => spin,
+                Some(at) => spin.min(at.saturating_duration_since(Instant::now())),
+            }
+        }
+    }
+
+    /// How long a waiter puts up with losing a lock to others before it asks
+    /// for a hand-off: a fixed time from its start.
+    pub(crate) struct Patience(Instant);
+
+    impl Patience {
+        /// Patience that runs out `span` from now.
+        pub(crate) fn new(span: Duration) -> Self {
+            Self(Instant::now() + span)
+        }
+
+        /// When it runs out, as a deadline for a park.
+        pub(crate) fn deadline(&self) -> Deadline {
+            Deadline(Some(self.0))
+        }
+
+        /// Whether it has run out.
+        pub(crate) fn exhausted(&self) -> bool {
+            Instant::now() >= self.0
+        }
+
+        /// A wake-up that may have been lost to another thread (the std build
+        /// counts time, not wake-ups).
+        pub(crate) fn lost_one(&mut self) {}
     }
 
     /// Spins until `ready()` returns true or `budget` has passed; returns the last
@@ -155,7 +204,9 @@ mod imp {
             if crowded || spent >= next_yield {
                 std::thread::yield_now();
                 let after = start.elapsed();
-                crowded = after - spent > CROWDED;
+                // Saturating: std does not promise that `Instant` never steps
+                // back, and a panic here would unwind through a hand-off.
+                crowded = after.saturating_sub(spent) > CROWDED;
                 next_yield = after + YIELD_EVERY;
                 if ready() {
                     return true;
@@ -184,9 +235,9 @@ mod imp {
         /// The receiving end of the done channel, cloned by nobody.
         done_rx: Receiver<Never>,
         /// One doorbell per kind of wait.
-        bells: [(Sender<()>, Receiver<()>); 3],
+        bells: [(Sender<()>, Receiver<()>); BELLS],
         /// Threads registered (about to park, or parked) on each doorbell.
-        sleepers: crossbeam_utils::CachePadded<[AtomicUsize; 3]>,
+        sleepers: crossbeam_utils::CachePadded<[AtomicUsize; BELLS]>,
     }
 
     impl Signals {
@@ -197,12 +248,10 @@ mod imp {
                 closed: crossbeam_utils::CachePadded::new(AtomicBool::new(false)),
                 done_tx: Mutex::new(Some(done_tx)),
                 done_rx,
-                bells: [bounded(1), bounded(1), bounded(1)],
-                sleepers: crossbeam_utils::CachePadded::new([
-                    AtomicUsize::new(0),
-                    AtomicUsize::new(0),
-                    AtomicUsize::new(0),
-                ]),
+                bells: std::array::from_fn(|_| bounded(1)),
+                sleepers: crossbeam_utils::CachePadded::new(std::array::from_fn(|_| {
+                    AtomicUsize::new(0)
+                })),
             }
         }
 
@@ -232,7 +281,7 @@ mod imp {
         }
 
         /// The done channel, for engines that `select!` on it directly.
-        #[cfg_attr(not(feature = "reference-engine"), allow(dead_code))]
+        #[cfg_attr(not(feature = "__reference-engine"), allow(dead_code))]
         pub(crate) fn done(&self) -> &Receiver<Never> {
             &self.done_rx
         }
@@ -241,6 +290,11 @@ mod imp {
         #[inline]
         pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
             self.sleepers[bell as usize].load(Ordering::SeqCst) != 0
+        }
+
+        /// How many threads are registered on `bell`.
+        pub(crate) fn sleepers(&self, bell: Bell) -> usize {
+            self.sleepers[bell as usize].load(Ordering::SeqCst)
         }
 
         /// Wakes a thread parked on `bell`, if any may be.
@@ -287,6 +341,10 @@ mod imp {
                     recv(rx) -> _ => Park::Rung,
                     recv(self.done_rx) -> _ => Park::Closed,
                 },
+                // A passed deadline wins over a waiting token: the caller looked
+                // at the state before it parked, and a stream of tokens must not
+                // keep a timed wait going for ever.
+                (true, Some(at)) if Instant::now() >= at => Park::TimedOut,
                 (true, Some(at)) => select! {
                     recv(rx) -> _ => Park::Rung,
                     recv(self.done_rx) -> _ => Park::Closed,
@@ -306,7 +364,7 @@ mod imp {
     use loom::sync::{Condvar, Mutex};
     use std::time::Duration;
 
-    use super::{Bell, Park};
+    use super::{Bell, Park, BELLS};
 
     /// An error slot that keeps the first value stored in it (loom twin: a mutex).
     pub(crate) struct ErrorSlot<T>(Mutex<Option<std::sync::Arc<T>>>);
@@ -354,6 +412,49 @@ mod imp {
         pub(crate) fn is_never(&self) -> bool {
             !self.0
         }
+
+        /// Whichever comes first: a deadline if either has one.
+        pub(crate) fn earlier(self, other: Deadline) -> Self {
+            Self(self.0 || other.0)
+        }
+
+        /// Loom has no clock: a deadline only fires where a wait would sleep
+        /// (in `Signals::park`), never in the middle of a loop.
+        pub(crate) fn passed(&self) -> bool {
+            false
+        }
+
+        /// Spins are a single look under loom.
+        pub(crate) fn budget(&self, spin: Duration) -> Duration {
+            spin
+        }
+    }
+
+    /// Loom twin of the std `Patience`: loom has no clock, so patience runs out
+    /// once a waiter was woken and then lost the lock to another thread, the
+    /// event that time stands for in the real build.
+    pub(crate) struct Patience(u32);
+
+    impl Patience {
+        /// Fresh patience.
+        pub(crate) fn new(_span: Duration) -> Self {
+            Self(0)
+        }
+
+        /// Never fires on its own under loom.
+        pub(crate) fn deadline(&self) -> Deadline {
+            Deadline::never()
+        }
+
+        /// Whether a wake-up was lost.
+        pub(crate) fn exhausted(&self) -> bool {
+            self.0 > 0
+        }
+
+        /// Counts a wake-up that did not get the lock.
+        pub(crate) fn lost_one(&mut self) {
+            self.0 += 1;
+        }
     }
 
     /// Under loom a spin is a single look: every further iteration would only
@@ -366,7 +467,7 @@ mod imp {
     /// The state behind the loom twin of [`Signals`].
     struct Board {
         /// A pending token per doorbell.
-        tokens: [bool; 3],
+        tokens: [bool; BELLS],
         /// Whether the done channel is closed.
         done: bool,
     }
@@ -380,7 +481,7 @@ mod imp {
         /// Notified on every token and on close.
         changed: Condvar,
         /// Threads registered on each doorbell.
-        sleepers: [AtomicUsize; 3],
+        sleepers: [AtomicUsize; BELLS],
     }
 
     impl Signals {
@@ -389,15 +490,11 @@ mod imp {
             Self {
                 closed: AtomicBool::new(false),
                 board: Mutex::new(Board {
-                    tokens: [false; 3],
+                    tokens: [false; BELLS],
                     done: false,
                 }),
                 changed: Condvar::new(),
-                sleepers: [
-                    AtomicUsize::new(0),
-                    AtomicUsize::new(0),
-                    AtomicUsize::new(0),
-                ],
+                sleepers: std::array::from_fn(|_| AtomicUsize::new(0)),
             }
         }
 
@@ -431,6 +528,12 @@ mod imp {
             // the protocol given `SeqCst` there; it cannot check the orderings.)
             loom::sync::atomic::fence(Ordering::SeqCst);
             self.sleepers[bell as usize].load(Ordering::SeqCst) != 0
+        }
+
+        /// How many threads are registered on `bell`.
+        pub(crate) fn sleepers(&self, bell: Bell) -> usize {
+            loom::sync::atomic::fence(Ordering::SeqCst);
+            self.sleepers[bell as usize].load(Ordering::SeqCst)
         }
 
         /// Leaves a token on `bell` if anyone may be parked there.
@@ -475,15 +578,22 @@ mod imp {
 
 pub(crate) use imp::*;
 
+/// How many doorbells [`Signals`] has.
+const BELLS: usize = 4;
+
 /// The doorbells of [`Signals`]: one per kind of wait in the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Bell {
     /// Readers waiting for a writer's offer.
     Offer = 0,
-    /// The writer waiting for a reader's count.
+    /// The writer waiting for readers to use its offer up, or for a reader to
+    /// give back a lease it is taking back.
     Reply = 1,
     /// Writers waiting for the write side.
     Lock = 2,
+    /// Writers that have waited long for the write side, waiting for it to be
+    /// handed to one of them.
+    Handoff = 3,
 }
 
 /// Why [`Signals::park`] returned.

@@ -6,26 +6,40 @@
 //!            writer stores lease,          reader CAS            reader copies what fits,
 //!            then OFFERED                  OFFERED -> CLAIMED    advances the lease
 //!   EMPTY  ------------------->  OFFERED  ------------------->  CLAIMED  --------------+
-//!     ^                          ^   |                                                 |
-//!     |                          |   +-- writer CAS OFFERED -> EMPTY (retract on close |
-//!     |                          |       or timeout; only while unclaimed)             |
-//!     |                          +--------- bytes left: the reader re-offers the rest -+
+//!     ^                          ^   |                            |                    |
+//!     |                          |   +-- writer CAS OFFERED ->    | writer CAS         |
+//!     |                          |       EMPTY (retract)          | CLAIMED -> RECALLED|
+//!     |                          |                                v                    |
+//!     |                          |                             RECALLED --- reader:    |
+//!     |                          |                                rest left: EMPTY     |
+//!     |                          |                                none left: REPLIED   |
+//!     |                          +------ bytes left: the reader CASes CLAIMED -> OFFERED
 //!     |                                                                                |
-//!     +---- writer stores EMPTY <---- REPLIED <------ nothing left: reader stores -----+
+//!     +---- writer stores EMPTY <---- REPLIED <---- nothing left: reader CASes --------+
 //! ```
 //!
 //! A write is offered once, whole. Each read claims the offer, copies what fits
 //! into its buffer and advances the lease past those bytes; if bytes are left it
 //! puts the rest back on offer itself, so a write read in many small pieces
-//! costs the writer no round trip per piece. The reader that takes the last
-//! byte (or an empty write) stores `REPLIED`, and the write returns.
+//! costs the writer no round trip and no wake-up per piece. The reader that
+//! takes the last byte (or an empty write) moves the state to `REPLIED`, and the
+//! write returns.
+//!
+//! A writer that must leave early (the pipe closed, its deadline passed, or a
+//! panic unwinds through it) takes its offer back: `OFFERED -> EMPTY` if no
+//! reader holds it, else `CLAIMED -> RECALLED`, and then it waits, with no
+//! deadline, for the one reader holding the lease to give it back (`EMPTY`, or
+//! `REPLIED` if that reader took the last byte). So a retract waits for at most
+//! one copy, however many readers keep reading.
 //!
 //! Only the writer that holds the write side (`lock`) moves the state out of
-//! `EMPTY` or `REPLIED`, and back from `OFFERED` to `EMPTY`; only a reader moves
-//! it from `OFFERED` to `CLAIMED` and out of `CLAIMED`. A reader that wins the
-//! claim owns the lease until it stores the next state; the writer that sees
-//! `CLAIMED` waits for that store whatever else happens. That is the invariant
-//! [`Lease`] relies on.
+//! `EMPTY` or `REPLIED`, back from `OFFERED` to `EMPTY` and from `CLAIMED` to
+//! `RECALLED`; only a reader moves it from `OFFERED` to `CLAIMED` and out of
+//! `CLAIMED` and `RECALLED` (each with a compare-and-swap, so a reader and a
+//! retracting writer agree on who owns the lease). A reader that wins the claim
+//! owns the lease until it moves the state on; a writer that sees `CLAIMED`
+//! waits for that whatever else happens. That is the invariant [`Lease`] relies
+//! on.
 //!
 //! Every wait first spins (see [`spin_until`]) and then parks on a doorbell of
 //! [`Signals`] in a `select!` with the done channel and the deadline, except the
@@ -33,7 +47,16 @@
 //! neither: that reader must be done before the writer may leave. A thread that
 //! changes the state with a `SeqCst` operation and then finds someone registered
 //! on the matching doorbell rings it; a waiter registers before its last look at
-//! the state, so a ring cannot fall between its look and its sleep.
+//! the state, so a ring cannot fall between its look and its sleep. Readers ring
+//! the writer only when its write is finished or when it is taking its offer
+//! back, so a parked writer wakes once per write.
+//!
+//! The write side is a small lock word (see [`Fast::lock`]): free, held, held
+//! with a writer starving for it, or being handed to a starving writer. A writer
+//! that has waited more than [`STARVE`] for it asks for a hand-off, and from
+//! then on the holder gives the write side straight to one of the starving
+//! writers instead of freeing it for whoever comes first, as Go's `sync.Mutex`
+//! does in its starvation mode.
 
 use std::io;
 use std::time::Duration;
@@ -42,9 +65,7 @@ use crossbeam_utils::CachePadded;
 
 use super::{Lease, Shared};
 use crate::error::{partial, timed_out};
-use crate::sync::{
-    spin_until, AtomicBool, AtomicUsize, Bell, Deadline, Ordering, Park, UnsafeCell,
-};
+use crate::sync::{spin_until, AtomicUsize, Bell, Deadline, Ordering, Park, Patience, UnsafeCell};
 
 /// No offer: the writer may store a new lease.
 const EMPTY: usize = 0;
@@ -54,6 +75,24 @@ const OFFERED: usize = 1;
 const CLAIMED: usize = 2;
 /// Readers have taken every byte of the offer.
 const REPLIED: usize = 3;
+/// A reader is copying from the lease and the writer wants it back: the reader
+/// gives it back (`EMPTY`, or `REPLIED` if it took the last byte) instead of
+/// offering the rest again.
+const RECALLED: usize = 4;
+
+/// The write side is free: the first writer to come takes it.
+const FREE: usize = 0;
+/// A writer holds the write side.
+const HELD: usize = 1;
+/// A writer holds the write side and another has waited for it for longer than
+/// [`STARVE`]: on release it goes to a starving writer (`HANDOFF`).
+const HELD_STARVING: usize = 2;
+/// The write side is being handed to a starving writer: only a writer
+/// registered on [`Bell::Handoff`] may take it.
+const HANDOFF: usize = 3;
+
+/// How long a writer waits for the write side before it asks for a hand-off.
+const STARVE: Duration = Duration::from_millis(1);
 
 /// How long a thread spins for a partner that is running before it parks: about
 /// what a park and wake-up costs on a small machine, so that spinning never
@@ -73,20 +112,22 @@ fn copy_budget(len: usize) -> Duration {
 
 /// The rendezvous slot: the state word and the lease it guards.
 struct Slot {
-    /// `EMPTY`, `OFFERED`, `CLAIMED` or `REPLIED`.
+    /// `EMPTY`, `OFFERED`, `CLAIMED`, `REPLIED` or `RECALLED`.
     state: AtomicUsize,
-    /// The writer's bytes not yet taken, while `OFFERED` or `CLAIMED`.
+    /// The writer's bytes not yet taken, while `OFFERED`, `CLAIMED` or `RECALLED`.
     ///
     /// # Safety
     ///
     /// Written only by the writer holding the write side, and only while the
     /// state is `EMPTY` or `REPLIED` (no reader looks at it then), or after its
-    /// CAS from `OFFERED` to `EMPTY` succeeded. Read and advanced only by the
-    /// reader whose CAS moved the state from `OFFERED` to `CLAIMED`, and only until
-    /// it stores `OFFERED` or `REPLIED`. Each store of `OFFERED` (`SeqCst`) and the
-    /// claiming CAS order the previous owner's accesses before the claimer's; the
-    /// store of `REPLIED` or `OFFERED` and the writer's load or CAS of it order the
-    /// reader's accesses before the writer's.
+    /// CAS from `OFFERED` to `EMPTY` succeeded, or after it saw a reader give
+    /// back a recalled lease (`EMPTY` or `REPLIED` after `RECALLED`). Read and
+    /// advanced only by the reader whose CAS moved the state from `OFFERED` to
+    /// `CLAIMED`, and only until it moves the state out of `CLAIMED` or
+    /// `RECALLED`. Each store or CAS to `OFFERED` (`SeqCst`) and the claiming CAS
+    /// order the previous owner's accesses before the claimer's; the reader's
+    /// move to `OFFERED`, `REPLIED` or `EMPTY` and the writer's load or CAS that
+    /// sees it order the reader's accesses before the writer's.
     lease: UnsafeCell<Lease>,
 }
 
@@ -99,8 +140,51 @@ pub(crate) struct Fast {
     /// The hand-off, on a cache line of its own.
     slot: CachePadded<Slot>,
     /// The write side: held by one writer for its whole write, so writes never
-    /// interleave.
-    lock: CachePadded<AtomicBool>,
+    /// interleave. `FREE`, `HELD`, `HELD_STARVING` or `HANDOFF`.
+    ///
+    /// Only the holder moves it out of `HELD` or `HELD_STARVING` when it
+    /// releases (to `FREE` or `HANDOFF`), and a starving writer may mark
+    /// `HELD -> HELD_STARVING`. `FREE -> HELD` is open to every
+    /// writer; `HANDOFF -> HELD` (or `HELD_STARVING`) only to writers registered
+    /// on [`Bell::Handoff`], and when none is registered whoever sees that
+    /// turns `HANDOFF` back into `FREE`, so the write side is never handed to
+    /// nobody.
+    lock: CachePadded<AtomicUsize>,
+}
+
+/// Frees the write side when dropped, also when a panic unwinds through a write.
+struct WriteSide<'a> {
+    /// The engine whose write side is held.
+    engine: &'a Fast,
+    /// The pipe, for its doorbells.
+    sh: &'a Shared,
+}
+
+impl Drop for WriteSide<'_> {
+    fn drop(&mut self) {
+        self.engine.unlock(self.sh);
+    }
+}
+
+/// Takes a published offer back when dropped while armed: what makes a panic
+/// between publishing an offer and the end of the write safe (the writer's
+/// bytes are about to be freed, so no reader may take the lease afterwards).
+struct OfferGuard<'a> {
+    /// The engine whose slot holds the offer.
+    engine: &'a Fast,
+    /// The pipe, for its doorbells.
+    sh: &'a Shared,
+}
+
+impl Drop for OfferGuard<'_> {
+    fn drop(&mut self) {
+        // Waits for a reader that is copying, with no deadline (`Lease`).
+        if self.engine.retract(self.sh).is_none() {
+            // Readers took every byte: the lease is the writer's again.
+            self.engine.slot.state.store(EMPTY, Ordering::SeqCst);
+            self.engine.end_lease();
+        }
+    }
 }
 
 impl Fast {
@@ -111,7 +195,7 @@ impl Fast {
                 state: AtomicUsize::new(EMPTY),
                 lease: UnsafeCell::new(Lease::empty()),
             }),
-            lock: CachePadded::new(AtomicBool::new(false)),
+            lock: CachePadded::new(AtomicUsize::new(FREE)),
         }
     }
 
@@ -123,35 +207,43 @@ impl Fast {
         deadline: Deadline,
     ) -> io::Result<usize> {
         let sig = &sh.signals;
+        let offered = || self.slot.state.load(Ordering::SeqCst) == OFFERED;
         loop {
             // As in Go, a closed pipe wins over a pending write.
             if sig.is_closed() {
                 return sh.read_close_result();
             }
             if self.try_claim() {
-                // An empty write is consumed without ending the read.
+                // An empty write is consumed without ending the read, but a
+                // stream of them must not keep a timed read past its deadline.
                 match self.copy_and_hand_back(sh, buf) {
+                    0 if deadline.passed() => return Err(timed_out()),
                     0 => continue,
                     n => return Ok(n),
                 }
             }
-            let offered = || self.slot.state.load(Ordering::SeqCst) == OFFERED;
-            if spin_until(SPIN, || offered() || sig.is_closed()) {
-                continue;
+            // No offer, or another reader took it (and with it the wake-up we
+            // may have taken from the doorbell: it has work to do, we do not).
+            // Only here may a timed read give up: a read woken for an offer
+            // must try to claim it first, or the wake-up would be lost.
+            if deadline.passed() {
+                return Err(timed_out());
             }
-            let woke = sig.registered(Bell::Offer, || loop {
-                if offered() {
-                    return Park::Rung;
-                }
-                match sig.park(Bell::Offer, deadline, true) {
+            if !spin_until(deadline.budget(SPIN), || offered() || sig.is_closed()) {
+                let woke = sig.registered(Bell::Offer, || loop {
+                    if offered() {
+                        return Park::Rung;
+                    }
+                    match sig.park(Bell::Offer, deadline, true) {
+                        Park::Rung => {}
+                        other => return other,
+                    }
+                });
+                match woke {
                     Park::Rung => {}
-                    other => return other,
+                    Park::Closed => return sh.read_close_result(),
+                    Park::TimedOut => return Err(timed_out()),
                 }
-            });
-            match woke {
-                Park::Rung => {}
-                Park::Closed => return sh.read_close_result(),
-                Park::TimedOut => return Err(timed_out()),
             }
         }
     }
@@ -160,8 +252,8 @@ impl Fast {
     #[inline]
     fn try_claim(&self) -> bool {
         let state = &self.slot.state;
-        // ORDERING: the CAS acquires the writer's store of OFFERED, which was
-        // made after it stored the lease.
+        // ORDERING: the CAS acquires the store or CAS that made the state
+        // OFFERED, which came after the lease was stored or advanced.
         state.load(Ordering::Relaxed) == OFFERED
             && state
                 .compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)
@@ -169,13 +261,14 @@ impl Fast {
     }
 
     /// Copies from the claimed lease into `buf`, then puts the rest back on offer,
-    /// or tells the writer that nothing is left; returns how many bytes it copied.
+    /// tells the writer that nothing is left, or gives the lease back to a writer
+    /// that recalled it; returns how many bytes it copied.
     #[inline]
     fn copy_and_hand_back(&self, sh: &Shared, buf: &mut [u8]) -> usize {
         let (n, left) = self.slot.lease.with_mut(|lease| {
             // SAFETY: this reader's CAS moved the state to CLAIMED, so it owns the
-            // lease, and the writer does not leave before the state store below
-            // (`Slot::lease`, `Lease`).
+            // lease, and the writer does not leave before the state moves on
+            // below (`Slot::lease`, `Lease`).
             unsafe {
                 let n = (*lease).copy_to(buf);
                 (*lease).advance(n);
@@ -183,19 +276,25 @@ impl Fast {
             }
         });
         let sig = &sh.signals;
-        if left == 0 {
-            // ORDERING: SeqCst releases the copy to the writer (the lease is its
-            // own again) and orders the store before the looks at the doorbells.
-            self.slot.state.store(REPLIED, Ordering::SeqCst);
-        } else {
-            // The rest stays on offer for the next read, with no round trip
-            // through the writer. ORDERING: as above, for the next claimer.
-            self.slot.state.store(OFFERED, Ordering::SeqCst);
-            sig.notify(Bell::Offer);
+        let state = &self.slot.state;
+        let next = if left == 0 { REPLIED } else { OFFERED };
+        // ORDERING: SeqCst releases the copy (and the advanced lease) to the
+        // writer or the next claimer, and orders the change before the looks at
+        // the doorbells.
+        match state.compare_exchange(CLAIMED, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) if next == OFFERED => {
+                // The rest stays on offer for the next read, with no round trip
+                // through the writer, which sleeps on until its write is done.
+                sig.notify(Bell::Offer);
+            }
+            Ok(_) => sig.notify(Bell::Reply),
+            Err(_) => {
+                // RECALLED: the writer is leaving and waits for this lease.
+                // ORDERING: SeqCst, as above, releases the copy to the writer.
+                state.store(if left == 0 { REPLIED } else { EMPTY }, Ordering::SeqCst);
+                sig.notify(Bell::Reply);
+            }
         }
-        // The writer waits for the offer to be used up, or (when it is closing or
-        // timing out) for this claim to end.
-        sig.notify(Bell::Reply);
         n
     }
 
@@ -207,11 +306,9 @@ impl Fast {
         if !self.try_lock() {
             self.lock_slow(sh, deadline)?;
         }
-        let result = self.hand_over(sh, buf, deadline);
-        // ORDERING: SeqCst orders the release before the look at the doorbell.
-        self.lock.store(false, Ordering::SeqCst);
-        sh.signals.notify(Bell::Lock);
-        result
+        // Frees the write side on every way out, a panic included.
+        let _held = WriteSide { engine: self, sh };
+        self.hand_over(sh, buf, deadline)
     }
 
     /// Takes the write side if it is free; returns whether this call did.
@@ -222,33 +319,167 @@ impl Fast {
         // last look before it parks, which must be ordered against the holder's
         // release and its look at the doorbell's sleepers.
         self.lock
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(FREE, HELD, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     }
 
-    /// Waits for the write side.
+    /// Waits for the write side: as an ordinary waiter until its patience runs
+    /// out (about [`STARVE`]), then as a starving one that the holder hands the
+    /// write side to.
     #[cold]
     fn lock_slow(&self, sh: &Shared, deadline: Deadline) -> io::Result<()> {
+        /// How an ordinary wait for the write side ended.
+        enum Wait {
+            /// The write side is ours.
+            Got,
+            /// Our patience ran out: ask for a hand-off.
+            Starving,
+            /// The pipe closed or the deadline passed.
+            GaveUp(Park),
+        }
         let sig = &sh.signals;
         // Spin until the write side looks free (or the pipe closed); the loop
         // below then tries to take it before it would park.
-        spin_until(SPIN, || {
-            !self.lock.load(Ordering::Relaxed) || sig.is_closed()
+        spin_until(deadline.budget(SPIN), || {
+            self.lock.load(Ordering::Relaxed) == FREE || sig.is_closed()
         });
-        let woke = sig.registered(Bell::Lock, || loop {
+        let mut patience = Patience::new(STARVE);
+        let wait = sig.registered(Bell::Lock, || loop {
             if self.try_lock() {
-                return Park::Rung;
+                return Wait::Got;
             }
-            match sig.park(Bell::Lock, deadline, true) {
-                Park::Rung => {}
-                other => return other,
+            if deadline.passed() {
+                return Wait::GaveUp(Park::TimedOut);
+            }
+            if patience.exhausted() {
+                return Wait::Starving;
+            }
+            match sig.park(Bell::Lock, deadline.earlier(patience.deadline()), true) {
+                // Woken, and about to try again: if another writer takes the
+                // write side first, this wake-up was lost to it.
+                Park::Rung => patience.lost_one(),
+                // Our patience ran out, not the caller's: the loop sees it.
+                Park::TimedOut if !deadline.passed() => {}
+                other => return Wait::GaveUp(other),
             }
         });
-        match woke {
+        match wait {
             // The write side is ours; `hand_over` checks for a close first.
-            Park::Rung => Ok(()),
+            Wait::Got => Ok(()),
+            Wait::Starving => self.lock_starving(sh, deadline),
+            Wait::GaveUp(Park::Closed) => Err(sh.write_close_error()),
+            Wait::GaveUp(_) => Err(timed_out()),
+        }
+    }
+
+    /// Waits for the write side as a writer that has waited long: marks the
+    /// write side so that its holder hands it over instead of freeing it.
+    #[cold]
+    fn lock_starving(&self, sh: &Shared, deadline: Deadline) -> io::Result<()> {
+        let sig = &sh.signals;
+        let lock = &self.lock;
+        let woke = sig.registered(Bell::Handoff, || loop {
+            // ORDERING: SeqCst throughout: these looks and CASes pair with the
+            // holder's release and its look at this doorbell's sleepers.
+            match lock.load(Ordering::SeqCst) {
+                from @ (FREE | HANDOFF) => {
+                    // Other starving writers keep the mark for their turn.
+                    let to = if sig.sleepers(Bell::Handoff) > 1 {
+                        HELD_STARVING
+                    } else {
+                        HELD
+                    };
+                    if lock
+                        .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        return Park::Rung;
+                    }
+                }
+                // Looked at only once the write side is seen taken, so that a
+                // hand-off whose token we took is never left behind.
+                _ if deadline.passed() => return Park::TimedOut,
+                HELD => {
+                    // Ask the holder for a hand-off; a failure means the state
+                    // moved on: look again.
+                    let _ = lock.compare_exchange(
+                        HELD,
+                        HELD_STARVING,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                }
+                _ => match sig.park(Bell::Handoff, deadline, true) {
+                    Park::Rung => {}
+                    other => return other,
+                },
+            }
+        });
+        if woke == Park::Rung {
+            return Ok(());
+        }
+        // Giving up. A hand-off in flight may have been meant for us (we may
+        // even have taken its token): pass it on to another starving writer, or
+        // free the write side if none is left. (A mark we left on a held write
+        // side needs nothing: its holder finds nobody to hand to and frees it.)
+        // ORDERING: SeqCst; our unregistering came first, so either this look
+        // sees a hand-off or the holder's look at the sleepers misses us.
+        if lock.load(Ordering::SeqCst) == HANDOFF {
+            if sig.has_sleepers(Bell::Handoff) {
+                sig.notify(Bell::Handoff);
+            } else {
+                self.cancel_handoff(sh);
+            }
+        }
+        match woke {
             Park::Closed => Err(sh.write_close_error()),
-            Park::TimedOut => Err(timed_out()),
+            _ => Err(timed_out()),
+        }
+    }
+
+    /// Turns a hand-off that no starving writer is registered for back into a
+    /// free write side, and wakes the ordinary waiters.
+    fn cancel_handoff(&self, sh: &Shared) {
+        // ORDERING: SeqCst, after the caller's look at (or change of) the
+        // Handoff sleepers, so that a hand-off and the last starving writer's
+        // departure cannot miss each other.
+        if self
+            .lock
+            .compare_exchange(HANDOFF, FREE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            sh.signals.notify(Bell::Lock);
+        }
+    }
+
+    /// Releases the write side: frees it, or hands it to a starving writer.
+    fn unlock(&self, sh: &Shared) {
+        let sig = &sh.signals;
+        // ORDERING: SeqCst releases the whole write to the next holder and
+        // orders the change before the looks at the doorbells.
+        if self
+            .lock
+            .compare_exchange(HELD, FREE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            sig.notify(Bell::Lock);
+            return;
+        }
+        // HELD_STARVING: while the write side is held, the only other change
+        // is a starving writer's mark HELD -> HELD_STARVING.
+        match self
+            .lock
+            .compare_exchange(HELD_STARVING, HANDOFF, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => {
+                if sig.has_sleepers(Bell::Handoff) {
+                    sig.notify(Bell::Handoff);
+                } else {
+                    // The starving writers all gave up meanwhile.
+                    self.cancel_handoff(sh);
+                }
+            }
+            Err(other) => unreachable!("write side released in state {other}"),
         }
     }
 
@@ -263,13 +494,17 @@ impl Fast {
         // Even an empty write is offered: it is a rendezvous, as in Go.
         self.slot.lease.with_mut(|lease| {
             // SAFETY: the state is EMPTY (we hold the write side, and every
-            // earlier offer was used up or retracted), so no reader looks at the
-            // lease (`Slot::lease`).
+            // earlier offer was used up or taken back), so no reader looks at
+            // the lease (`Slot::lease`).
             unsafe { *lease = Lease::new(buf) }
         });
         // ORDERING: SeqCst publishes the lease to the claiming CAS and orders the
         // store before the look at the doorbell.
         state.store(OFFERED, Ordering::SeqCst);
+        // From here until the offer is used up or taken back, a panic must not
+        // unwind past this frame with the offer up: `buf` is about to be freed.
+        let guard = OfferGuard { engine: self, sh };
+        sh.failpoint_after_offer();
         let reader_asleep = sig.has_sleepers(Bell::Offer);
         if reader_asleep {
             sig.notify(Bell::Offer);
@@ -280,8 +515,10 @@ impl Fast {
         // woke takes a wake-up's time to come; parking now would add a second
         // wake-up (ours) to every hand-off from here on, so we spin through it.
         let claim_budget = if reader_asleep { WAKE } else { SPIN };
-        if spin_until(claim_budget, || state.load(Ordering::Relaxed) != OFFERED) {
-            spin_until(copy_budget(buf.len()), replied);
+        if spin_until(deadline.budget(claim_budget), || {
+            state.load(Ordering::Relaxed) != OFFERED
+        }) {
+            spin_until(deadline.budget(copy_budget(buf.len())), replied);
         }
         if !replied() {
             let woke = sig.registered(Bell::Reply, || loop {
@@ -295,49 +532,76 @@ impl Fast {
             });
             if woke != Park::Rung {
                 // Closed or timed out: take back what readers have not taken.
+                std::mem::forget(guard);
                 if let Some(left) = self.retract(sh) {
                     return partial(buf.len() - left, || match woke {
                         Park::TimedOut => timed_out(),
                         _ => sh.write_close_error(),
                     });
                 }
+                return self.finish(buf.len());
             }
         }
-        // ORDERING: the SeqCst load that saw REPLIED acquired the last copy.
-        state.store(EMPTY, Ordering::Relaxed);
+        std::mem::forget(guard);
+        self.finish(buf.len())
+    }
+
+    /// Ends a write whose offer readers used up.
+    #[inline]
+    fn finish(&self, len: usize) -> io::Result<usize> {
+        // ORDERING: the SeqCst load that saw REPLIED acquired the last copy;
+        // only this writer moves the state out of REPLIED.
+        self.slot.state.store(EMPTY, Ordering::Relaxed);
         self.end_lease();
-        Ok(buf.len())
+        Ok(len)
     }
 
     /// Takes the current offer back; returns how many bytes were left in it, or
-    /// `None` if readers took every byte first. A reader that is copying from
-    /// the offer is waited for, with no deadline.
+    /// `None` if readers took every byte first (the state is then `REPLIED`). A
+    /// reader that is copying from the offer is waited for, with no deadline:
+    /// it gives the lease back instead of offering the rest again.
     fn retract(&self, sh: &Shared) -> Option<usize> {
         let sig = &sh.signals;
         let state = &self.slot.state;
         loop {
+            // ORDERING: SeqCst, so the CAS acquires a reader's re-offer (and the
+            // lease it advanced) and, on failure, its REPLIED.
             match state.compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => {
-                    let left = self.slot.lease.with(|lease| {
-                        // SAFETY: the CAS took the offer back, so no reader holds
-                        // the lease (`Slot::lease`).
-                        unsafe { (*lease).len() }
-                    });
-                    self.end_lease();
-                    return Some(left);
-                }
+                Ok(_) => break,
                 Err(REPLIED) => return None,
                 Err(_) => {
-                    // A reader is copying from our bytes: it must be done before we
-                    // may leave, so wait for its next state with no deadline.
-                    sig.registered(Bell::Reply, || {
-                        while state.load(Ordering::SeqCst) == CLAIMED {
-                            sig.park(Bell::Reply, Deadline::never(), false);
+                    // CLAIMED: a reader is copying from our bytes. Recall the
+                    // lease; if the reader moved on first, look again.
+                    if state
+                        .compare_exchange(CLAIMED, RECALLED, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    // It must be done before we may leave: wait for it to give
+                    // the lease back, with no deadline and whatever closes.
+                    let answer = sig.registered(Bell::Reply, || loop {
+                        match state.load(Ordering::SeqCst) {
+                            RECALLED => {
+                                sig.park(Bell::Reply, Deadline::never(), false);
+                            }
+                            answer => return answer,
                         }
                     });
+                    if answer == REPLIED {
+                        return None;
+                    }
+                    break;
                 }
             }
         }
+        let left = self.slot.lease.with(|lease| {
+            // SAFETY: the offer was taken back (our CAS, or the reader's answer
+            // to the recall), so no reader holds the lease (`Slot::lease`).
+            unsafe { (*lease).len() }
+        });
+        self.end_lease();
+        Some(left)
     }
 
     /// Clears the lease once no reader can hold it (under loom, this access is
@@ -345,7 +609,7 @@ impl Fast {
     #[inline]
     fn end_lease(&self) {
         self.slot.lease.with_mut(|lease| {
-            // SAFETY: the offer was retracted or answered, so no reader holds the
+            // SAFETY: the offer was taken back or used up, so no reader holds the
             // lease (`Slot::lease`).
             unsafe { *lease = Lease::empty() }
         });

@@ -7,20 +7,21 @@
 //! An engine runs Go's protocol: a writer takes the write side for its whole
 //! write and lends its slice to one reader at a time as a [`Lease`]; the reader
 //! copies what fits into its buffer and hands the lease back. In the reference
-//! engine it answers with the count and the writer offers the rest again; in
-//! the fast engine the reader advances the lease and puts the rest back on offer
-//! itself, so the writer hears from readers once per write. Closing stores the half's error first, then closes
-//! the done channel, which every blocking step waits on too (except the writer's
-//! wait for the count of a lease a reader took: that one cannot give up).
+//! engine it answers with how many bytes it took and the writer offers the rest
+//! again; in the fast engine the reader advances the lease and puts the rest
+//! back on offer itself, so the writer hears from readers once per write.
+//! Closing stores the half's error first, then closes the done channel, which
+//! every blocking step waits on too (except the writer's wait for a reader that
+//! holds its lease to hand it back: that one cannot give up).
 //!
 //! - `fast` (the shipping engine) runs the hand-off on atomics and spins briefly
 //!   before it parks on a doorbell;
-//! - `reference` (feature `reference-engine`, never under loom) is the design's
+//! - `reference` (internal feature `__reference-engine`, never under loom) is the design's
 //!   literal mechanism, two zero-capacity crossbeam channels and `select!`, kept
 //!   as the executable specification the fast engine is tested against.
 
 pub(crate) mod fast;
-#[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+#[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 pub(crate) mod reference;
 
 use std::io;
@@ -37,10 +38,13 @@ use crate::sync::{AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals
 /// writer publishes it until the writer returns from `write`, and the writer
 /// upholds that as follows (in both engines): once a reader has taken the lease,
 /// the writer waits unconditionally (neither close nor a timeout lets it leave)
-/// until that reader hands it back, with its count or by offering the rest
-/// again, and a reader touches the bytes only before it hands the lease back. An
-/// offer nobody took is retracted before the writer leaves, so no
-/// reader can take it afterwards. The bytes are only ever read, never written
+/// until that reader hands it back (by answering how many bytes it took, by
+/// offering the rest again, or by giving a recalled lease back), and a reader
+/// touches the bytes only before it hands the lease back. An offer nobody took
+/// is retracted before the writer leaves, so no reader can take it afterwards.
+/// This holds on every way out of a write, including a panic unwinding through
+/// it (the engines' unwind guards retract the offer and wait for a copy in
+/// progress). The bytes are only ever read, never written
 /// through; a reader may advance the lease past the bytes it took.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Lease {
@@ -89,13 +93,13 @@ impl Lease {
     ///
     /// # Safety
     ///
-    /// The lease must be live: taken by this reader, and its count not yet sent
-    /// back to the writer (see the type's `# Safety`).
+    /// The lease must be live: taken by this reader and not yet handed back to
+    /// the writer (see the type's `# Safety`).
     pub(crate) unsafe fn copy_to(&self, buf: &mut [u8]) -> usize {
         let n = self.len.min(buf.len());
         if n > 0 {
             // SAFETY: the caller guarantees the writer's `len` bytes at `ptr` stay
-            // borrowed until the count is sent; `buf` is a distinct `&mut` (the
+            // borrowed until the lease is handed back; `buf` is a distinct `&mut` (the
             // writer only holds a shared borrow of its bytes, so they cannot
             // overlap a reader's exclusive buffer), and `n` fits both.
             unsafe { std::ptr::copy_nonoverlapping(self.ptr, buf.as_mut_ptr(), n) };
@@ -150,7 +154,7 @@ enum Engine {
     /// The shipping engine.
     Fast(fast::Fast),
     /// The crossbeam-channel reference.
-    #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+    #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
     Reference(reference::Reference),
 }
 
@@ -172,6 +176,20 @@ pub(crate) struct Shared {
     pub(crate) read_timeout: Timeout,
     /// The write half's timeout.
     pub(crate) write_timeout: Timeout,
+    /// Test-only fault injection (never in a shipping build).
+    #[cfg(any(test, gopipe_loom))]
+    pub(crate) failpoints: Failpoints,
+}
+
+/// Faults the crate's own tests and loom models inject into a pipe. Not compiled
+/// into a shipping build: only under `cfg(test)` and `cfg(gopipe_loom)`.
+#[cfg(any(test, gopipe_loom))]
+#[derive(Default)]
+pub(crate) struct Failpoints {
+    /// The next write panics right after it published its offer. A std atomic,
+    /// also under loom: it is set before the model's threads start, so loom
+    /// need not explore it.
+    pub(crate) panic_after_offer: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -181,7 +199,7 @@ impl Shared {
     }
 
     /// A new open pipe on the reference engine.
-    #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+    #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
     pub(crate) fn new_reference() -> Self {
         Self::with_engine(Engine::Reference(reference::Reference::new()))
     }
@@ -197,6 +215,22 @@ impl Shared {
             writers: AtomicUsize::new(1),
             read_timeout: Timeout::new(),
             write_timeout: Timeout::new(),
+            #[cfg(any(test, gopipe_loom))]
+            failpoints: Failpoints::default(),
+        }
+    }
+
+    /// Where a write has just published its offer (or, in the reference engine,
+    /// handed its lease to a reader): panics there if a test asked for it.
+    #[inline(always)]
+    pub(crate) fn failpoint_after_offer(&self) {
+        #[cfg(any(test, gopipe_loom))]
+        if self
+            .failpoints
+            .panic_after_offer
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("gopipe failpoint: panic after the offer was published");
         }
     }
 
@@ -209,7 +243,7 @@ impl Shared {
         let deadline = self.read_timeout.deadline();
         match &self.engine {
             Engine::Fast(e) => e.read(self, buf, deadline),
-            #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(e) => e.read(self, buf, deadline),
         }
     }
@@ -220,7 +254,7 @@ impl Shared {
         let deadline = self.write_timeout.deadline();
         match &self.engine {
             Engine::Fast(e) => e.write(self, buf, deadline),
-            #[cfg(all(feature = "reference-engine", not(gopipe_loom)))]
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(e) => e.write(self, buf, deadline),
         }
     }

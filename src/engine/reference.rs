@@ -1,11 +1,13 @@
 //! The reference engine: the design's mechanism, written as literally as it goes.
 //!
 //! Two zero-capacity crossbeam channels carry the hand-off: `wr` takes the
-//! writer's [`Lease`] to one reader, `rd` brings that reader's count back. The
+//! writer's [`Lease`] to one reader, `rd` brings back how many bytes that reader
+//! took. The
 //! write side is a one-token channel, so that taking it can be a `select!` too.
 //! Every blocking step is a `select!` over its channel, the done channel and the
-//! deadline, except the writer's wait for the count of a lease a reader already
-//! took, which must not give up (see [`Lease`]).
+//! deadline, except the writer's wait for the answer of a reader that already
+//! took its lease, which must not give up (see [`Lease`]). Unwind guards keep
+//! both true when a panic unwinds through a write.
 //!
 //! Each hand-off parks a thread, so this engine is slow; it is kept as the
 //! executable specification the fast engine is tested against.
@@ -25,7 +27,7 @@ pub(crate) struct Reference {
     wr_tx: Sender<Lease>,
     /// Reader's end of `wr`.
     wr_rx: Receiver<Lease>,
-    /// Reader to writer: the count copied (zero capacity).
+    /// Reader to writer: how many bytes it copied (zero capacity).
     rd_tx: Sender<usize>,
     /// Writer's end of `rd`.
     rd_rx: Receiver<usize>,
@@ -80,6 +82,11 @@ impl Reference {
             if Self::done(sh) {
                 return sh.read_close_result();
             }
+            // Empty writes consumed one after another must not keep a timed read
+            // past its deadline.
+            if deadline.passed() {
+                return Err(timed_out());
+            }
             let lease = match remaining(deadline) {
                 None => select! {
                     recv(self.wr_rx) -> lease => lease.expect("the pipe holds a sender"),
@@ -91,8 +98,8 @@ impl Reference {
                     default(left) => return Err(timed_out()),
                 },
             };
-            // SAFETY: we received the lease and have not sent its count yet; the
-            // writer waits on `rd` for it unconditionally (`Lease`).
+            // SAFETY: we received the lease and have not answered yet; the writer
+            // waits on `rd` for the answer unconditionally (`Lease`).
             let n = unsafe { lease.copy_to(buf) };
             self.rd_tx.send(n).expect("the pipe holds a receiver");
             // An empty write is consumed without ending the read.
@@ -119,9 +126,9 @@ impl Reference {
                 default(left) => return Err(timed_out()),
             },
         }
-        let result = self.write_locked(sh, buf, deadline);
-        self.lock_tx.send(()).expect("the token's slot is free");
-        result
+        // Puts the token back on every way out, a panic included.
+        let _token = Token(&self.lock_tx);
+        self.write_locked(sh, buf, deadline)
     }
 
     /// The write proper, with the write side's token held.
@@ -131,6 +138,11 @@ impl Reference {
         let mut n = 0;
         // Even an empty write is offered once: it is a rendezvous, as in Go.
         loop {
+            // A write whose rest readers keep taking must still stop at its
+            // deadline.
+            if n > 0 && deadline.passed() {
+                return partial(n, timed_out);
+            }
             let lease = Lease::new(rest);
             let sent = match remaining(deadline) {
                 None => select! {
@@ -146,13 +158,47 @@ impl Reference {
             if !sent {
                 return partial(n, || sh.write_close_error());
             }
-            // A reader has the lease: wait for its count whatever happens.
-            let taken = self.rd_rx.recv().expect("the pipe holds a sender");
+            // A reader has the lease: wait for its answer whatever happens, also
+            // if a panic unwinds from here.
+            let answer = Answer(Some(&self.rd_rx));
+            sh.failpoint_after_offer();
+            let taken = answer.take();
             n += taken;
             rest = &rest[taken..];
             if rest.is_empty() {
                 return Ok(n);
             }
+        }
+    }
+}
+
+/// The write side's token, put back when dropped.
+struct Token<'a>(&'a Sender<()>);
+
+impl Drop for Token<'_> {
+    fn drop(&mut self) {
+        // The token's slot is free: this writer took the only token.
+        let _ = self.0.send(());
+    }
+}
+
+/// The answer a reader owes for a lease it received: waited for when dropped
+/// unclaimed (a panic unwinding through the write), because the reader may still
+/// be copying from the writer's bytes.
+struct Answer<'a>(Option<&'a Receiver<usize>>);
+
+impl Answer<'_> {
+    /// Waits for the answer: how many bytes the reader took.
+    fn take(mut self) -> usize {
+        let rx = self.0.take().expect("taken once");
+        rx.recv().expect("the pipe holds a sender")
+    }
+}
+
+impl Drop for Answer<'_> {
+    fn drop(&mut self) {
+        if let Some(rx) = self.0.take() {
+            let _ = rx.recv();
         }
     }
 }
