@@ -37,7 +37,7 @@ echo "== Go io.Pipe ($(go version | cut -d' ' -f3))"
 echo "== gopipe and peers (criterion)"
 rm -rf "$CARGO_TARGET_DIR/criterion"
 if [ -n "$quick" ]; then export GOPIPE_BENCH_QUICK=1; else unset GOPIPE_BENCH_QUICK; fi
-cargo bench --bench pipe 2>&1 | grep -E '^[0-9].*/|^one-core|^cross-core|time:' || true
+cargo bench -p gopipe-benches --bench pipe 2>&1 | grep -E '^[0-9].*/|^one-core|^cross-core|time:' || true
 
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$CARGO_TARGET_DIR/criterion" "$out/go.csv" <<'PY'
@@ -57,8 +57,8 @@ def human(n):
     if n >= 1 << 20 and n % (1 << 20) == 0: return f"{n >> 20}MiB"
     if n >= 1 << 10 and n % (1 << 10) == 0: return f"{n >> 10}KiB"
     return f"{n}B"
-peers = ["gopipe-reference", "mpsc-sync_channel(0)", "mpsc-channel", "crossbeam-bounded(0)", "std-io-pipe", "pipe-crate"]
-short = {"gopipe-reference": "ref", "mpsc-sync_channel(0)": "sync0", "mpsc-channel": "mpsc", "crossbeam-bounded(0)": "cb0", "std-io-pipe": "os-pipe", "pipe-crate": "pipe"}
+peers = ["mpsc-sync_channel(0)", "mpsc-channel", "crossbeam-bounded(0)", "std-io-pipe", "pipe-crate"]
+short = {"mpsc-sync_channel(0)": "sync0", "mpsc-channel": "mpsc", "crossbeam-bounded(0)": "cb0", "std-io-pipe": "os-pipe", "pipe-crate": "pipe"}
 print()
 print("Median ns per write (criterion median; Go: median of its rounds). Ratios: gopipe/Go time,")
 print("gopipe bandwidth / single-thread memcpy bandwidth, and best peer time / gopipe time.")

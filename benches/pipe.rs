@@ -13,7 +13,7 @@
 //! - `one-core`: gopipe and a park/unpark round trip with both threads pinned
 //!   to one core (Linux only), where spinning must not collapse.
 //!
-//! Run: `cargo bench --bench pipe` (or with a filter: `-- 1KiB/`). The quick
+//! Run: `cargo bench -p gopipe-benches --bench pipe` (or with a filter: `-- 1KiB/`). The quick
 //! profile used by `benches/compare.sh`: `GOPIPE_BENCH_QUICK=1`.
 
 use std::io::{Read, Write};
@@ -242,10 +242,6 @@ fn cases() -> Vec<Box<dyn Case>> {
         Box::new(Stream {
             name: "gopipe",
             make: gopipe::pipe,
-        }),
-        Box::new(Stream {
-            name: "gopipe-reference",
-            make: gopipe::__reference_pipe,
         }),
         Box::new(VecChannel {
             name: "mpsc-sync_channel(0)",

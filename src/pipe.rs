@@ -111,6 +111,20 @@ pub fn __loom_panic_after_next_offer(writer: &PipeWriter) {
         .store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The two halves of `shared`, for the crate's unit tests.
+#[cfg(test)]
+pub(crate) fn halves_for_tests(shared: Shared) -> (PipeReader, PipeWriter) {
+    halves(shared)
+}
+
+#[cfg(test)]
+impl PipeWriter {
+    /// The pipe, for the crate's unit tests.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 /// The two halves of `shared`, which starts with one reader and one writer.
 fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
     let shared = Arc::new(shared);

@@ -1,9 +1,10 @@
 //! Loom models of gopipe's protocol.
 //!
 //! The models live in `tests/`, one file per topic (`handoff.rs`, `close.rs`,
-//! `timeout.rs`); this library only holds what they share: [`model`], which runs
-//! a scenario under loom and reports how many interleavings it explored, and
-//! small read and write loops that record exactly what each side saw.
+//! `timeout.rs`, `hardening.rs`); this library only holds what they share:
+//! [`model`] (and [`model_with_bound`]), which runs a scenario under loom and
+//! reports how many interleavings it explored, and small read and write loops
+//! that record exactly what each side saw.
 //!
 //! Run them with
 //!
@@ -17,7 +18,7 @@
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::Instant;
 
 use gopipe::{PipeReader, PipeWriter};
@@ -32,9 +33,28 @@ pub fn model<F>(name: &str, scenario: F)
 where
     F: Fn() + Send + Sync + 'static,
 {
+    check(name, loom::model::Builder::new(), scenario);
+}
+
+/// [`model`] with the preemption bound capped at `cap`, for a scenario with so
+/// many threads that the suite's bound would take too long. A lower bound from
+/// `LOOM_MAX_PREEMPTIONS` still applies; a higher one is cut to `cap`.
+pub fn model_with_bound<F>(name: &str, cap: usize, scenario: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(cap, |b| b.min(cap)));
+    check(name, builder, scenario);
+}
+
+/// Runs `scenario` with `builder` and prints the model's line.
+fn check<F>(name: &str, builder: loom::model::Builder, scenario: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
     let iterations = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&iterations);
-    let builder = loom::model::Builder::new();
     let bound = builder.preemption_bound;
     let start = Instant::now();
     builder.check(move || {
@@ -47,6 +67,26 @@ where
         iterations.load(Ordering::Relaxed),
         start.elapsed(),
     );
+}
+
+/// Silences the panic message of gopipe's injected fault
+/// (`gopipe::__loom_panic_after_next_offer`), which a model raises on purpose
+/// in every interleaving; every other panic is reported by the hook that was
+/// installed before. Idempotent.
+pub fn quiet_failpoint_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let injected = info
+                .payload()
+                .downcast_ref::<&str>()
+                .is_some_and(|msg| msg.starts_with("gopipe failpoint"));
+            if !injected {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// How a run of reads ended.

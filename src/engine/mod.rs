@@ -294,3 +294,123 @@ impl Shared {
         self.werr.load().is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The unwind guards, through the test-only failpoint: a write that panics
+    //! right after it published its offer.
+
+    use std::io::{Read, Write};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::Ordering as StdOrdering;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Duration;
+
+    use super::Shared;
+    use crate::pipe::{halves_for_tests, PipeReader, PipeWriter};
+
+    /// Runs `f` on its own thread; fails the test if it has not finished after
+    /// 60 s (a hang) instead of blocking the suite.
+    fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        let t = thread::spawn(move || {
+            let out = f();
+            let _ = tx.send(());
+            out
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
+                Ok(out) => out,
+                Err(payload) => std::panic::resume_unwind(payload),
+            },
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after 60 s: a hang"),
+        }
+    }
+
+    /// Arms the failpoint: the next write on this pipe panics after its offer.
+    fn arm(writer: &PipeWriter) {
+        writer
+            .shared()
+            .failpoints
+            .panic_after_offer
+            .store(true, StdOrdering::Relaxed);
+    }
+
+    /// Reads until end of file.
+    fn read_all(mut reader: PipeReader) -> Vec<u8> {
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).expect("read to end of file");
+        got
+    }
+
+    /// The shipping engine: a write that panics after publishing its offer
+    /// (with no reader around to take it) takes the offer back before its
+    /// buffer is freed and frees the write side: a reader that comes later gets
+    /// none of those bytes, and another writer then writes normally.
+    #[test]
+    fn fast_write_panicking_after_its_offer_takes_it_back() {
+        bounded(|| {
+            let (reader, writer) = halves_for_tests(Shared::new());
+            arm(&writer);
+            let doomed = b"doomed bytes".to_vec();
+            let panicked = catch_unwind(AssertUnwindSafe(|| (&writer).write(&doomed)));
+            assert!(panicked.is_err(), "the failpoint must panic");
+            drop(doomed); // the lent buffer is gone: no reader may see it now
+
+            let other = writer.clone();
+            let t = thread::spawn(move || {
+                let n = (&other).write(b"kept").expect("the write side is free again");
+                drop(other);
+                n
+            });
+            drop(writer);
+            assert_eq!(read_all(reader), b"kept");
+            assert_eq!(t.join().unwrap(), 4);
+        });
+    }
+
+    /// The shipping engine, with a reader blocked in `read` when the write
+    /// panics: whatever the reader got is a prefix of the panicking write (a
+    /// copy in progress is waited for, never cut), and the pipe goes on.
+    #[test]
+    fn fast_write_panicking_under_a_waiting_reader() {
+        bounded(|| {
+            for _ in 0..200 {
+                let (reader, writer) = halves_for_tests(Shared::new());
+                arm(&writer);
+                let r = thread::spawn(move || read_all(reader));
+                let doomed = b"0123456789".to_vec();
+                let panicked = catch_unwind(AssertUnwindSafe(|| (&writer).write(&doomed)));
+                assert!(panicked.is_err());
+                drop(doomed);
+                assert_eq!((&writer).write(b"after").unwrap(), 5);
+                drop(writer);
+                let got = r.join().unwrap();
+                let cut = got.len() - 5;
+                assert_eq!(&got[cut..], b"after", "{got:?}");
+                assert_eq!(&got[..cut], &b"0123456789"[..cut], "{got:?}");
+            }
+        });
+    }
+
+    /// The reference engine: the lease is handed over by a rendezvous, so the
+    /// reader has it when the write panics; the guard waits for its answer and
+    /// puts the write side's token back, and another write then goes through.
+    #[cfg(feature = "__reference-engine")]
+    #[test]
+    fn reference_write_panicking_after_its_offer_waits_and_frees_the_write_side() {
+        bounded(|| {
+            let (reader, writer) = halves_for_tests(Shared::new_reference());
+            arm(&writer);
+            let r = thread::spawn(move || read_all(reader));
+            let doomed = b"doomed".to_vec();
+            let panicked = catch_unwind(AssertUnwindSafe(|| (&writer).write(&doomed)));
+            assert!(panicked.is_err());
+            drop(doomed);
+            assert_eq!((&writer).write(b"kept").unwrap(), 4);
+            drop(writer);
+            assert_eq!(r.join().unwrap(), b"doomedkept");
+        });
+    }
+}
