@@ -141,7 +141,10 @@ fn timed_write_with_readers_reclaiming_returns_in_time() {
                 took < Duration::from_secs(10),
                 "{engine}: a 50 ms write timeout took {took:?} ({n} bytes went)"
             );
-            assert!(n < len, "{engine}: 1-byte reads drained 64 MiB in {took:?}?");
+            assert!(
+                n < len,
+                "{engine}: 1-byte reads drained 64 MiB in {took:?}?"
+            );
             let mut total = 0;
             for t in readers {
                 let got = t.join().unwrap();
@@ -152,55 +155,72 @@ fn timed_write_with_readers_reclaiming_returns_in_time() {
     );
 }
 
-/// Writer A writes 64-byte writes in a tight loop; writer B, on another
-/// clone, makes one write. B is served while A is still looping, within a
-/// bound far below the time A would loop for: the write side is handed to a
-/// writer that has waited long instead of going to whoever retakes it first.
+/// Busy work standing for a consumer that processes what it read: spins for
+/// `d` without giving the core away.
+fn work_for(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// Writer A writes 64-byte writes in a tight loop to a reader that works a
+/// little on each read, so that A holds the write side nearly all the time and
+/// retakes it the moment it lets go; writer B, on another clone, makes one
+/// write. B is served while A is still looping, within a bound far below the
+/// time A would loop for: the write side is handed to a writer that has waited
+/// long instead of going to whoever retakes it first.
 #[test]
 fn queued_writer_is_served_while_another_loops() {
-    on_engines("queued_writer_is_served_while_another_loops", |engine, make| {
-        let (r, a) = make();
-        let b = a.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let a_writes = Arc::new(AtomicUsize::new(0));
-        let (started_tx, started_rx) = mpsc::channel();
-        let reader = thread::spawn(move || {
-            let mut buf = vec![0u8; 64 << 10];
-            let mut from_b = 0;
-            loop {
-                match (&r).read(&mut buf) {
-                    Ok(0) => return from_b,
-                    Ok(n) => from_b += buf[..n].iter().filter(|&&x| x == b'B').count(),
-                    Err(e) => panic!("read failed: {e}"),
+    on_engines(
+        "queued_writer_is_served_while_another_loops",
+        |engine, make| {
+            let (r, a) = make();
+            let b = a.clone();
+            let stop = Arc::new(AtomicBool::new(false));
+            let a_writes = Arc::new(AtomicUsize::new(0));
+            let (started_tx, started_rx) = mpsc::channel();
+            let reader = thread::spawn(move || {
+                let mut buf = vec![0u8; 64 << 10];
+                let mut from_b = 0;
+                loop {
+                    match (&r).read(&mut buf) {
+                        Ok(0) => return from_b,
+                        Ok(n) => {
+                            from_b += buf[..n].iter().filter(|&&x| x == b'B').count();
+                            work_for(Duration::from_micros(20));
+                        }
+                        Err(e) => panic!("read failed: {e}"),
+                    }
                 }
-            }
-        });
-        let (stop_a, count_a) = (Arc::clone(&stop), Arc::clone(&a_writes));
-        let looper = thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            let chunk = [b'A'; 64];
-            while !stop_a.load(Ordering::Relaxed) && Instant::now() < deadline {
-                (&a).write_all(&chunk).expect("A's write");
-                if count_a.fetch_add(1, Ordering::Relaxed) == 100 {
-                    let _ = started_tx.send(());
+            });
+            let (stop_a, count_a) = (Arc::clone(&stop), Arc::clone(&a_writes));
+            let looper = thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                let chunk = [b'A'; 64];
+                while !stop_a.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    (&a).write_all(&chunk).expect("A's write");
+                    if count_a.fetch_add(1, Ordering::Relaxed) == 100 {
+                        let _ = started_tx.send(());
+                    }
                 }
-            }
-        });
-        started_rx.recv().expect("A started looping");
-        let start = Instant::now();
-        (&b).write_all(&[b'B'; 64]).expect("B's write");
-        let took = start.elapsed();
-        let a_still_looping = !looper.is_finished();
-        stop.store(true, Ordering::Relaxed);
-        looper.join().unwrap();
-        drop(b);
-        assert_eq!(reader.join().unwrap(), 64, "{engine}: B's bytes arrived");
-        assert!(
+            });
+            started_rx.recv().expect("A started looping");
+            let start = Instant::now();
+            (&b).write_all(&[b'B'; 64]).expect("B's write");
+            let took = start.elapsed();
+            let a_still_looping = !looper.is_finished();
+            stop.store(true, Ordering::Relaxed);
+            looper.join().unwrap();
+            drop(b);
+            assert_eq!(reader.join().unwrap(), 64, "{engine}: B's bytes arrived");
+            assert!(
             a_still_looping && took < Duration::from_secs(2),
             "{engine}: B waited {took:?} behind A's loop (A looping: {a_still_looping}, {} writes)",
             a_writes.load(Ordering::Relaxed)
         );
-    });
+        },
+    );
 }
 
 /// Both halves are `UnwindSafe` and `RefUnwindSafe` (checked at compile time),

@@ -36,7 +36,7 @@ fn work_for(d: Duration) {
 
 #[test]
 fn a_write_read_in_many_pieces_wakes_its_writer_at_most_twice() {
-    const WRITES: u64 = 4;
+    const WRITES: u64 = 16;
     const LEN: usize = 1 << 20;
     const PIECE: usize = 8 << 10;
     let switches = bounded("wakeups", BOUND_SECS, || {
@@ -64,7 +64,11 @@ fn a_write_read_in_many_pieces_wakes_its_writer_at_most_twice() {
         assert_eq!(consumer.join().unwrap(), WRITES as usize * LEN);
         switches
     });
-    // 128 reads per write: a wake-up per read would be about 128 switches.
+    eprintln!("writer: {switches} voluntary context switches for {WRITES} writes");
+    // 128 reads per write: a wake-up per read would be about 128 switches. One
+    // wake-up per write shows as one or two switches: the wake-up itself, and
+    // sometimes a short wait on the doorbell channel's internal lock, which
+    // the ringing reader still holds when the woken writer unregisters.
     assert!(
         switches <= 2 * WRITES,
         "the writer switched {switches} times for {WRITES} writes of {LEN} bytes read {PIECE} at a time"

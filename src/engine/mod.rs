@@ -360,7 +360,9 @@ mod tests {
 
             let other = writer.clone();
             let t = thread::spawn(move || {
-                let n = (&other).write(b"kept").expect("the write side is free again");
+                let n = (&other)
+                    .write(b"kept")
+                    .expect("the write side is free again");
                 drop(other);
                 n
             });
