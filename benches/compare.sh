@@ -25,6 +25,9 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
+# Absolute: the benches are their own package, and criterion resolves a
+# relative target dir against the package's directory (benches/).
+case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;; esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
