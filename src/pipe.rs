@@ -125,6 +125,27 @@ impl PipeWriter {
     }
 }
 
+#[cfg(test)]
+impl PipeReader {
+    /// The pipe, for the crate's unit tests.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// Makes the next read on `reader`'s pipe that lends its buffer panic right
+/// after it lent it: the loom models' handle on the read's unwind guard. Only
+/// in loom builds (`--cfg gopipe_loom`), never in a shipping one.
+#[cfg(gopipe_loom)]
+#[doc(hidden)]
+pub fn __loom_panic_after_next_lend(reader: &PipeReader) {
+    reader
+        .shared
+        .failpoints
+        .panic_after_lend
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The two halves of `shared`, which starts with one reader and one writer.
 fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
     let shared = Arc::new(shared);

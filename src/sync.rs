@@ -12,7 +12,7 @@
 //! - `Arc`, `AtomicBool`, `AtomicUsize`, `AtomicU64`, `Ordering`;
 //! - `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every access);
 //! - `ErrorSlot<T>`: an optional `Arc<T>` that only the first store fills;
-//! - `Signals`: the done channel (closed once) plus four doorbells that a parked
+//! - `Signals`: the done channel (closed once) plus five doorbells that a parked
 //!   thread waits on, together with the done channel and an optional deadline;
 //! - `Deadline` and `spin_until`: the spin-then-park policy's clock.
 
@@ -579,7 +579,7 @@ mod imp {
 pub(crate) use imp::*;
 
 /// How many doorbells [`Signals`] has.
-const BELLS: usize = 4;
+const BELLS: usize = 5;
 
 /// The doorbells of [`Signals`]: one per kind of wait in the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -594,6 +594,9 @@ pub(crate) enum Bell {
     /// Writers that have waited long for the write side, waiting for it to be
     /// handed to one of them.
     Handoff = 3,
+    /// The reader that lent its buffer, waiting for a writer's answer (at most
+    /// one reader lends at a time, so at most one waits here).
+    Filled = 4,
 }
 
 /// Why [`Signals::park`] returned.

@@ -1,29 +1,49 @@
 //! The shipping engine: Go's hand-off on atomics, spinning briefly before it parks.
 //!
-//! One state word carries the hand-off:
+//! Whichever side arrives second copies. A writer that finds a reader waiting
+//! with its buffer lent copies straight into it and is done (nothing to wait
+//! for); a reader that finds a writer waiting with its slice lent copies
+//! straight out of it. One state word decides who lends, so a reader and a
+//! writer arriving together agree: each tries to move it out of `EMPTY` with a
+//! compare-and-swap, the winner lends and the other copies.
 //!
 //! ```text
 //!            writer stores lease,          reader CAS            reader copies what fits,
-//!            then OFFERED                  OFFERED -> CLAIMED    advances the lease
+//!            then CAS EMPTY -> OFFERED     OFFERED -> CLAIMED    advances the lease
 //!   EMPTY  ------------------->  OFFERED  ------------------->  CLAIMED  --------------+
-//!     ^                          ^   |                            |                    |
-//!     |                          |   +-- writer CAS OFFERED ->    | writer CAS         |
-//!     |                          |       EMPTY (retract)          | CLAIMED -> RECALLED|
-//!     |                          |                                v                    |
-//!     |                          |                             RECALLED --- reader:    |
-//!     |                          |                                rest left: EMPTY     |
-//!     |                          |                                none left: REPLIED   |
-//!     |                          +------ bytes left: the reader CASes CLAIMED -> OFFERED
-//!     |                                                                                |
-//!     +---- writer stores EMPTY <---- REPLIED <---- nothing left: reader CASes --------+
+//!    ^ |  ^                      ^   |                            |                    |
+//!    | |  |                      |   +-- writer CAS OFFERED ->    | writer CAS         |
+//!    | |  |                      |       EMPTY (retract)          | CLAIMED -> RECALLED|
+//!    | |  |                      |                                v                    |
+//!    | |  |                      |                             RECALLED --- reader:    |
+//!    | |  |                      |                                rest left: EMPTY     |
+//!    | |  |                      |                                none left: REPLIED   |
+//!    | |  |                      +------ bytes left: the reader CASes CLAIMED -> OFFERED
+//!    | |  |                      |                                                     |
+//!    | |  +-- writer stores EMPTY <---- REPLIED <---- nothing left: reader CASes ------+
+//!    | |                         |
+//!    | |  reader CAS             |  rest left: writer stores the lease, then OFFERED
+//!    | +---------------> LENT ---+------------> FILLING (writer copies into the lent
+//!    |   EMPTY -> &Lend    |       writer CAS         |       buffer, then answers it)
+//!    |                     |       &Lend -> FILLING   |
+//!    +---------------------+--------------------------+ all of it fitted: writer stores EMPTY
+//!      reader takes its lend back (CAS &Lend -> EMPTY)
 //! ```
 //!
-//! A write is offered once, whole. Each read claims the offer, copies what fits
-//! into its buffer and advances the lease past those bytes; if bytes are left it
-//! puts the rest back on offer itself, so a write read in many small pieces
-//! costs the writer no round trip and no wake-up per piece. The reader that
-//! takes the last byte (or an empty write) moves the state to `REPLIED`, and the
-//! write returns.
+//! A write is offered once, whole (or what is left of it after filling a lent
+//! buffer). Each read claims the offer, copies what fits into its buffer and
+//! advances the lease past those bytes; if bytes are left it puts the rest
+//! back on offer itself, so a write read in many small pieces costs the writer
+//! no round trip and no wake-up per piece. The reader that takes the last byte
+//! (or an empty write) moves the state to `REPLIED`, and the write returns.
+//!
+//! A reader that finds the slot `EMPTY` lends its buffer ([`Lend`]): it moves
+//! the state to the `Lend`'s address and waits for the answer. The writer that
+//! takes it copies what fits, and either frees the slot (all of it fitted: its
+//! write is done) or offers the rest as above, then answers the reader with
+//! the count. A reader whose deadline passes or whose pipe closes takes its
+//! lend back, or, if a writer took it first, waits for that writer's answer and
+//! returns the bytes it got. Only one reader lends at a time ([`Fast::lender`]).
 //!
 //! A writer that must leave early (the pipe closed, its deadline passed, or a
 //! panic unwinds through it) takes its offer back: `OFFERED -> EMPTY` if no
@@ -32,14 +52,17 @@
 //! `REPLIED` if that reader took the last byte). So a retract waits for at most
 //! one copy, however many readers keep reading.
 //!
-//! Only the writer that holds the write side (`lock`) moves the state out of
-//! `EMPTY` or `REPLIED`, back from `OFFERED` to `EMPTY` and from `CLAIMED` to
-//! `RECALLED`; only a reader moves it from `OFFERED` to `CLAIMED` and out of
-//! `CLAIMED` and `RECALLED` (each with a compare-and-swap, so a reader and a
-//! retracting writer agree on who owns the lease). A reader that wins the claim
-//! owns the lease until it moves the state on; a writer that sees `CLAIMED`
-//! waits for that whatever else happens. That is the invariant [`Lease`] relies
-//! on.
+//! Only the writer that holds the write side (`lock`) moves the state from
+//! `EMPTY` to `OFFERED`, out of `REPLIED` and `FILLING`, back from `OFFERED` to
+//! `EMPTY`, from `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`; only a
+//! reader moves it from `EMPTY` to `LENT` and back, from `OFFERED` to
+//! `CLAIMED`, and out of `CLAIMED` and `RECALLED` (each contested move with a
+//! compare-and-swap, so the two sides always agree on who owns the lease or the
+//! lent buffer). A reader that wins the claim owns the lease until it moves the
+//! state on; a writer that sees `CLAIMED` waits for that whatever else happens.
+//! A writer that claims a lend owns the lent buffer until it answers; a reader
+//! that fails to take its lend back waits for that answer whatever else
+//! happens. Those are the invariants [`Lease`] and [`Lend`] rely on.
 //!
 //! Every wait first spins (see [`spin_until`]) and then parks on a doorbell of
 //! [`Signals`] in a `select!` with the done channel and the deadline, except the
@@ -49,7 +72,8 @@
 //! on the matching doorbell rings it; a waiter registers before its last look at
 //! the state, so a ring cannot fall between its look and its sleep. Readers ring
 //! the writer only when its write is finished or when it is taking its offer
-//! back, so a parked writer wakes once per write.
+//! back, so a parked writer wakes once per write; a writer rings a lending
+//! reader once, with its answer.
 //!
 //! The write side is a small lock word (see [`Fast::lock`]): free, held, held
 //! with a writer starving for it, or being handed to a starving writer. A writer
@@ -65,7 +89,9 @@ use crossbeam_utils::CachePadded;
 
 use super::{Lease, Shared};
 use crate::error::{partial, timed_out};
-use crate::sync::{spin_until, AtomicUsize, Bell, Deadline, Ordering, Park, Patience, UnsafeCell};
+use crate::sync::{
+    spin_until, AtomicBool, AtomicUsize, Bell, Deadline, Ordering, Park, Patience, UnsafeCell,
+};
 
 /// No offer: the writer may store a new lease.
 const EMPTY: usize = 0;
@@ -79,6 +105,15 @@ const REPLIED: usize = 3;
 /// gives it back (`EMPTY`, or `REPLIED` if it took the last byte) instead of
 /// offering the rest again.
 const RECALLED: usize = 4;
+/// The writer took a reader's lent buffer and is copying into it.
+const FILLING: usize = 5;
+/// From this value up, the state is the address of the [`Lend`] of the reader
+/// that lent its buffer (`LENT`). A `Lend` is aligned to 8 bytes, so its
+/// address is never one of the tags above.
+const LENT_MIN: usize = 8;
+
+/// A `Lend`'s result before the writer answered it.
+const PENDING: usize = usize::MAX;
 
 /// The write side is free: the first writer to come takes it.
 const FREE: usize = 0;
@@ -135,6 +170,130 @@ struct Slot {
 // gives every access to it a single owner at a time (see `Slot::lease`).
 unsafe impl Sync for Slot {}
 
+/// Where a lent buffer is: a raw view of a reader's `&mut [u8]`.
+#[derive(Clone, Copy, Debug)]
+struct BufView {
+    /// Start of the reader's buffer.
+    ptr: *mut u8,
+    /// Its length (never 0: an empty read returns before it could lend).
+    len: usize,
+}
+
+/// A reader's buffer, lent to the writer while the reader waits: the reverse
+/// of a [`Lease`]. It lives on the lending reader's stack.
+///
+/// # Safety
+///
+/// The reader publishes its `Lend` by moving the state from `EMPTY` to the
+/// `Lend`'s address (CAS), and from then on may not return, nor touch its
+/// buffer, until it has either taken the `Lend` back (CAS from its address to
+/// `EMPTY`) or seen `result` answered. A writer that holds the write side may
+/// claim the `Lend` (CAS from its address to `FILLING`); it then copies into
+/// the buffer and stores `result`, and touches neither the `Lend` nor the
+/// buffer after that store. A reader whose take-back CAS fails therefore waits
+/// for `result`, with no deadline and whatever closes; the reader's unwind
+/// guard ([`LendGuard`]) does the same when a panic unwinds. Only one reader at
+/// a time may lend (it holds [`Fast::lender`] from before it publishes until
+/// after it has its answer), so the one doorbell [`Bell::Filled`] has at most
+/// one sleeper and its ring cannot wake the wrong reader.
+#[repr(align(8))]
+struct Lend {
+    /// The lent buffer. Accessed by the writer that claimed the `Lend` (the
+    /// copy) and by the reader once the `Lend` is back or answered; the state
+    /// and `result` order the two (under loom this cell is what checks it).
+    buf: UnsafeCell<BufView>,
+    /// How many bytes the writer copied, or `PENDING`.
+    result: AtomicUsize,
+}
+
+impl Lend {
+    /// A lend of `buf`, not yet answered.
+    fn new(buf: &mut [u8]) -> Self {
+        Self {
+            buf: UnsafeCell::new(BufView {
+                ptr: buf.as_mut_ptr(),
+                len: buf.len(),
+            }),
+            result: AtomicUsize::new(PENDING),
+        }
+    }
+
+    /// The writer's copy of the first bytes of `bytes` into the lent buffer;
+    /// returns how many it copied.
+    ///
+    /// # Safety
+    ///
+    /// The caller's CAS moved the state from this `Lend`'s address to `FILLING`
+    /// and it has not answered yet (see the type's `# Safety`).
+    unsafe fn fill(&self, bytes: &[u8]) -> usize {
+        self.buf.with_mut(|view| {
+            // SAFETY: the caller owns the lend until it answers, and the reader
+            // waits for that answer before it touches its buffer again; the
+            // reader's buffer is an exclusive borrow, so it cannot overlap the
+            // writer's shared `bytes`; `n` fits both.
+            unsafe {
+                let n = (*view).len.min(bytes.len());
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*view).ptr, n);
+                n
+            }
+        })
+    }
+
+    /// Tells the reader how many bytes it got. The writer's last touch of the
+    /// `Lend`: the reader may return as soon as it sees this.
+    fn answer(&self, n: usize) {
+        // ORDERING: SeqCst releases the copy to the reader and orders the
+        // answer before the writer's look at the doorbell.
+        self.result.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether the writer answered.
+    fn answered(&self) -> bool {
+        // ORDERING: SeqCst acquires the writer's copy, and is the waiter's last
+        // look before it parks (paired with the writer's look at the doorbell).
+        self.result.load(Ordering::SeqCst) != PENDING
+    }
+
+    /// The reader's last touch of the lend, once it is back or answered (under
+    /// loom, the access that proves the writer's copy happened before the read
+    /// returns).
+    fn end(&self) {
+        self.buf.with_mut(|_| ());
+    }
+}
+
+/// How a lend ended.
+enum Lent {
+    /// The writer copied this many bytes into the buffer (0: an empty write).
+    Filled(usize),
+    /// The state was no longer `EMPTY`: nothing was lent.
+    Lost,
+    /// The pipe closed, and the lend was taken back unfilled.
+    Closed,
+    /// The deadline passed, and the lend was taken back unfilled.
+    TimedOut,
+}
+
+/// Takes a published lend back when dropped (a panic unwinding through a read
+/// that lent its buffer): the buffer is about to be freed, so no writer may
+/// copy into it afterwards, and one that is copying is waited for.
+struct LendGuard<'a> {
+    /// The engine whose state holds the lend.
+    engine: &'a Fast,
+    /// The pipe, for its doorbells.
+    sh: &'a Shared,
+    /// The lend.
+    lend: &'a Lend,
+}
+
+impl Drop for LendGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.engine.take_back(self.sh, self.lend);
+        self.lend.end();
+        self.engine.release_lender(self.sh);
+    }
+}
+
 /// The lock-free rendezvous engine.
 pub(crate) struct Fast {
     /// The hand-off, on a cache line of its own.
@@ -150,6 +309,9 @@ pub(crate) struct Fast {
     /// turns `HANDOFF` back into `FREE`, so the write side is never handed to
     /// nobody.
     lock: CachePadded<AtomicUsize>,
+    /// Held by the one reader that may lend its buffer, from before it
+    /// publishes its [`Lend`] until it has taken it back or has its answer.
+    lender: CachePadded<AtomicBool>,
 }
 
 /// Frees the write side when dropped, also when a panic unwinds through a write.
@@ -183,6 +345,7 @@ impl Drop for OfferGuard<'_> {
             // Readers took every byte: the lease is the writer's again.
             self.engine.slot.state.store(EMPTY, Ordering::SeqCst);
             self.engine.end_lease();
+            self.sh.signals.notify(Bell::Offer);
         }
     }
 }
@@ -196,6 +359,7 @@ impl Fast {
                 lease: UnsafeCell::new(Lease::empty()),
             }),
             lock: CachePadded::new(AtomicUsize::new(FREE)),
+            lender: CachePadded::new(AtomicBool::new(false)),
         }
     }
 
@@ -207,31 +371,45 @@ impl Fast {
         deadline: Deadline,
     ) -> io::Result<usize> {
         let sig = &sh.signals;
-        let offered = || self.slot.state.load(Ordering::SeqCst) == OFFERED;
         loop {
             // As in Go, a closed pipe wins over a pending write.
             if sig.is_closed() {
                 return sh.read_close_result();
             }
-            if self.try_claim() {
-                // An empty write is consumed without ending the read, but a
-                // stream of them must not keep a timed read past its deadline.
-                match self.copy_and_hand_back(sh, buf) {
-                    0 if deadline.passed() => return Err(timed_out()),
-                    0 => continue,
-                    n => return Ok(n),
+            match self.slot.state.load(Ordering::SeqCst) {
+                // A writer is waiting: copy from its bytes.
+                OFFERED if self.try_claim() => {
+                    // An empty write is consumed without ending the read, but a
+                    // stream of them must not keep a timed read past its
+                    // deadline.
+                    match self.copy_and_hand_back(sh, buf) {
+                        0 if deadline.passed() => return Err(timed_out()),
+                        0 => continue,
+                        n => return Ok(n),
+                    }
                 }
+                // No writer yet: lend our buffer, for the writer to copy into.
+                EMPTY if self.try_take_lender() => match self.lend(sh, buf, deadline) {
+                    Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
+                    Lent::Filled(0) | Lent::Lost => continue,
+                    Lent::Filled(n) => return Ok(n),
+                    Lent::Closed => return sh.read_close_result(),
+                    Lent::TimedOut => return Err(timed_out()),
+                },
+                _ => {}
             }
-            // No offer, or another reader took it (and with it the wake-up we
-            // may have taken from the doorbell: it has work to do, we do not).
-            // Only here may a timed read give up: a read woken for an offer
-            // must try to claim it first, or the wake-up would be lost.
+            // Nothing we can use now: another reader holds the offer or lends
+            // its buffer, or a writer is busy with the slot (or another reader
+            // won the race, with the wake-up we may have taken from the
+            // doorbell: it has work to do, we do not). Only here may a timed
+            // read give up: a read woken for a usable state must try it first,
+            // or the wake-up would be lost.
             if deadline.passed() {
                 return Err(timed_out());
             }
-            if !spin_until(deadline.budget(SPIN), || offered() || sig.is_closed()) {
+            if !spin_until(deadline.budget(SPIN), || self.usable() || sig.is_closed()) {
                 let woke = sig.registered(Bell::Offer, || loop {
-                    if offered() {
+                    if self.usable() {
                         return Park::Rung;
                     }
                     match sig.park(Bell::Offer, deadline, true) {
@@ -246,6 +424,126 @@ impl Fast {
                 }
             }
         }
+    }
+
+    /// Whether a reader could do something now: claim an offer, or lend.
+    #[inline]
+    fn usable(&self) -> bool {
+        // ORDERING: SeqCst: the waiter's last looks before it parks, paired
+        // with the looks at the doorbell of whoever makes the state usable.
+        match self.slot.state.load(Ordering::SeqCst) {
+            OFFERED => true,
+            EMPTY => !self.lender.load(Ordering::SeqCst),
+            _ => false,
+        }
+    }
+
+    /// Becomes the one reader that may lend; returns whether this call did.
+    #[inline]
+    fn try_take_lender(&self) -> bool {
+        // ORDERING: acquires the previous lender's release (nothing else is
+        // handed over through this flag: the lend itself goes through the
+        // state word).
+        !self.lender.load(Ordering::Relaxed)
+            && self
+                .lender
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Gives up the lender's role, and wakes a reader that waited for it.
+    #[inline]
+    fn release_lender(&self, sh: &Shared) {
+        // ORDERING: SeqCst orders the release before the look at the doorbell.
+        self.lender.store(false, Ordering::SeqCst);
+        sh.signals.notify(Bell::Offer);
+    }
+
+    /// Lends `buf` to the next writer and waits for it to copy into it, the
+    /// pipe to close or the deadline to pass. The caller holds the lender's
+    /// role; this call gives it back.
+    fn lend(&self, sh: &Shared, buf: &mut [u8], deadline: Deadline) -> Lent {
+        let sig = &sh.signals;
+        let lend = Lend::new(buf);
+        let addr = &lend as *const Lend as usize;
+        // ORDERING: SeqCst publishes the lend (its view and its PENDING
+        // result) to the writer's claiming CAS, and orders it before the
+        // writer's look at its doorbell... and ours below.
+        if self
+            .slot
+            .state
+            .compare_exchange(EMPTY, addr, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            self.release_lender(sh);
+            return Lent::Lost;
+        }
+        // From here until the lend is back or answered, a panic must not
+        // unwind past this frame: `buf` would be freed under a writer's copy.
+        let guard = LendGuard {
+            engine: self,
+            sh,
+            lend: &lend,
+        };
+        sh.failpoint_after_lend();
+        let mut woke = Park::Rung;
+        if !spin_until(deadline.budget(SPIN), || lend.answered() || sig.is_closed())
+            || !lend.answered()
+        {
+            woke = sig.registered(Bell::Filled, || loop {
+                if lend.answered() {
+                    return Park::Rung;
+                }
+                match sig.park(Bell::Filled, deadline, true) {
+                    Park::Rung => {}
+                    other => return other,
+                }
+            });
+        }
+        std::mem::forget(guard);
+        let filled = match woke {
+            // ORDERING: the SeqCst load that saw the answer acquired the copy.
+            Park::Rung => Some(lend.result.load(Ordering::Relaxed)),
+            _ => self.take_back(sh, &lend),
+        };
+        lend.end();
+        self.release_lender(sh);
+        match (filled, woke) {
+            (Some(n), Park::Rung) => Lent::Filled(n),
+            // Bytes that arrived before the close or the deadline are returned,
+            // never lost.
+            (Some(n), _) if n > 0 => Lent::Filled(n),
+            (_, Park::Closed) => Lent::Closed,
+            _ => Lent::TimedOut,
+        }
+    }
+
+    /// Takes a published lend back; returns `None` if no writer had claimed
+    /// it, or what the writer that claimed it copied, after waiting for its
+    /// answer with no deadline.
+    fn take_back(&self, sh: &Shared, lend: &Lend) -> Option<usize> {
+        let sig = &sh.signals;
+        let addr = lend as *const Lend as usize;
+        // ORDERING: SeqCst; on failure a writer has claimed the lend, and the
+        // wait below acquires its answer.
+        if self
+            .slot
+            .state
+            .compare_exchange(addr, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return None;
+        }
+        // A writer is copying into our buffer: it must be done before we may
+        // leave, so wait for its answer whatever closes.
+        if !spin_until(SPIN, || lend.answered()) {
+            sig.registered(Bell::Filled, || {
+                while !lend.answered() {
+                    sig.park(Bell::Filled, Deadline::never(), false);
+                }
+            });
+        }
+        Some(lend.result.load(Ordering::Relaxed))
     }
 
     /// Takes the current offer if there is one; returns whether this call did.
@@ -483,24 +781,83 @@ impl Fast {
         }
     }
 
-    /// The write proper, with the write side held: offers `buf` and waits until
-    /// readers have taken all of it, the pipe closes or the deadline passes.
+    /// The write proper, with the write side held: copies into a reader's lent
+    /// buffer if one is waiting, offers the rest (or all of `buf`) and waits
+    /// until readers have taken all of it, the pipe closes or the deadline
+    /// passes.
     fn hand_over(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
         let sig = &sh.signals;
         let state = &self.slot.state;
         if sig.is_closed() {
             return Err(sh.write_close_error());
         }
-        // Even an empty write is offered: it is a rendezvous, as in Go.
-        self.slot.lease.with_mut(|lease| {
-            // SAFETY: the state is EMPTY (we hold the write side, and every
-            // earlier offer was used up or taken back), so no reader looks at
-            // the lease (`Slot::lease`).
-            unsafe { *lease = Lease::new(buf) }
-        });
-        // ORDERING: SeqCst publishes the lease to the claiming CAS and orders the
-        // store before the look at the doorbell.
-        state.store(OFFERED, Ordering::SeqCst);
+        // Even an empty write meets a reader: it is a rendezvous, as in Go.
+        let mut rest = buf;
+        loop {
+            // ORDERING: SeqCst acquires a reader's publication of its lend.
+            match state.load(Ordering::SeqCst) {
+                lent if lent >= LENT_MIN => {
+                    // A reader lent its buffer: take it, unless it takes it back
+                    // first.
+                    if state
+                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    // SAFETY: `lent` is the address of a `Lend` that our CAS
+                    // claimed: its reader waits for our answer before it
+                    // returns (`Lend`), so the reference is valid until then.
+                    let lend = unsafe { &*(lent as *const Lend) };
+                    // SAFETY: our CAS claimed the lend and we have not answered.
+                    let n = unsafe { lend.fill(rest) };
+                    rest = &rest[n..];
+                    if rest.is_empty() {
+                        // All of it fitted: the write is done, with no reply to
+                        // wait for. The slot is free before the reader hears,
+                        // so its next read finds it usable.
+                        // ORDERING: SeqCst orders the state before the answer
+                        // and the looks at the doorbells.
+                        state.store(EMPTY, Ordering::SeqCst);
+                        lend.answer(n);
+                        sig.notify(Bell::Filled);
+                        sig.notify(Bell::Offer);
+                        return Ok(buf.len());
+                    }
+                    // The rest goes on offer in the same move, then the reader
+                    // hears how much it got.
+                    self.slot.lease.with_mut(|lease| {
+                        // SAFETY: the state is FILLING, which only we move on:
+                        // no reader looks at the lease (`Slot::lease`).
+                        unsafe { *lease = Lease::new(rest) }
+                    });
+                    // ORDERING: SeqCst publishes the lease to the claiming CAS.
+                    state.store(OFFERED, Ordering::SeqCst);
+                    lend.answer(n);
+                    sig.notify(Bell::Filled);
+                    break;
+                }
+                EMPTY => {
+                    self.slot.lease.with_mut(|lease| {
+                        // SAFETY: the state is EMPTY (we hold the write side,
+                        // and every earlier offer was used up or taken back),
+                        // so no reader looks at the lease (`Slot::lease`); a
+                        // reader that lends meanwhile does not either.
+                        unsafe { *lease = Lease::new(rest) }
+                    });
+                    // ORDERING: SeqCst publishes the lease to the claiming CAS
+                    // and orders the offer before the look at the doorbell.
+                    if state
+                        .compare_exchange(EMPTY, OFFERED, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        break;
+                    }
+                    // A reader lent its buffer first: fill it instead.
+                }
+                other => unreachable!("a write found the slot in state {other}"),
+            }
+        }
         // From here until the offer is used up or taken back, a panic must not
         // unwind past this frame with the offer up: `buf` is about to be freed.
         let guard = OfferGuard { engine: self, sh };
@@ -539,20 +896,23 @@ impl Fast {
                         _ => sh.write_close_error(),
                     });
                 }
-                return self.finish(buf.len());
+                return self.finish(sh, buf.len());
             }
         }
         std::mem::forget(guard);
-        self.finish(buf.len())
+        self.finish(sh, buf.len())
     }
 
     /// Ends a write whose offer readers used up.
     #[inline]
-    fn finish(&self, len: usize) -> io::Result<usize> {
-        // ORDERING: the SeqCst load that saw REPLIED acquired the last copy;
-        // only this writer moves the state out of REPLIED.
-        self.slot.state.store(EMPTY, Ordering::Relaxed);
+    fn finish(&self, sh: &Shared, len: usize) -> io::Result<usize> {
         self.end_lease();
+        // ORDERING: the SeqCst load that saw REPLIED acquired the last copy;
+        // only this writer moves the state out of REPLIED. SeqCst here orders
+        // the free slot before the look at the readers' doorbell: a reader that
+        // found the slot busy may lend now.
+        self.slot.state.store(EMPTY, Ordering::SeqCst);
+        sh.signals.notify(Bell::Offer);
         Ok(len)
     }
 
@@ -601,6 +961,8 @@ impl Fast {
             unsafe { (*lease).len() }
         });
         self.end_lease();
+        // The slot is free: a reader that found it busy may lend now.
+        sig.notify(Bell::Offer);
         Some(left)
     }
 

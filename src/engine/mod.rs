@@ -190,6 +190,8 @@ pub(crate) struct Failpoints {
     /// also under loom: it is set before the model's threads start, so loom
     /// need not explore it.
     pub(crate) panic_after_offer: std::sync::atomic::AtomicBool,
+    /// The next read that lends its buffer panics right after publishing it.
+    pub(crate) panic_after_lend: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -231,6 +233,20 @@ impl Shared {
             .swap(false, std::sync::atomic::Ordering::Relaxed)
         {
             panic!("gopipe failpoint: panic after the offer was published");
+        }
+    }
+
+    /// Where a read has just lent its buffer: panics there if a test asked for
+    /// it.
+    #[inline(always)]
+    pub(crate) fn failpoint_after_lend(&self) {
+        #[cfg(any(test, gopipe_loom))]
+        if self
+            .failpoints
+            .panic_after_lend
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("gopipe failpoint: panic after the buffer was lent");
         }
     }
 
@@ -392,6 +408,47 @@ mod tests {
                 let cut = got.len() - 5;
                 assert_eq!(&got[cut..], b"after", "{got:?}");
                 assert_eq!(&got[..cut], &b"0123456789"[..cut], "{got:?}");
+            }
+        });
+    }
+
+    /// The shipping engine: a read that panics right after lending its buffer
+    /// takes the lend back before its buffer is freed (or waits for a writer
+    /// that is copying into it), and gives up the lender's role: a later write
+    /// goes to a later read, whole.
+    #[test]
+    fn fast_read_panicking_after_its_lend_takes_it_back() {
+        bounded(|| {
+            for round in 0..200 {
+                let (reader, writer) = halves_for_tests(Shared::new());
+                reader
+                    .shared()
+                    .failpoints
+                    .panic_after_lend
+                    .store(true, StdOrdering::Relaxed);
+                let w = thread::spawn(move || {
+                    let n = (&writer).write(b"payload").unwrap();
+                    drop(writer);
+                    n
+                });
+                let mut doomed = vec![0u8; 64];
+                let panicked = catch_unwind(AssertUnwindSafe(|| (&reader).read(&mut doomed)));
+                assert!(panicked.is_err(), "round {round}: the failpoint must panic");
+                // Whatever a writer copied before the lend was taken back
+                // is lost with the panicking read (it never returned), but no
+                // writer may copy into the buffer from now on.
+                let before = doomed.clone();
+                drop(doomed);
+                let got = read_all(reader);
+                let n = w.join().unwrap();
+                assert_eq!(n, 7, "round {round}");
+                let copied_before = before.iter().take_while(|&&b| b != 0).count();
+                assert_eq!(
+                    copied_before + got.len(),
+                    7,
+                    "round {round}: {before:?} {got:?}"
+                );
+                assert_eq!(&b"payload"[copied_before..], &got[..], "round {round}");
             }
         });
     }
