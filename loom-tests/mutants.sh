@@ -11,7 +11,8 @@
 #               models kill it (slow: what loom-tests/README.md's table is from)
 #
 # Exits non-zero if the unmutated copy fails, if a mutant no longer applies or
-# does not compile, or if any mutant survives. A mutant whose suite outlives
+# does not compile, or if any mutant survives other than those listed in
+# expected_survivors (known limits of what loom can check; see README.md). A mutant whose suite outlives
 # MUTANT_TIMEOUT is reported as TIMEOUT and counts as survived: every mutant is
 # expected to die by a failed assertion, a loom causality failure or loom's
 # deadlock detection, never by hanging.
@@ -52,6 +53,21 @@ mutant_names=(
   empty-write-skips-rendezvous
   every-writer-drop-closes
   every-reader-drop-closes
+  relaxed-reply-store
+  relaxed-claim-cas
+  reoffer-without-bell
+  no-unwind-guard
+  no-recall-bell
+  no-handoff-bell
+  no-fence-in-notify
+)
+
+# Mutants the loom suite cannot kill by construction, each with the reason in
+# loom-tests/README.md ("Known limits"). They still run: a survivor is reported
+# as expected and does not fail the run; if one is ever killed, that is printed
+# too (and is fine). Every other survivor fails the run.
+expected_survivors=(
+  no-fence-in-notify
 )
 
 mutant_patch() {
@@ -73,7 +89,8 @@ EOF
     ;;
     writer-leaves-after-claim) cat <<'EOF'
 # On close or timeout the writer leaves even when its retract fails because a
-# reader has claimed the offer and is copying.
+# reader has claimed the offer and is copying (the retract's first CAS always
+# "succeeds", so it never recalls the lease nor waits for the reader).
 sub(FAST, ".compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)",
     ".compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst).or(Ok::<usize, usize>(EMPTY))")
 EOF
@@ -91,8 +108,11 @@ sub(MOD, "        self.rerr.set_first(cause);\n        self.signals.close();\n",
 EOF
     ;;
     no-write-lock) cat <<'EOF'
-# The write side is never contended: every writer takes it at once.
+# The write side is never contended: every writer takes it at once (the lock
+# word stays FREE, and releasing it from FREE is let through).
 sub(FAST, "    fn try_lock(&self) -> bool {\n", "    fn try_lock(&self) -> bool {\n        #[allow(unreachable_code)]\n        return true;\n")
+sub(FAST, 'Err(other) => unreachable!("write side released in state {other}"),',
+    "Err(_) => {}")
 EOF
     ;;
     last-close-wins) cat <<'EOF'
@@ -108,8 +128,11 @@ sub(FAST, ".compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relax
 EOF
     ;;
     offer-not-retracted) cat <<'EOF'
-# On close or timeout the writer leaves without retracting its offer.
-sub(FAST, "                // Closed or timed out: take back what readers have not taken.\n",
+# On close or timeout the writer leaves without retracting its offer (and
+# without its unwind guard, which would retract it).
+sub(FAST, "                // Closed or timed out: take back what readers have not taken.\n"
+    "                std::mem::forget(guard);\n",
+    "                std::mem::forget(guard);\n"
     "                #[allow(unreachable_code)]\n                return Err(timed_out());\n")
 EOF
     ;;
@@ -120,13 +143,15 @@ sub(FAST, "        if reader_asleep {\n            sig.notify(Bell::Offer);\n",
 EOF
     ;;
     no-reply-bell) cat <<'EOF'
-# The reader never wakes a writer parked for its offer to be used up.
-sub(FAST, "        sig.notify(Bell::Reply);\n", "")
+# The reader that takes the last byte never wakes a writer parked for its offer
+# to be used up (a reader giving back a recalled lease still does).
+sub(FAST, "            Ok(_) => sig.notify(Bell::Reply),\n", "            Ok(_) => {}\n")
 EOF
     ;;
     no-lock-bell) cat <<'EOF'
-# A writer leaving the write side never wakes a writer parked for it.
-sub(FAST, "sh.signals.notify(Bell::Lock);", "")
+# A writer leaving the write side never wakes a writer parked for it (a
+# cancelled hand-off still does).
+sub(FAST, "            sig.notify(Bell::Lock);\n            return;\n", "            return;\n")
 EOF
     ;;
     empty-write-ends-read) cat <<'EOF'
@@ -153,8 +178,65 @@ sub(PIPE, "if self.shared.readers.fetch_sub(1, Ordering::AcqRel) == 1 {",
     "if self.shared.readers.fetch_sub(1, Ordering::AcqRel) >= 1 {")
 EOF
     ;;
+    relaxed-reply-store) cat <<'EOF'
+# The reader's hand-back (re-offer of the rest, or REPLIED) is Relaxed: it no
+# longer releases its copy and the advanced lease to the writer or the next
+# claimer.
+sub(FAST, "state.compare_exchange(CLAIMED, next, Ordering::SeqCst, Ordering::SeqCst)",
+    "state.compare_exchange(CLAIMED, next, Ordering::Relaxed, Ordering::SeqCst)")
+EOF
+    ;;
+    relaxed-claim-cas) cat <<'EOF'
+# The claiming CAS is Relaxed: it no longer acquires the lease the writer (or a
+# reader re-offering the rest) published before OFFERED.
+sub(FAST, ".compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)",
+    ".compare_exchange(OFFERED, CLAIMED, Ordering::Relaxed, Ordering::Relaxed)")
+EOF
+    ;;
+    reoffer-without-bell) cat <<'EOF'
+# A reader that puts the rest of a write back on offer never wakes a reader
+# parked for an offer.
+sub(FAST, "through the writer, which sleeps on until its write is done.\n"
+    "                sig.notify(Bell::Offer);\n",
+    "through the writer, which sleeps on until its write is done.\n")
+EOF
+    ;;
+    no-unwind-guard) cat <<'EOF'
+# The offer's unwind guard does nothing: a panic after the offer leaves it up.
+sub(FAST, "if self.engine.retract(self.sh).is_none() {",
+    "if false && self.engine.retract(self.sh).is_none() {")
+EOF
+    ;;
+    no-recall-bell) cat <<'EOF'
+# A reader giving back a lease its writer recalled never wakes that writer,
+# which waits for it with no deadline.
+sub(FAST, "                state.store(if left == 0 { REPLIED } else { EMPTY }, Ordering::SeqCst);\n"
+    "                sig.notify(Bell::Reply);\n",
+    "                state.store(if left == 0 { REPLIED } else { EMPTY }, Ordering::SeqCst);\n")
+EOF
+    ;;
+    no-handoff-bell) cat <<'EOF'
+# A writer handing the write side to a starving writer never wakes it.
+sub(FAST, "            Ok(_) => {\n                if sig.has_sleepers(Bell::Handoff) {\n"
+    "                    sig.notify(Bell::Handoff);\n",
+    "            Ok(_) => {\n                if sig.has_sleepers(Bell::Handoff) {\n")
+EOF
+    ;;
+    no-fence-in-notify) cat <<'EOF'
+# The std build's Signals::notify loses its SeqCst fence. Expected to survive:
+# loom runs the loom twin of Signals (a mutex), never this code.
+sub(SYNC, "                std::sync::atomic::fence(Ordering::SeqCst);\n", "")
+EOF
+    ;;
     *) return 1 ;;
   esac
+}
+
+# Whether mutant $1 is in expected_survivors.
+expected_survivor() {
+  local m
+  for m in "${expected_survivors[@]}"; do [ "$m" = "$1" ] && return 0; done
+  return 1
 }
 
 # Lays a fresh copy of the crate at $copy (same path every time, so the shared
@@ -279,10 +361,19 @@ for name in "${names[@]}"; do
     continue
   fi
   run_suite -- --nocapture
-  case $? in
+  rc=$?
+  if [ $rc = 0 ] && expected_survivor "$name"; then
+    echo "SURVIVED  $name ($(( $(date +%s) - t0 ))s) (expected: known limit, see README)"
+    continue
+  fi
+  case $rc in
     0) echo "SURVIVED  $name ($(( $(date +%s) - t0 ))s)"; failed=1 ;;
     124) echo "TIMEOUT   $name (no verdict in ${timeout_s}s; counted as survived)"; failed=1 ;;
-    *) echo "KILLED    $name ($(( $(date +%s) - t0 ))s) by $(why_failed)" ;;
+    *)
+      note=""
+      expected_survivor "$name" && note=" (an expected survivor, killed: fine)"
+      echo "KILLED    $name ($(( $(date +%s) - t0 ))s) by $(why_failed)$note"
+      ;;
   esac
 done
 echo "total $(( $(date +%s) - start ))s"

@@ -132,7 +132,7 @@ mod sync;
 pub use crate::error::{is_closed_pipe, CloseError, ClosedPipe};
 #[cfg(gopipe_loom)]
 #[doc(hidden)]
-pub use crate::pipe::__loom_panic_after_next_lend;
+pub use crate::pipe::{__loom_panic_after_next_lend, __loom_panic_after_next_offer};
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
 pub use crate::pipe::__reference_pipe;
