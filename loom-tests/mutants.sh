@@ -60,6 +60,9 @@ mutant_names=(
   no-recall-bell
   no-handoff-bell
   no-fence-in-notify
+  writer-fills-retracted-buffer
+  reader-leaves-during-fill
+  lent-bytes-lost-on-timeout
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -83,8 +86,8 @@ EOF
     ;;
     writer-skips-count) cat <<'EOF'
 # The writer takes a claimed offer as done: it returns while the reader copies.
-sub(FAST, "let replied = || state.load(Ordering::SeqCst) == REPLIED;",
-    "let replied = || state.load(Ordering::SeqCst) != OFFERED;")
+sub(FAST, "            s == REPLIED || s >= LENT_MIN\n        };",
+    "            s != OFFERED\n        };")
 EOF
     ;;
     writer-leaves-after-claim) cat <<'EOF'
@@ -210,9 +213,9 @@ EOF
     no-recall-bell) cat <<'EOF'
 # A reader giving back a lease its writer recalled never wakes that writer,
 # which waits for it with no deadline.
-sub(FAST, "                state.store(if left == 0 { REPLIED } else { EMPTY }, Ordering::SeqCst);\n"
+sub(FAST, "                state.store(if left == 0 { REPLIED } else { RETURNED }, Ordering::SeqCst);\n"
     "                sig.notify(Bell::Reply);\n",
-    "                state.store(if left == 0 { REPLIED } else { EMPTY }, Ordering::SeqCst);\n")
+    "                state.store(if left == 0 { REPLIED } else { RETURNED }, Ordering::SeqCst);\n")
 EOF
     ;;
     no-handoff-bell) cat <<'EOF'
@@ -226,6 +229,26 @@ EOF
 # The std build's Signals::notify loses its SeqCst fence. Expected to survive:
 # loom runs the loom twin of Signals (a mutex), never this code.
 sub(SYNC, "                std::sync::atomic::fence(Ordering::SeqCst);\n", "")
+EOF
+    ;;
+    writer-fills-retracted-buffer) cat <<'EOF'
+# The writer takes a lent buffer with a plain store instead of a CAS: the
+# reader's take-back can succeed while the writer copies into its buffer.
+sub(FAST, "                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)\n                        .is_err()",
+    "                        .swap(FILLING, Ordering::SeqCst)\n                        != lent")
+EOF
+    ;;
+    reader-leaves-during-fill) cat <<'EOF'
+# A reader whose take-back fails (a writer is copying into its buffer) returns
+# at once instead of waiting for the writer's answer.
+sub(FAST, "        // A writer is copying into our buffer: it must be done before we may\n        // leave, so wait for its answer whatever closes.\n",
+    "        #[allow(unreachable_code)]\n        return None;\n")
+EOF
+    ;;
+    lent-bytes-lost-on-timeout) cat <<'EOF'
+# Bytes a writer copied into a lent buffer are dropped when the read's
+# deadline passes or the pipe closes meanwhile: the read reports the timeout.
+sub(FAST, "            (Some(n), _) if n > 0 => Lent::Filled(n),\n", "")
 EOF
     ;;
     *) return 1 ;;
@@ -286,6 +309,26 @@ run_suite() {
   case $rc in
     0) return 0 ;;
     124 | 137) return 124 ;;
+    writer-fills-retracted-buffer) cat <<'EOF'
+# The writer takes a lent buffer with a plain store instead of a CAS: the
+# reader's take-back can succeed while the writer copies into its buffer.
+sub(FAST, "                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)\n                        .is_err()",
+    "                        .swap(FILLING, Ordering::SeqCst)\n                        != lent")
+EOF
+    ;;
+    reader-leaves-during-fill) cat <<'EOF'
+# A reader whose take-back fails (a writer is copying into its buffer) returns
+# at once instead of waiting for the writer's answer.
+sub(FAST, "        // A writer is copying into our buffer: it must be done before we may\n        // leave, so wait for its answer whatever closes.\n",
+    "        #[allow(unreachable_code)]\n        return None;\n")
+EOF
+    ;;
+    lent-bytes-lost-on-timeout) cat <<'EOF'
+# Bytes a writer copied into a lent buffer are dropped when the read's
+# deadline passes or the pipe closes meanwhile: the read reports the timeout.
+sub(FAST, "            (Some(n), _) if n > 0 => Lent::Filled(n),\n", "")
+EOF
+    ;;
     *) return 1 ;;
   esac
 }

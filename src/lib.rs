@@ -130,12 +130,12 @@ mod pipe;
 mod sync;
 
 pub use crate::error::{is_closed_pipe, CloseError, ClosedPipe};
-#[cfg(gopipe_loom)]
-#[doc(hidden)]
-pub use crate::pipe::{__loom_panic_after_next_lend, __loom_panic_after_next_offer};
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
 pub use crate::pipe::__reference_pipe;
+#[cfg(gopipe_loom)]
+#[doc(hidden)]
+pub use crate::pipe::{__loom_panic_after_next_lend, __loom_panic_after_next_offer};
 pub use crate::pipe::{pipe, PipeReader, PipeWriter};
 
 #[cfg(doctest)]

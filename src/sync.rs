@@ -21,6 +21,7 @@ mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
 
+    use std::cell::Cell;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
@@ -162,6 +163,12 @@ mod imp {
         pub(crate) fn lost_one(&mut self) {}
     }
 
+    thread_local! {
+        /// Whether this thread's last yield in [`spin_until`] let another
+        /// thread run on its core.
+        static CROWDED: Cell<bool> = const { Cell::new(false) };
+    }
+
     /// Spins until `ready()` returns true or `budget` has passed; returns the last
     /// answer of `ready()`.
     ///
@@ -180,14 +187,18 @@ mod imp {
         /// How long to spin between two yields while the core looks free.
         const YIELD_EVERY: Duration = Duration::from_micros(2);
         /// A yield that took longer than this let another thread run here.
-        const CROWDED: Duration = Duration::from_micros(1);
+        const CROWDED_YIELD: Duration = Duration::from_micros(1);
 
         if ready() {
             return true;
         }
         let start = Instant::now();
         let mut next_yield = FIRST_YIELD;
-        let mut crowded = false;
+        // A thread whose last spin found its core crowded starts out yielding:
+        // its partner most likely shares the core still, and spinning for a
+        // partner that is not running only delays it. One quick yield clears
+        // the mark when the partner has a core of its own again.
+        let mut crowded = CROWDED.with(Cell::get);
         loop {
             if !crowded {
                 for _ in 0..CHECKS_PER_CLOCK {
@@ -206,7 +217,8 @@ mod imp {
                 let after = start.elapsed();
                 // Saturating: std does not promise that `Instant` never steps
                 // back, and a panic here would unwind through a hand-off.
-                crowded = after.saturating_sub(spent) > CROWDED;
+                crowded = after.saturating_sub(spent) > CROWDED_YIELD;
+                CROWDED.with(|c| c.set(crowded));
                 next_yield = after + YIELD_EVERY;
                 if ready() {
                     return true;

@@ -13,7 +13,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use loom::thread;
-use loom_tests::{assert_closed_pipe, model, read_to_end, write_until_error, ReadEnd};
+use loom_tests::{
+    assert_closed_pipe, model, quiet_failpoint_panics, read_to_end, write_until_error, ReadEnd,
+};
 
 /// A reader with a timeout makes one read into a 2-byte buffer (lending it if
 /// it comes first) while a writer writes `ab`; then the reader drops its half.
@@ -126,6 +128,7 @@ fn large_write_split_between_lend_and_offer() {
 /// what went into that buffer plus what a later read got.
 #[test]
 fn reader_panics_after_its_lend() {
+    quiet_failpoint_panics();
     model("reader_panics_after_its_lend", || {
         let (reader, writer) = gopipe::pipe();
         gopipe::__loom_panic_after_next_lend(&reader);

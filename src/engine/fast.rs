@@ -16,7 +16,7 @@
 //!    | |  |                      |       EMPTY (retract)          | CLAIMED -> RECALLED|
 //!    | |  |                      |                                v                    |
 //!    | |  |                      |                             RECALLED --- reader:    |
-//!    | |  |                      |                                rest left: EMPTY     |
+//!    | |  |                      |                                rest left: RETURNED  |
 //!    | |  |                      |                                none left: REPLIED   |
 //!    | |  |                      +------ bytes left: the reader CASes CLAIMED -> OFFERED
 //!    | |  |                      |                                                     |
@@ -35,7 +35,11 @@
 //! advances the lease past those bytes; if bytes are left it puts the rest
 //! back on offer itself, so a write read in many small pieces costs the writer
 //! no round trip and no wake-up per piece. The reader that takes the last byte
-//! (or an empty write) moves the state to `REPLIED`, and the write returns.
+//! (or an empty write) moves the state to `REPLIED`, and the write returns. A
+//! reader that finds `REPLIED` may lend its buffer over it at once; the writer
+//! takes that lend as its answer too (only `REPLIED` is lent over while an
+//! offer is up), and its next write fills it. With both threads on one core
+//! that makes every other write a fill with no switch.
 //!
 //! A reader that finds the slot `EMPTY` lends its buffer ([`Lend`]): it moves
 //! the state to the `Lend`'s address and waits for the answer. The writer that
@@ -48,8 +52,9 @@
 //! A writer that must leave early (the pipe closed, its deadline passed, or a
 //! panic unwinds through it) takes its offer back: `OFFERED -> EMPTY` if no
 //! reader holds it, else `CLAIMED -> RECALLED`, and then it waits, with no
-//! deadline, for the one reader holding the lease to give it back (`EMPTY`, or
-//! `REPLIED` if that reader took the last byte). So a retract waits for at most
+//! deadline, for the one reader holding the lease to give it back (`RETURNED`,
+//! which the writer turns into `EMPTY`, or `REPLIED` if that reader took the
+//! last byte). So a retract waits for at most
 //! one copy, however many readers keep reading.
 //!
 //! Only the writer that holds the write side (`lock`) moves the state from
@@ -102,11 +107,15 @@ const CLAIMED: usize = 2;
 /// Readers have taken every byte of the offer.
 const REPLIED: usize = 3;
 /// A reader is copying from the lease and the writer wants it back: the reader
-/// gives it back (`EMPTY`, or `REPLIED` if it took the last byte) instead of
+/// gives it back (`RETURNED`, or `REPLIED` if it took the last byte) instead of
 /// offering the rest again.
 const RECALLED: usize = 4;
 /// The writer took a reader's lent buffer and is copying into it.
 const FILLING: usize = 5;
+/// A reader gave a recalled lease back with bytes left in it: the writer takes
+/// it from here (`EMPTY`). Unlike `EMPTY`, no reader lends over it, so the
+/// writer cannot mistake the lease coming back for its offer being used up.
+const RETURNED: usize = 6;
 /// From this value up, the state is the address of the [`Lend`] of the reader
 /// that lent its buffer (`LENT`). A `Lend` is aligned to 8 bytes, so its
 /// address is never one of the tags above.
@@ -284,11 +293,13 @@ struct LendGuard<'a> {
     sh: &'a Shared,
     /// The lend.
     lend: &'a Lend,
+    /// The state the lend replaced, put back if it is taken back unclaimed.
+    free: usize,
 }
 
 impl Drop for LendGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.engine.take_back(self.sh, self.lend);
+        let _ = self.engine.take_back(self.sh, self.lend, self.free);
         self.lend.end();
         self.engine.release_lender(self.sh);
     }
@@ -343,9 +354,8 @@ impl Drop for OfferGuard<'_> {
         // Waits for a reader that is copying, with no deadline (`Lease`).
         if self.engine.retract(self.sh).is_none() {
             // Readers took every byte: the lease is the writer's again.
-            self.engine.slot.state.store(EMPTY, Ordering::SeqCst);
             self.engine.end_lease();
-            self.sh.signals.notify(Bell::Offer);
+            self.engine.free_replied(self.sh);
         }
     }
 }
@@ -388,14 +398,17 @@ impl Fast {
                         n => return Ok(n),
                     }
                 }
-                // No writer yet: lend our buffer, for the writer to copy into.
-                EMPTY if self.try_take_lender() => match self.lend(sh, buf, deadline) {
-                    Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
-                    Lent::Filled(0) | Lent::Lost => continue,
-                    Lent::Filled(n) => return Ok(n),
-                    Lent::Closed => return sh.read_close_result(),
-                    Lent::TimedOut => return Err(timed_out()),
-                },
+                // No writer yet (or the last one is done and only has to
+                // notice): lend our buffer, for the next writer to copy into.
+                free @ (EMPTY | REPLIED) if self.try_take_lender() => {
+                    match self.lend(sh, free, buf, deadline) {
+                        Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
+                        Lent::Filled(0) | Lent::Lost => continue,
+                        Lent::Filled(n) => return Ok(n),
+                        Lent::Closed => return sh.read_close_result(),
+                        Lent::TimedOut => return Err(timed_out()),
+                    }
+                }
                 _ => {}
             }
             // Nothing we can use now: another reader holds the offer or lends
@@ -433,7 +446,7 @@ impl Fast {
         // with the looks at the doorbell of whoever makes the state usable.
         match self.slot.state.load(Ordering::SeqCst) {
             OFFERED => true,
-            EMPTY => !self.lender.load(Ordering::SeqCst),
+            EMPTY | REPLIED => !self.lender.load(Ordering::SeqCst),
             _ => false,
         }
     }
@@ -460,9 +473,11 @@ impl Fast {
     }
 
     /// Lends `buf` to the next writer and waits for it to copy into it, the
-    /// pipe to close or the deadline to pass. The caller holds the lender's
-    /// role; this call gives it back.
-    fn lend(&self, sh: &Shared, buf: &mut [u8], deadline: Deadline) -> Lent {
+    /// pipe to close or the deadline to pass. `free` is the state the caller
+    /// saw: `EMPTY`, or `REPLIED` (a writer whose offer readers used up, which
+    /// takes a lend in its place as its answer: see `hand_over`). The caller
+    /// holds the lender's role; this call gives it back.
+    fn lend(&self, sh: &Shared, free: usize, buf: &mut [u8], deadline: Deadline) -> Lent {
         let sig = &sh.signals;
         let lend = Lend::new(buf);
         let addr = &lend as *const Lend as usize;
@@ -472,7 +487,7 @@ impl Fast {
         if self
             .slot
             .state
-            .compare_exchange(EMPTY, addr, Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(free, addr, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
             self.release_lender(sh);
@@ -484,6 +499,7 @@ impl Fast {
             engine: self,
             sh,
             lend: &lend,
+            free,
         };
         sh.failpoint_after_lend();
         let mut woke = Park::Rung;
@@ -504,7 +520,7 @@ impl Fast {
         let filled = match woke {
             // ORDERING: the SeqCst load that saw the answer acquired the copy.
             Park::Rung => Some(lend.result.load(Ordering::Relaxed)),
-            _ => self.take_back(sh, &lend),
+            _ => self.take_back(sh, &lend, free),
         };
         lend.end();
         self.release_lender(sh);
@@ -518,10 +534,11 @@ impl Fast {
         }
     }
 
-    /// Takes a published lend back; returns `None` if no writer had claimed
-    /// it, or what the writer that claimed it copied, after waiting for its
-    /// answer with no deadline.
-    fn take_back(&self, sh: &Shared, lend: &Lend) -> Option<usize> {
+    /// Takes a published lend back, putting back the state it replaced
+    /// (`free`: `EMPTY`, or the `REPLIED` a writer may still be waiting to
+    /// see); returns `None` if no writer had claimed it, or what the writer
+    /// that claimed it copied, after waiting for its answer with no deadline.
+    fn take_back(&self, sh: &Shared, lend: &Lend, free: usize) -> Option<usize> {
         let sig = &sh.signals;
         let addr = lend as *const Lend as usize;
         // ORDERING: SeqCst; on failure a writer has claimed the lend, and the
@@ -529,7 +546,7 @@ impl Fast {
         if self
             .slot
             .state
-            .compare_exchange(addr, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(addr, free, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
             return None;
@@ -589,7 +606,7 @@ impl Fast {
             Err(_) => {
                 // RECALLED: the writer is leaving and waits for this lease.
                 // ORDERING: SeqCst, as above, releases the copy to the writer.
-                state.store(if left == 0 { REPLIED } else { EMPTY }, Ordering::SeqCst);
+                state.store(if left == 0 { REPLIED } else { RETURNED }, Ordering::SeqCst);
                 sig.notify(Bell::Reply);
             }
         }
@@ -837,7 +854,9 @@ impl Fast {
                     sig.notify(Bell::Filled);
                     break;
                 }
-                EMPTY => {
+                // Free: `EMPTY`, or a `REPLIED` whose writer has left (it
+                // reached the writer as a lend put over it, then taken back).
+                free @ (EMPTY | REPLIED) => {
                     self.slot.lease.with_mut(|lease| {
                         // SAFETY: the state is EMPTY (we hold the write side,
                         // and every earlier offer was used up or taken back),
@@ -848,7 +867,7 @@ impl Fast {
                     // ORDERING: SeqCst publishes the lease to the claiming CAS
                     // and orders the offer before the look at the doorbell.
                     if state
-                        .compare_exchange(EMPTY, OFFERED, Ordering::SeqCst, Ordering::SeqCst)
+                        .compare_exchange(free, OFFERED, Ordering::SeqCst, Ordering::SeqCst)
                         .is_ok()
                     {
                         break;
@@ -866,7 +885,13 @@ impl Fast {
         if reader_asleep {
             sig.notify(Bell::Offer);
         }
-        let replied = || state.load(Ordering::SeqCst) == REPLIED;
+        // Readers used the offer up: `REPLIED`, or a lend a reader put in its
+        // place (only a reader that saw `REPLIED` lends over it, so a lend here
+        // means our offer was used up).
+        let replied = || {
+            let s = state.load(Ordering::SeqCst);
+            s == REPLIED || s >= LENT_MIN
+        };
         // Spin, first for a reader to take the offer, then for readers to copy
         // it, at a budget that grows with the bytes to copy. A reader we just
         // woke takes a wake-up's time to come; parking now would add a second
@@ -907,13 +932,26 @@ impl Fast {
     #[inline]
     fn finish(&self, sh: &Shared, len: usize) -> io::Result<usize> {
         self.end_lease();
-        // ORDERING: the SeqCst load that saw REPLIED acquired the last copy;
-        // only this writer moves the state out of REPLIED. SeqCst here orders
-        // the free slot before the look at the readers' doorbell: a reader that
-        // found the slot busy may lend now.
-        self.slot.state.store(EMPTY, Ordering::SeqCst);
-        sh.signals.notify(Bell::Offer);
+        self.free_replied(sh);
         Ok(len)
+    }
+
+    /// Frees the slot after a used-up offer: `REPLIED -> EMPTY`, unless a
+    /// reader already lent its buffer over it (then it stays lent).
+    #[inline]
+    fn free_replied(&self, sh: &Shared) {
+        // ORDERING: the SeqCst load that saw REPLIED (or the lend over it,
+        // which continues the reader's release sequence) acquired the last
+        // copy. SeqCst here orders the free slot before the look at the
+        // readers' doorbell: a reader that found the slot busy may lend now.
+        if self
+            .slot
+            .state
+            .compare_exchange(REPLIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            sh.signals.notify(Bell::Offer);
+        }
     }
 
     /// Takes the current offer back; returns how many bytes were left in it, or
@@ -928,7 +966,8 @@ impl Fast {
             // lease it advanced) and, on failure, its REPLIED.
             match state.compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => break,
-                Err(REPLIED) => return None,
+                // Used up: REPLIED, or a lend put over it.
+                Err(s) if s == REPLIED || s >= LENT_MIN => return None,
                 Err(_) => {
                     // CLAIMED: a reader is copying from our bytes. Recall the
                     // lease; if the reader moved on first, look again.
@@ -948,9 +987,13 @@ impl Fast {
                             answer => return answer,
                         }
                     });
-                    if answer == REPLIED {
+                    if answer != RETURNED {
+                        // REPLIED, or a lend a reader put over it.
                         return None;
                     }
+                    // ORDERING: the load that saw RETURNED acquired the reader's
+                    // hand-back; the slot is ours until we free it here.
+                    state.store(EMPTY, Ordering::SeqCst);
                     break;
                 }
             }
