@@ -169,6 +169,13 @@ mod imp {
         static CROWDED: Cell<bool> = const { Cell::new(false) };
     }
 
+    /// Whether this thread's last spin found its core shared with a running
+    /// thread (most likely its partner in the hand-off).
+    #[inline]
+    pub(crate) fn core_crowded() -> bool {
+        CROWDED.with(Cell::get)
+    }
+
     /// Spins until `ready()` returns true or `budget` has passed; returns the last
     /// answer of `ready()`.
     ///
@@ -467,6 +474,12 @@ mod imp {
         pub(crate) fn lost_one(&mut self) {
             self.0 += 1;
         }
+    }
+
+    /// Loom has no cores: never crowded, so loom explores both a reader that
+    /// finds an offer during its single look and one that lends.
+    pub(crate) fn core_crowded() -> bool {
+        false
     }
 
     /// Under loom a spin is a single look: every further iteration would only
