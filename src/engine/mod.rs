@@ -9,7 +9,9 @@
 //! copies what fits into its buffer and hands the lease back. In the reference
 //! engine it answers with how many bytes it took and the writer offers the rest
 //! again; in the fast engine the reader advances the lease and puts the rest
-//! back on offer itself, so the writer hears from readers once per write.
+//! back on offer itself, so the writer hears from readers once per write. The
+//! fast engine is also symmetric: a reader that arrives first lends its buffer
+//! (a `Lend`, see `fast.rs`) and a small write is copied straight into it.
 //! Closing stores the half's error first, then closes the done channel, which
 //! every blocking step waits on too (except the writer's wait for a reader that
 //! holds its lease to hand it back: that one cannot give up).
