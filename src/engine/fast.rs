@@ -58,10 +58,11 @@
 //! one copy, however many readers keep reading.
 //!
 //! Only the writer that holds the write side (`lock`) moves the state from
-//! `EMPTY` to `OFFERED`, out of `REPLIED` and `FILLING`, back from `OFFERED` to
-//! `EMPTY`, from `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`; only a
-//! reader moves it from `EMPTY` to `LENT` and back, from `OFFERED` to
-//! `CLAIMED`, and out of `CLAIMED` and `RECALLED` (each contested move with a
+//! `EMPTY` (or a `REPLIED` whose writer has left) to `OFFERED`, out of
+//! `REPLIED`, `FILLING` and `RETURNED`, back from `OFFERED` to `EMPTY`, from
+//! `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`; only a reader moves it
+//! from `EMPTY` or `REPLIED` to `LENT` and back, from `OFFERED` to `CLAIMED`,
+//! and out of `CLAIMED` and `RECALLED` (each contested move with a
 //! compare-and-swap, so the two sides always agree on who owns the lease or the
 //! lent buffer). A reader that wins the claim owns the lease until it moves the
 //! state on; a writer that sees `CLAIMED` waits for that whatever else happens.
@@ -209,10 +210,11 @@ struct BufView {
 ///
 /// # Safety
 ///
-/// The reader publishes its `Lend` by moving the state from `EMPTY` to the
-/// `Lend`'s address (CAS), and from then on may not return, nor touch its
-/// buffer, until it has either taken the `Lend` back (CAS from its address to
-/// `EMPTY`) or seen `result` answered. A writer that holds the write side may
+/// The reader publishes its `Lend` by moving the state from `EMPTY` or
+/// `REPLIED` to the `Lend`'s address (CAS), and from then on may not return,
+/// nor touch its buffer, until it has either taken the `Lend` back (CAS from
+/// its address to the state it replaced) or seen `result` answered (a count,
+/// or `DECLINED`: the writer offered its bytes instead of copying). A writer that holds the write side may
 /// claim the `Lend` (CAS from its address to `FILLING`); it then copies into
 /// the buffer and stores `result`, and touches neither the `Lend` nor the
 /// buffer after that store. A reader whose take-back CAS fails therefore waits
