@@ -23,18 +23,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use gopipe_benches::human;
+#[cfg(target_os = "linux")]
+use gopipe_benches::pin_to_core0;
 
 /// Write sizes of the grid.
 const SIZES: [usize; 5] = [64, 1 << 10, 16 << 10, 64 << 10, 1 << 20];
-
-/// A human name for a byte count.
-fn human(n: usize) -> String {
-    match n {
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
-        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
-        n => format!("{n}B"),
-    }
-}
 
 /// The byte at position `i` of the stream.
 fn pattern(i: usize) -> u8 {
@@ -308,26 +302,6 @@ fn grid(c: &mut Criterion) {
     }
 }
 
-#[cfg(target_os = "linux")]
-mod affinity {
-    //! Pins threads to one core, through glibc's `sched_setaffinity`.
-
-    extern "C" {
-        fn sched_setaffinity(pid: i32, cpusetsize: usize, mask: *const u64) -> i32;
-    }
-
-    /// Pins the calling thread to core 0.
-    pub(crate) fn pin_to_core0() {
-        // A cpu_set_t of 1024 bits with only CPU 0 set.
-        let mut mask = [0u64; 16];
-        mask[0] = 1;
-        // SAFETY: `mask` is a live, correctly sized cpu_set_t (1024 bits, as glibc
-        // defines it) for the duration of the call; pid 0 means this thread.
-        let rc = unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) };
-        assert_eq!(rc, 0, "sched_setaffinity failed");
-    }
-}
-
 /// Both threads on one core: gopipe at 64 B and 1 KiB, against the cost of a
 /// park/unpark round trip between the same two threads.
 #[cfg(target_os = "linux")]
@@ -346,13 +320,13 @@ fn one_core(c: &mut Criterion) {
                 let total = s * iters as usize;
                 timed(
                     move || {
-                        affinity::pin_to_core0();
+                        pin_to_core0();
                         for _ in 0..iters {
                             tx.write_all(&data).expect("write");
                         }
                     },
                     move || {
-                        affinity::pin_to_core0();
+                        pin_to_core0();
                         drain(rx, total, s, s, false)
                     },
                 )
@@ -366,9 +340,9 @@ fn one_core(c: &mut Criterion) {
             let pinger = thread::current();
             thread::scope(|scope| {
                 let turn = &turn;
-                affinity::pin_to_core0();
+                pin_to_core0();
                 let handle = scope.spawn(move || {
-                    affinity::pin_to_core0();
+                    pin_to_core0();
                     for i in 0..iters {
                         while turn.load(Ordering::Acquire) != 2 * i + 1 {
                             thread::park();

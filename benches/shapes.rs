@@ -41,6 +41,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use gopipe_benches::human;
+#[cfg(target_os = "linux")]
+use gopipe_benches::pin_to_core0;
 
 /// Write sizes (and reader buffers) of every shape.
 const SIZES: [usize; 2] = [1 << 10, 64 << 10];
@@ -50,15 +53,6 @@ const PAIRS: [usize; 3] = [1, 8, 64];
 const CHAINS: [usize; 3] = [2, 8, 64];
 /// Writes per source in the full check made before each case is measured.
 const CHECK_WRITES: u64 = 4;
-
-/// A human name for a byte count.
-fn human(n: usize) -> String {
-    match n {
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
-        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
-        n => format!("{n}B"),
-    }
-}
 
 /// The byte at position `i` of stream number `seed`.
 fn pattern(seed: usize, i: usize) -> u8 {
@@ -159,7 +153,7 @@ fn watchdog() {
 fn pin_if(pin: bool) {
     #[cfg(target_os = "linux")]
     if pin {
-        affinity::pin_to_core0();
+        pin_to_core0();
     }
     #[cfg(not(target_os = "linux"))]
     assert!(!pin, "pinning is implemented on Linux only");
@@ -384,27 +378,6 @@ fn chain_group(c: &mut Criterion) {
     group.finish();
 }
 
-#[cfg(target_os = "linux")]
-mod affinity {
-    //! Pins threads to one core, through glibc's `sched_setaffinity` (the same
-    //! helper as in `pipe.rs`).
-
-    extern "C" {
-        fn sched_setaffinity(pid: i32, cpusetsize: usize, mask: *const u64) -> i32;
-    }
-
-    /// Pins the calling thread to core 0.
-    pub(crate) fn pin_to_core0() {
-        // A cpu_set_t of 1024 bits with only CPU 0 set.
-        let mut mask = [0u64; 16];
-        mask[0] = 1;
-        // SAFETY: `mask` is a live, correctly sized cpu_set_t (1024 bits, as glibc
-        // defines it) for the duration of the call; pid 0 means this thread.
-        let rc = unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) };
-        assert_eq!(rc, 0, "sched_setaffinity failed");
-    }
-}
-
 /// A park/unpark round trip between two threads pinned to core 0, `iters`
 /// times; both threads are spawned here (the bench's own thread stays
 /// unpinned). Returns the time from the release of both threads until the
@@ -419,7 +392,7 @@ fn park_unpark(iters: u64) -> Duration {
     thread::scope(|scope| {
         let (turn, ready, pinger) = (&turn, &ready, &pinger);
         let ponger = scope.spawn(move || {
-            affinity::pin_to_core0();
+            pin_to_core0();
             ready.wait();
             let pinger = pinger.wait();
             for i in 0..iters {
@@ -432,7 +405,7 @@ fn park_unpark(iters: u64) -> Duration {
         });
         let other = ponger.thread().clone();
         let ping = scope.spawn(move || {
-            affinity::pin_to_core0();
+            pin_to_core0();
             pinger.set(thread::current()).expect("pinger set twice");
             ready.wait();
             let start = Instant::now();

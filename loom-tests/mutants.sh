@@ -220,10 +220,10 @@ sub(FAST, "                state.store(if left == 0 { REPLIED } else { RETURNED 
 EOF
     ;;
     no-handoff-bell) cat <<'EOF'
-# A writer handing the write side to a starving writer never wakes it.
-sub(FAST, "            Ok(_) => {\n                if sig.has_sleepers(Bell::Handoff) {\n"
-    "                    sig.notify(Bell::Handoff);\n",
-    "            Ok(_) => {\n                if sig.has_sleepers(Bell::Handoff) {\n")
+# A hand-off to a starving writer (by the releasing holder, or passed on by a
+# starving writer that gives up) never wakes anyone.
+sub(FAST, "        if sig.has_sleepers(Bell::Handoff) {\n            sig.notify(Bell::Handoff);\n",
+    "        if sig.has_sleepers(Bell::Handoff) {\n")
 EOF
     ;;
     no-fence-in-notify) cat <<'EOF'

@@ -308,7 +308,7 @@ mod imp {
         /// Whether any thread is registered on `bell` (parked or about to park).
         #[inline]
         pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
-            self.sleepers[bell as usize].load(Ordering::SeqCst) != 0
+            self.sleepers(bell) != 0
         }
 
         /// How many threads are registered on `bell`.
@@ -544,6 +544,11 @@ mod imp {
 
         /// Whether any thread is registered on `bell`.
         pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
+            self.sleepers(bell) != 0
+        }
+
+        /// How many threads are registered on `bell`.
+        pub(crate) fn sleepers(&self, bell: Bell) -> usize {
             // ORDERING: loom treats `SeqCst` loads and stores as `AcqRel` (see
             // "Unsupported features" in loom's README), so on its own it would let
             // this load and a waiter's look at the state both miss the other's
@@ -551,12 +556,6 @@ mod imp {
             // accesses rule out. loom does model `SeqCst` fences; this one, with
             // the one in `registered`, restores that single order. (So loom checks
             // the protocol given `SeqCst` there; it cannot check the orderings.)
-            loom::sync::atomic::fence(Ordering::SeqCst);
-            self.sleepers[bell as usize].load(Ordering::SeqCst) != 0
-        }
-
-        /// How many threads are registered on `bell`.
-        pub(crate) fn sleepers(&self, bell: Bell) -> usize {
             loom::sync::atomic::fence(Ordering::SeqCst);
             self.sleepers[bell as usize].load(Ordering::SeqCst)
         }

@@ -444,21 +444,17 @@ impl Fast {
                 {
                     continue
                 }
-                // Lend our buffer, for the next writer to copy into.
-                _ if self.try_take_lender() => {
-                    let free = self.slot.state.load(Ordering::SeqCst);
-                    if free == EMPTY || free == REPLIED {
-                        match self.lend(sh, free, buf, deadline) {
-                            Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
-                            Lent::Filled(0) | Lent::Lost | Lent::Declined => continue,
-                            Lent::Filled(n) => return Ok(n),
-                            Lent::Closed => return sh.read_close_result(),
-                            Lent::TimedOut => return Err(timed_out()),
-                        }
+                // Lend our buffer, for the next writer to copy into. (If the
+                // state moved on during the spin, the lend's CAS fails and the
+                // loop looks again.)
+                free @ (EMPTY | REPLIED) if self.try_take_lender() => {
+                    match self.lend(sh, free, buf, deadline) {
+                        Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
+                        Lent::Filled(0) | Lent::Lost | Lent::Declined => continue,
+                        Lent::Filled(n) => return Ok(n),
+                        Lent::Closed => return sh.read_close_result(),
+                        Lent::TimedOut => return Err(timed_out()),
                     }
-                    // Busy (another reader claimed the offer meanwhile): wait
-                    // below like any reader that found nothing to use.
-                    self.release_lender(sh);
                 }
                 _ => {}
             }
@@ -571,14 +567,13 @@ impl Fast {
         let filled = match woke {
             // ORDERING: the SeqCst load that saw the answer acquired the copy.
             Park::Rung => Some(lend.result.load(Ordering::Relaxed)),
-            _ => self.take_back(sh, &lend, free),
+            // A declined lend carried no bytes: as good as taken back.
+            _ => self.take_back(sh, &lend, free).filter(|&n| n != DECLINED),
         };
         lend.end();
         self.release_lender(sh);
         match (filled, woke) {
             (Some(DECLINED), Park::Rung) => Lent::Declined,
-            (Some(DECLINED), Park::Closed) | (None, Park::Closed) => Lent::Closed,
-            (Some(DECLINED), _) | (None, _) => Lent::TimedOut,
             (Some(n), Park::Rung) => Lent::Filled(n),
             // Bytes that arrived before the close or the deadline are returned,
             // never lost.
@@ -794,15 +789,22 @@ impl Fast {
         // ORDERING: SeqCst; our unregistering came first, so either this look
         // sees a hand-off or the holder's look at the sleepers misses us.
         if lock.load(Ordering::SeqCst) == HANDOFF {
-            if sig.has_sleepers(Bell::Handoff) {
-                sig.notify(Bell::Handoff);
-            } else {
-                self.cancel_handoff(sh);
-            }
+            self.ring_handoff(sh);
         }
         match woke {
             Park::Closed => Err(sh.write_close_error()),
             _ => Err(timed_out()),
+        }
+    }
+
+    /// Rings a starving writer for the hand-off in flight, or, if they all gave
+    /// up meanwhile, frees the write side instead.
+    fn ring_handoff(&self, sh: &Shared) {
+        let sig = &sh.signals;
+        if sig.has_sleepers(Bell::Handoff) {
+            sig.notify(Bell::Handoff);
+        } else {
+            self.cancel_handoff(sh);
         }
     }
 
@@ -840,14 +842,7 @@ impl Fast {
             .lock
             .compare_exchange(HELD_STARVING, HANDOFF, Ordering::SeqCst, Ordering::SeqCst)
         {
-            Ok(_) => {
-                if sig.has_sleepers(Bell::Handoff) {
-                    sig.notify(Bell::Handoff);
-                } else {
-                    // The starving writers all gave up meanwhile.
-                    self.cancel_handoff(sh);
-                }
-            }
+            Ok(_) => self.ring_handoff(sh),
             Err(other) => unreachable!("write side released in state {other}"),
         }
     }
@@ -881,59 +876,48 @@ impl Fast {
                     // returns (`Lend`), so the reference is valid until then.
                     let lend = unsafe { &*(lent as *const Lend) };
                     // SAFETY: our CAS claimed the lend and we have not answered.
-                    if rest.len().min(unsafe { lend.len() }) > FILL_MAX {
-                        // A large copy: offer instead, and tell the reader to
-                        // come and take it.
-                        self.slot.lease.with_mut(|lease| {
-                            // SAFETY: the state is FILLING, which only we move
-                            // on: no reader looks at the lease (`Slot::lease`).
-                            unsafe { *lease = Lease::new(rest) }
-                        });
-                        // ORDERING: SeqCst publishes the lease to the claiming
-                        // CAS, before the reader hears it should claim.
-                        state.store(OFFERED, Ordering::SeqCst);
-                        lend.answer(DECLINED);
-                        sig.notify(Bell::Filled);
-                        break;
-                    }
-                    // SAFETY: our CAS claimed the lend and we have not answered.
-                    let n = unsafe { lend.fill(rest) };
-                    rest = &rest[n..];
-                    if rest.is_empty() {
-                        // All of it fitted: the write is done, with no reply to
-                        // wait for. The slot is free before the reader hears,
-                        // so its next read finds it usable.
-                        // ORDERING: SeqCst orders the state before the answer
-                        // and the looks at the doorbells.
-                        state.store(EMPTY, Ordering::SeqCst);
-                        lend.answer(n);
-                        sig.notify(Bell::Filled);
-                        sig.notify(Bell::Offer);
-                        return Ok(buf.len());
-                    }
-                    // The rest goes on offer in the same move, then the reader
-                    // hears how much it got.
-                    self.slot.lease.with_mut(|lease| {
-                        // SAFETY: the state is FILLING, which only we move on:
-                        // no reader looks at the lease (`Slot::lease`).
-                        unsafe { *lease = Lease::new(rest) }
-                    });
-                    // ORDERING: SeqCst publishes the lease to the claiming CAS.
+                    let answer = if rest.len().min(unsafe { lend.len() }) > FILL_MAX {
+                        // A large copy: offer it instead, and tell the reader
+                        // to come and take it.
+                        DECLINED
+                    } else {
+                        // SAFETY: our CAS claimed the lend and we have not
+                        // answered.
+                        let n = unsafe { lend.fill(rest) };
+                        rest = &rest[n..];
+                        if !rest.is_empty() {
+                            n
+                        } else {
+                            // All of it fitted: the write is done, with no reply
+                            // to wait for. The slot is free before the reader
+                            // hears, so its next read finds it usable.
+                            // ORDERING: SeqCst orders the state before the
+                            // answer and the looks at the doorbells.
+                            state.store(EMPTY, Ordering::SeqCst);
+                            lend.answer(n);
+                            sig.notify(Bell::Filled);
+                            sig.notify(Bell::Offer);
+                            return Ok(buf.len());
+                        }
+                    };
+                    // What is left goes on offer in the same move, then the
+                    // reader hears its answer.
+                    // SAFETY: the state is FILLING, which only we move on.
+                    unsafe { self.set_lease(rest) };
+                    // ORDERING: SeqCst publishes the lease to the claiming CAS,
+                    // before the reader hears its answer.
                     state.store(OFFERED, Ordering::SeqCst);
-                    lend.answer(n);
+                    lend.answer(answer);
                     sig.notify(Bell::Filled);
                     break;
                 }
                 // Free: `EMPTY`, or a `REPLIED` whose writer has left (it
                 // reached the writer as a lend put over it, then taken back).
                 free @ (EMPTY | REPLIED) => {
-                    self.slot.lease.with_mut(|lease| {
-                        // SAFETY: the state is EMPTY (we hold the write side,
-                        // and every earlier offer was used up or taken back),
-                        // so no reader looks at the lease (`Slot::lease`); a
-                        // reader that lends meanwhile does not either.
-                        unsafe { *lease = Lease::new(rest) }
-                    });
+                    // SAFETY: the slot is free (we hold the write side, and
+                    // every earlier offer was used up or taken back); a reader
+                    // that lends meanwhile does not look at the lease either.
+                    unsafe { self.set_lease(rest) };
                     // ORDERING: SeqCst publishes the lease to the claiming CAS
                     // and orders the offer before the look at the doorbell.
                     if state
@@ -996,6 +980,21 @@ impl Fast {
         }
         std::mem::forget(guard);
         self.finish(sh, buf.len())
+    }
+
+    /// Stores the lease of the offer about to be published.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the write side and the state is free (`EMPTY`,
+    /// `REPLIED`, or a reader's lend over them) or `FILLING`: no reader looks at
+    /// the lease in those states (`Slot::lease`).
+    #[inline]
+    unsafe fn set_lease(&self, bytes: &[u8]) {
+        self.slot.lease.with_mut(|lease| {
+            // SAFETY: the caller guarantees no reader holds the lease.
+            unsafe { *lease = Lease::new(bytes) }
+        });
     }
 
     /// Ends a write whose offer readers used up.

@@ -199,6 +199,18 @@ pub(crate) struct Failpoints {
     pub(crate) panic_after_lend: std::sync::atomic::AtomicBool,
 }
 
+#[cfg(any(test, gopipe_loom))]
+impl Failpoints {
+    /// Panics with `what` if `armed` is set, disarming it (each fires once).
+    fn fire(armed: &std::sync::atomic::AtomicBool, what: &'static str) {
+        if armed.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // A `&str` payload, as `panic!("literal")` gives, which the loom
+            // models' quiet panic hook recognises.
+            std::panic::panic_any(what);
+        }
+    }
+}
+
 impl Shared {
     /// A new open pipe on the shipping engine.
     pub(crate) fn new() -> Self {
@@ -232,13 +244,10 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn failpoint_after_offer(&self) {
         #[cfg(any(test, gopipe_loom))]
-        if self
-            .failpoints
-            .panic_after_offer
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            panic!("gopipe failpoint: panic after the offer was published");
-        }
+        Failpoints::fire(
+            &self.failpoints.panic_after_offer,
+            "gopipe failpoint: panic after the offer was published",
+        );
     }
 
     /// Where a read has just lent its buffer: panics there if a test asked for
@@ -246,13 +255,10 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn failpoint_after_lend(&self) {
         #[cfg(any(test, gopipe_loom))]
-        if self
-            .failpoints
-            .panic_after_lend
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            panic!("gopipe failpoint: panic after the buffer was lent");
-        }
+        Failpoints::fire(
+            &self.failpoints.panic_after_lend,
+            "gopipe failpoint: panic after the buffer was lent",
+        );
     }
 
     /// Reads into `buf`: see `PipeReader`'s `Read` impl.
