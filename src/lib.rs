@@ -124,6 +124,8 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+mod async_io;
 mod engine;
 mod error;
 mod pipe;

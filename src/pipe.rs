@@ -183,7 +183,7 @@ fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
 /// ```
 pub struct PipeReader {
     /// The pipe; this handle counts in `shared.readers`.
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// The writing half of a [`pipe`].
@@ -218,7 +218,7 @@ pub struct PipeReader {
 /// ```
 pub struct PipeWriter {
     /// The pipe; this handle counts in `shared.writers`.
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl PipeReader {

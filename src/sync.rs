@@ -22,13 +22,37 @@ mod imp {
     pub(crate) use std::sync::Arc;
 
     use std::cell::Cell;
-    use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
     use arc_swap::ArcSwapOption;
     use crossbeam_channel::{bounded, select, Receiver, Sender};
 
-    use super::{Bell, Park, BELLS};
+    use super::{Bell, Park, TaskBells, BELLS};
+
+    /// A mutex that ignores poisoning: every critical section in the crate
+    /// leaves its data consistent at every point a panic could start (they
+    /// copy bytes and move counters, and call no user code).
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        /// Wraps `value`.
+        pub(crate) fn new(value: T) -> Self {
+            Self(std::sync::Mutex::new(value))
+        }
+
+        /// Locks, waiting for the holder if there is one.
+        #[inline]
+        pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    /// A `SeqCst` fence where loom needs one to model `SeqCst` accesses (see
+    /// the loom twin); nothing in this build, whose `SeqCst` accesses already
+    /// form one total order.
+    #[inline(always)]
+    pub(crate) fn loom_sc_fence() {}
 
     /// A cell whose accesses go through closures, as loom's does.
     ///
@@ -257,6 +281,8 @@ mod imp {
         bells: [(Sender<()>, Receiver<()>); BELLS],
         /// Threads registered (about to park, or parked) on each doorbell.
         sleepers: crossbeam_utils::CachePadded<[AtomicUsize; BELLS]>,
+        /// Tasks waiting on each doorbell (the async halves).
+        tasks: TaskBells,
     }
 
     impl Signals {
@@ -271,7 +297,16 @@ mod imp {
                 sleepers: crossbeam_utils::CachePadded::new(std::array::from_fn(|_| {
                     AtomicUsize::new(0)
                 })),
+                tasks: TaskBells::new(),
             }
+        }
+
+        /// Registers a task's waker on `bell` until the next ring of it (or
+        /// the close); the task must look at the state again afterwards, before
+        /// it returns `Pending`.
+        #[inline]
+        pub(crate) fn register_task(&self, bell: Bell, waker: &std::task::Waker) {
+            self.tasks.register(bell, waker);
         }
 
         /// Whether the done channel has been closed.
@@ -287,7 +322,7 @@ mod imp {
             // Under the mutex, so that a second close returns only once the first
             // has finished, as Go's `sync.Once` does: after any close returns, the
             // done channel is closed.
-            let mut tx = self.done_tx.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tx = self.done_tx.lock();
             if tx.is_none() {
                 return false;
             }
@@ -296,6 +331,10 @@ mod imp {
             // includes the done channel, which the drop below then wakes.
             self.closed.store(true, Ordering::SeqCst);
             drop(tx.take());
+            drop(tx);
+            // Tasks have no done channel to watch: wake every one of them (a
+            // task that registers after this sees `closed` on its next look).
+            self.tasks.wake_all();
             true
         }
 
@@ -305,10 +344,11 @@ mod imp {
             &self.done_rx
         }
 
-        /// Whether any thread is registered on `bell` (parked or about to park).
+        /// Whether any thread or task is registered on `bell` (parked or
+        /// about to park).
         #[inline]
         pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
-            self.sleepers(bell) != 0
+            self.sleepers(bell) != 0 || self.tasks.any(bell)
         }
 
         /// How many threads are registered on `bell`.
@@ -316,13 +356,14 @@ mod imp {
             self.sleepers[bell as usize].load(Ordering::SeqCst)
         }
 
-        /// Wakes a thread parked on `bell`, if any may be.
+        /// Wakes a thread parked on `bell`, if any may be, and every task
+        /// waiting on it.
         ///
         /// The caller must have made its change visible with a `SeqCst`
         /// operation before calling this.
         #[inline]
         pub(crate) fn notify(&self, bell: Bell) {
-            if self.has_sleepers(bell) {
+            if self.sleepers(bell) != 0 {
                 // ORDERING: a full doorbell already holds a token that will wake
                 // someone, who then looks at the state again. That look must see
                 // the caller's change although nothing else links the two
@@ -331,6 +372,7 @@ mod imp {
                 std::sync::atomic::fence(Ordering::SeqCst);
                 let _ = self.bells[bell as usize].0.try_send(());
             }
+            self.tasks.wake(bell);
         }
 
         /// Registers the calling thread on `bell` for the duration of `f`.
@@ -380,10 +422,34 @@ mod imp {
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
 
-    use loom::sync::{Condvar, Mutex};
+    use loom::sync::Condvar;
     use std::time::Duration;
 
-    use super::{Bell, Park, BELLS};
+    use super::{Bell, Park, TaskBells, BELLS};
+
+    /// Loom twin of the std build's poison-ignoring mutex.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        /// Wraps `value`.
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+
+        /// Locks, waiting for the holder if there is one.
+        pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    /// loom treats `SeqCst` loads and stores as `AcqRel` but models `SeqCst`
+    /// fences: a fence before a waiter's first look, and one before a
+    /// notifier's look at the waiters, restore the single order the real build
+    /// relies on (see `Signals::sleepers`).
+    pub(crate) fn loom_sc_fence() {
+        loom::sync::atomic::fence(Ordering::SeqCst);
+    }
 
     /// An error slot that keeps the first value stored in it (loom twin: a mutex).
     pub(crate) struct ErrorSlot<T>(Mutex<Option<std::sync::Arc<T>>>);
@@ -396,7 +462,7 @@ mod imp {
 
         /// Stores `value` if the slot is still empty; returns whether it did.
         pub(crate) fn set_first(&self, value: T) -> bool {
-            let mut slot = self.0.lock().unwrap();
+            let mut slot = self.0.lock();
             if slot.is_some() {
                 return false;
             }
@@ -406,7 +472,7 @@ mod imp {
 
         /// The stored value, if any.
         pub(crate) fn load(&self) -> Option<std::sync::Arc<T>> {
-            self.0.lock().unwrap().clone()
+            self.0.lock().clone()
         }
     }
 
@@ -507,6 +573,8 @@ mod imp {
         changed: Condvar,
         /// Threads registered on each doorbell.
         sleepers: [AtomicUsize; BELLS],
+        /// Tasks waiting on each doorbell.
+        tasks: TaskBells,
     }
 
     impl Signals {
@@ -520,7 +588,13 @@ mod imp {
                 }),
                 changed: Condvar::new(),
                 sleepers: std::array::from_fn(|_| AtomicUsize::new(0)),
+                tasks: TaskBells::new(),
             }
+        }
+
+        /// Registers a task's waker on `bell` (see the std build).
+        pub(crate) fn register_task(&self, bell: Bell, waker: &std::task::Waker) {
+            self.tasks.register(bell, waker);
         }
 
         /// Whether done has been closed.
@@ -531,7 +605,7 @@ mod imp {
         /// Closes done once; returns whether this call closed it. As in the std
         /// build, a second close returns only once the first has finished.
         pub(crate) fn close(&self) -> bool {
-            let mut board = self.board.lock().unwrap();
+            let mut board = self.board.lock();
             if board.done {
                 return false;
             }
@@ -539,12 +613,13 @@ mod imp {
             board.done = true;
             drop(board);
             self.changed.notify_all();
+            self.tasks.wake_all();
             true
         }
 
-        /// Whether any thread is registered on `bell`.
+        /// Whether any thread or task is registered on `bell`.
         pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
-            self.sleepers(bell) != 0
+            self.sleepers(bell) != 0 || self.tasks.any(bell)
         }
 
         /// How many threads are registered on `bell`.
@@ -560,12 +635,14 @@ mod imp {
             self.sleepers[bell as usize].load(Ordering::SeqCst)
         }
 
-        /// Leaves a token on `bell` if anyone may be parked there.
+        /// Leaves a token on `bell` if a thread may be parked there, and wakes
+        /// the tasks waiting on it.
         pub(crate) fn notify(&self, bell: Bell) {
-            if self.has_sleepers(bell) {
-                self.board.lock().unwrap().tokens[bell as usize] = true;
+            if self.sleepers(bell) != 0 {
+                self.board.lock().tokens[bell as usize] = true;
                 self.changed.notify_all();
             }
+            self.tasks.wake(bell);
         }
 
         /// Registers the calling thread on `bell` for the duration of `f`.
@@ -582,7 +659,7 @@ mod imp {
 
         /// Parks until a token, done (when `watch_done`) or the deadline.
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
-            let mut board = self.board.lock().unwrap();
+            let mut board = self.board.lock();
             loop {
                 if board.tokens[bell as usize] {
                     board.tokens[bell as usize] = false;
@@ -603,7 +680,84 @@ mod imp {
 pub(crate) use imp::*;
 
 /// How many doorbells [`Signals`] has.
-const BELLS: usize = 5;
+const BELLS: usize = 6;
+
+/// The tasks waiting on each doorbell: a list of wakers per bell, and a count
+/// that lets a ring skip the lock when no task waits.
+///
+/// A ring takes the whole list and wakes every task in it: a task woken for
+/// nothing looks at the state, finds nothing to do and registers again, while
+/// waking only one could hand the one wake-up to a task that was dropped.
+/// Registering is `SeqCst` on the count before the task's last look at the
+/// state, and a ring looks at the count after its `SeqCst` change, so one of
+/// the two sees the other (as with the threads' `sleepers`).
+struct TaskBells {
+    /// Wakers registered and not yet woken, per bell.
+    count: [AtomicUsize; BELLS],
+    /// The wakers, per bell; a waker that will wake the same task as one
+    /// already listed is not listed twice.
+    lists: [Mutex<Vec<std::task::Waker>>; BELLS],
+}
+
+impl TaskBells {
+    /// No task waits.
+    fn new() -> Self {
+        Self {
+            count: std::array::from_fn(|_| AtomicUsize::new(0)),
+            lists: std::array::from_fn(|_| Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Lists `waker` on `bell` unless it is listed already.
+    fn register(&self, bell: Bell, waker: &std::task::Waker) {
+        let mut list = self.lists[bell as usize].lock();
+        if !list.iter().any(|w| w.will_wake(waker)) {
+            list.push(waker.clone());
+            // ORDERING: SeqCst, before the task's next look at the state
+            // (paired with a ring's look at the count in `any`).
+            self.count[bell as usize].fetch_add(1, Ordering::SeqCst);
+        }
+        drop(list);
+        loom_sc_fence();
+    }
+
+    /// Whether any task waits on `bell`.
+    #[inline]
+    fn any(&self, bell: Bell) -> bool {
+        loom_sc_fence();
+        // ORDERING: SeqCst, after the ringer's SeqCst change of the state.
+        self.count[bell as usize].load(Ordering::SeqCst) != 0
+    }
+
+    /// Wakes every task waiting on `bell`.
+    #[inline]
+    fn wake(&self, bell: Bell) {
+        if self.any(bell) {
+            self.wake_slow(bell);
+        }
+    }
+
+    /// Takes the list of `bell` and wakes the tasks in it.
+    #[cold]
+    fn wake_slow(&self, bell: Bell) {
+        let mut list = self.lists[bell as usize].lock();
+        let woken = std::mem::take(&mut *list);
+        // ORDERING: under the lock, so the count never drops below the
+        // wakers listed; a register after this sees an empty list.
+        self.count[bell as usize].fetch_sub(woken.len(), Ordering::SeqCst);
+        drop(list);
+        for waker in woken {
+            waker.wake();
+        }
+    }
+
+    /// Wakes every task waiting on any bell (the pipe closed).
+    fn wake_all(&self) {
+        for bell in Bell::ALL {
+            self.wake(bell);
+        }
+    }
+}
 
 /// The doorbells of [`Signals`]: one per kind of wait in the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -619,8 +773,24 @@ pub(crate) enum Bell {
     /// handed to one of them.
     Handoff = 3,
     /// The reader that lent its buffer, waiting for a writer's answer (at most
-    /// one reader lends at a time, so at most one waits here).
+    /// one reader lends at a time, so at most one thread waits here).
     Filled = 4,
+    /// Waiting for readers to take bytes an async write staged: the thread
+    /// holding the write side (at most one), and tasks that wait for room or
+    /// for a flush.
+    Stage = 5,
+}
+
+impl Bell {
+    /// Every bell.
+    const ALL: [Bell; BELLS] = [
+        Bell::Offer,
+        Bell::Reply,
+        Bell::Lock,
+        Bell::Handoff,
+        Bell::Filled,
+        Bell::Stage,
+    ];
 }
 
 /// Why [`Signals::park`] returned.

@@ -89,10 +89,12 @@
 //! does in its starvation mode.
 
 use std::io;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use super::stage::{Stage, STAGE_CAP};
 use super::{Lease, Shared};
 use crate::error::{partial, timed_out};
 use crate::sync::{
@@ -305,7 +307,8 @@ impl Lend {
 enum Lent {
     /// The writer copied this many bytes into the buffer (0: an empty write).
     Filled(usize),
-    /// The state was no longer `EMPTY`: nothing was lent.
+    /// The state was no longer `EMPTY` (nothing was lent), or the lend was
+    /// taken back unfilled because bytes were staged: look again.
     Lost,
     /// The writer offered its bytes instead of copying: claim them.
     Declined,
@@ -355,6 +358,9 @@ pub(crate) struct Fast {
     /// Held by the one reader that may lend its buffer, from before it
     /// publishes its [`Lend`] until it has taken it back or has its answer.
     lender: CachePadded<AtomicBool>,
+    /// Bytes async writes staged: they come before any offer or fill (see
+    /// [`super::stage`]).
+    stage: Stage,
 }
 
 /// Frees the write side when dropped, also when a panic unwinds through a write.
@@ -402,7 +408,38 @@ impl Fast {
             }),
             lock: CachePadded::new(AtomicUsize::new(FREE)),
             lender: CachePadded::new(AtomicBool::new(false)),
+            stage: Stage::new(),
         }
+    }
+
+    /// What a read on a closed pipe returns: staged bytes first, unless the
+    /// read half itself closed (that discards them); then end of file or the
+    /// close error.
+    #[cold]
+    fn read_closed(&self, sh: &Shared, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.stage.is_empty() && !sh.read_closed() {
+            let n = self.take_staged(sh, buf);
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+        sh.read_close_result()
+    }
+
+    /// Copies staged bytes into `buf` (not empty); returns how many (0 if
+    /// another reader took them first).
+    fn take_staged(&self, sh: &Shared, buf: &mut [u8]) -> usize {
+        let (n, left) = self.stage.take(buf);
+        if n > 0 {
+            // Room for a waiting async writer, or the drain a sync writer or
+            // a flush waits for.
+            sh.signals.notify(Bell::Stage);
+            if left > 0 {
+                // More for the next reader.
+                sh.signals.notify(Bell::Offer);
+            }
+        }
+        n
     }
 
     /// Reads from the next write; `buf` is not empty.
@@ -416,7 +453,15 @@ impl Fast {
         loop {
             // As in Go, a closed pipe wins over a pending write.
             if sig.is_closed() {
-                return sh.read_close_result();
+                return self.read_closed(sh, buf);
+            }
+            // Staged bytes come before any offer (a sync writer waits for
+            // them to drain before it offers).
+            if !self.stage.is_empty() {
+                match self.take_staged(sh, buf) {
+                    0 => continue,
+                    n => return Ok(n),
+                }
             }
             match self.slot.state.load(Ordering::SeqCst) {
                 // A writer is waiting: copy from its bytes.
@@ -439,7 +484,9 @@ impl Fast {
                 EMPTY | REPLIED
                     if !core_crowded()
                         && spin_until(deadline.budget(LEND_AFTER), || {
-                            self.slot.state.load(Ordering::SeqCst) == OFFERED || sig.is_closed()
+                            self.slot.state.load(Ordering::SeqCst) == OFFERED
+                                || sig.is_closed()
+                                || !self.stage.is_empty()
                         }) =>
                 {
                     continue
@@ -452,7 +499,7 @@ impl Fast {
                         Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
                         Lent::Filled(0) | Lent::Lost | Lent::Declined => continue,
                         Lent::Filled(n) => return Ok(n),
-                        Lent::Closed => return sh.read_close_result(),
+                        Lent::Closed => return self.read_closed(sh, buf),
                         Lent::TimedOut => return Err(timed_out()),
                     }
                 }
@@ -479,16 +526,20 @@ impl Fast {
                 });
                 match woke {
                     Park::Rung => {}
-                    Park::Closed => return sh.read_close_result(),
+                    Park::Closed => return self.read_closed(sh, buf),
                     Park::TimedOut => return Err(timed_out()),
                 }
             }
         }
     }
 
-    /// Whether a reader could do something now: claim an offer, or lend.
+    /// Whether a reader could do something now: take staged bytes, claim an
+    /// offer, or lend.
     #[inline]
     fn usable(&self) -> bool {
+        if !self.stage.is_empty() {
+            return true;
+        }
         // ORDERING: SeqCst: the waiter's last looks before it parks, paired
         // with the looks at the doorbell of whoever makes the state usable.
         match self.slot.state.load(Ordering::SeqCst) {
@@ -549,12 +600,18 @@ impl Fast {
             free,
         };
         sh.failpoint_after_lend();
+        // Bytes an async write staged meanwhile come first, and no writer
+        // fills a lend while bytes are staged: a lender that sees some takes
+        // its lend back and reads them. (The stager looks at the state after
+        // staging and rings us, so one of the two looks sees the other.)
+        let staged = || !self.stage.is_empty();
         let mut woke = Park::Rung;
-        if !spin_until(deadline.budget(SPIN), || lend.answered() || sig.is_closed())
-            || !lend.answered()
+        if !spin_until(deadline.budget(SPIN), || {
+            lend.answered() || sig.is_closed() || staged()
+        }) || !(lend.answered() || staged())
         {
             woke = sig.registered(Bell::Filled, || loop {
-                if lend.answered() {
+                if lend.answered() || staged() {
                     return Park::Rung;
                 }
                 match sig.park(Bell::Filled, deadline, true) {
@@ -564,17 +621,20 @@ impl Fast {
             });
         }
         std::mem::forget(guard);
-        let filled = match woke {
+        let filled = if woke == Park::Rung && lend.answered() {
             // ORDERING: the SeqCst load that saw the answer acquired the copy.
-            Park::Rung => Some(lend.result.load(Ordering::Relaxed)),
+            Some(lend.result.load(Ordering::Relaxed))
+        } else {
             // A declined lend carried no bytes: as good as taken back.
-            _ => self.take_back(sh, &lend, free).filter(|&n| n != DECLINED),
+            self.take_back(sh, &lend, free).filter(|&n| n != DECLINED)
         };
         lend.end();
         self.release_lender(sh);
         match (filled, woke) {
             (Some(DECLINED), Park::Rung) => Lent::Declined,
             (Some(n), Park::Rung) => Lent::Filled(n),
+            // Taken back unfilled to read staged bytes: look again.
+            (None, Park::Rung) => Lent::Lost,
             // Bytes that arrived before the close or the deadline are returned,
             // never lost.
             (Some(n), _) if n > 0 => Lent::Filled(n),
@@ -673,6 +733,179 @@ impl Fast {
         // Frees the write side on every way out, a panic included.
         let _held = WriteSide { engine: self, sh };
         self.hand_over(sh, buf, deadline)
+    }
+
+    /// Waits, holding the write side, until readers have taken every staged
+    /// byte, the pipe closes or the deadline passes.
+    #[cold]
+    fn wait_drained(&self, sh: &Shared, deadline: Deadline) -> io::Result<()> {
+        let sig = &sh.signals;
+        let drained = || self.stage.is_empty();
+        if !spin_until(deadline.budget(SPIN), || drained() || sig.is_closed()) {
+            // The one thread on this doorbell: we hold the write side.
+            let woke = sig.registered(Bell::Stage, || loop {
+                if drained() {
+                    return Park::Rung;
+                }
+                match sig.park(Bell::Stage, deadline, true) {
+                    Park::Rung => {}
+                    other => return other,
+                }
+            });
+            if woke == Park::TimedOut {
+                return Err(timed_out());
+            }
+        }
+        if sig.is_closed() {
+            return Err(sh.write_close_error());
+        }
+        Ok(())
+    }
+
+    /// An async read: copies staged bytes or a writer's offer into `buf` (not
+    /// empty), or registers the task to be woken when there may be some. A
+    /// task cannot lend its buffer (it only lives for this poll), so it never
+    /// lends; `Pending` took nothing.
+    pub(crate) fn poll_read(
+        &self,
+        sh: &Shared,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        /// How many empty writes (or lost races) one poll goes through before
+        /// it yields, so that a stream of them cannot hold the executor.
+        const TURNS: usize = 32;
+        let sig = &sh.signals;
+        let mut registered = false;
+        for _ in 0..TURNS {
+            if sig.is_closed() {
+                return Poll::Ready(self.read_closed(sh, buf));
+            }
+            if !self.stage.is_empty() {
+                match self.take_staged(sh, buf) {
+                    0 => continue,
+                    n => return Poll::Ready(Ok(n)),
+                }
+            }
+            if self.try_claim() {
+                match self.copy_and_hand_back(sh, buf) {
+                    // An empty write, consumed: it does not end the read.
+                    0 => continue,
+                    n => return Poll::Ready(Ok(n)),
+                }
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            // Register, then look once more: whoever makes something usable
+            // changes the state first and rings after.
+            sig.register_task(Bell::Offer, cx.waker());
+            registered = true;
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// An async write: copies into a thread's lent buffer if one is waiting
+    /// and nothing is staged, and stages the rest (or all of `buf`). A `buf`
+    /// of at most [`STAGE_CAP`] bytes is accepted whole or not at all (then
+    /// `Pending`, having taken nothing); a larger one as much as fits.
+    pub(crate) fn poll_write(
+        &self,
+        sh: &Shared,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let sig = &sh.signals;
+        if sig.is_closed() {
+            return Poll::Ready(Err(sh.write_close_error()));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if !self.try_lock() {
+            sig.register_task(Bell::Lock, cx.waker());
+            if !self.try_lock() {
+                return Poll::Pending;
+            }
+        }
+        // Frees the write side (and rings the writers waiting for it) on
+        // every way out.
+        let _held = WriteSide { engine: self, sh };
+        if sig.is_closed() {
+            return Poll::Ready(Err(sh.write_close_error()));
+        }
+        let state = &self.slot.state;
+        let mut ring = self.stage.lock();
+        if ring.len() == 0 {
+            // ORDERING: SeqCst acquires a reader's publication of its lend.
+            let lent = state.load(Ordering::SeqCst);
+            if lent >= LENT_MIN
+                && state
+                    .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                // SAFETY: `lent` is the address of a `Lend` that our CAS
+                // claimed: its reader waits for our answer before it returns
+                // (`Lend`), so the reference is valid until then.
+                let lend = unsafe { &*(lent as *const Lend) };
+                // SAFETY: our CAS claimed the lend and we have not answered.
+                let n = unsafe { lend.fill(buf) };
+                // What did not fit is staged in the same call (it fits whole
+                // when `buf` does: the stage was empty).
+                let staged = ring.push(&buf[n..]);
+                self.stage.publish(&ring);
+                drop(ring);
+                // ORDERING: SeqCst: the slot is free before the reader hears
+                // (its next read finds it usable), and both come after the
+                // staged bytes, which that read then finds.
+                state.store(EMPTY, Ordering::SeqCst);
+                lend.answer(n);
+                sig.notify(Bell::Filled);
+                sig.notify(Bell::Offer);
+                return Poll::Ready(Ok(n + staged));
+            }
+        }
+        let room = ring.room();
+        if room == 0 || (buf.len() <= STAGE_CAP && buf.len() > room) {
+            // Wait for readers to make room. Registered under the ring's lock:
+            // a reader that takes bytes after we drop it rings us.
+            sig.register_task(Bell::Stage, cx.waker());
+            return Poll::Pending;
+        }
+        let n = ring.push(buf);
+        self.stage.publish(&ring);
+        drop(ring);
+        // A reader may have lent its buffer since we looked: it waits for
+        // a writer that will not come while bytes are staged, so ring it
+        // (it then takes the lend back and reads the stage).
+        // ORDERING: SeqCst, after the stage's SeqCst length (paired with the
+        // lender's look at the stage after its CAS).
+        if state.load(Ordering::SeqCst) >= LENT_MIN {
+            sig.notify(Bell::Filled);
+        }
+        sig.notify(Bell::Offer);
+        Poll::Ready(Ok(n))
+    }
+
+    /// An async flush: ready once readers have taken every staged byte (all
+    /// other bytes an async write accepted went straight into a reader's
+    /// buffer). Fails with the close error if the read half closes first.
+    pub(crate) fn poll_flush(&self, sh: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut registered = false;
+        loop {
+            if self.stage.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            if sh.read_closed() {
+                return Poll::Ready(Err(sh.write_close_error()));
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            sh.signals.register_task(Bell::Stage, cx.waker());
+            registered = true;
+        }
     }
 
     /// Takes the write side if it is free; returns whether this call did.
@@ -856,6 +1089,11 @@ impl Fast {
         let state = &self.slot.state;
         if sig.is_closed() {
             return Err(sh.write_close_error());
+        }
+        // Bytes an async write staged go first; none are staged while we
+        // hold the write side.
+        if !self.stage.is_empty() {
+            self.wait_drained(sh, deadline)?;
         }
         // Even an empty write meets a reader: it is a rendezvous, as in Go.
         let mut rest = buf;

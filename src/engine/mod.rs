@@ -25,6 +25,7 @@
 pub(crate) mod fast;
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 pub(crate) mod reference;
+pub(crate) mod stage;
 
 use std::io;
 use std::time::Duration;
@@ -284,6 +285,76 @@ impl Shared {
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(e) => e.write(self, buf, deadline),
         }
+    }
+
+    /// The fast engine, for the async halves: the reference engine is the
+    /// specification of the blocking protocol only.
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
+        allow(dead_code)
+    )]
+    fn fast(&self) -> &fast::Fast {
+        match &self.engine {
+            Engine::Fast(e) => e,
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(_) => panic!("the reference engine has no async halves"),
+        }
+    }
+
+    /// Polls a read into `buf`: see the async `PipeReader` impls.
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
+        allow(dead_code)
+    )]
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return std::task::Poll::Ready(Ok(0));
+        }
+        self.fast().poll_read(self, cx, buf)
+    }
+
+    /// Polls a write of `buf`: see the async `PipeWriter` impls.
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
+        allow(dead_code)
+    )]
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.fast().poll_write(self, cx, buf)
+    }
+
+    /// Polls a flush: see the async `PipeWriter` impls.
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
+        allow(dead_code)
+    )]
+    pub(crate) fn poll_flush(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.fast().poll_flush(self, cx)
+    }
+
+    /// Polls a shutdown: a flush, then the write half closes (also when the
+    /// flush failed, whose error is then returned).
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
+        allow(dead_code)
+    )]
+    pub(crate) fn poll_shutdown(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let flushed = std::task::ready!(self.poll_flush(cx));
+        self.close_write(Cause::Eof);
+        std::task::Poll::Ready(flushed)
     }
 
     /// Closes the read half with `cause` (if it is the first close of that half)

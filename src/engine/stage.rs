@@ -1,0 +1,217 @@
+//! The stage: the pipe's own bounded buffer, for async writes that find no
+//! thread waiting with a lent buffer.
+//!
+//! A task's buffer lives for one poll, so an async write cannot lend it and
+//! wait as a thread does: it copies into a thread's lent buffer if one is
+//! waiting, and otherwise into the stage, from which readers (threads and
+//! tasks) copy as they would from an offer. The stage is allocated at the
+//! first async write that needs it, so a pipe used only by threads never
+//! allocates.
+//!
+//! Only the holder of the write side pushes, so staged bytes are a prefix of
+//! the stream: a sync write waits for the stage to drain before it offers or
+//! fills a lend, and an async write that finds bytes staged stages behind
+//! them.
+
+use std::collections::VecDeque;
+
+use crate::sync::{AtomicUsize, Mutex, Ordering};
+
+/// How many bytes the stage holds at most.
+pub(crate) const STAGE_CAP: usize = 64 << 10;
+
+/// The ring of staged bytes.
+#[derive(Default)]
+pub(crate) struct Ring {
+    /// The storage: empty until the first push, then `STAGE_CAP` bytes.
+    buf: Vec<u8>,
+    /// Index of the first staged byte.
+    head: usize,
+    /// How many bytes are staged.
+    len: usize,
+    /// The staged writes' lengths (what is left of each), oldest first: a
+    /// read takes bytes of one write only, as from an offer.
+    writes: VecDeque<usize>,
+}
+
+impl Ring {
+    /// How many bytes are staged.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Room left, in bytes.
+    pub(crate) fn room(&self) -> usize {
+        STAGE_CAP - self.len
+    }
+
+    /// Appends as much of `bytes` as fits; returns how many it took.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(self.room());
+        if n == 0 {
+            return 0;
+        }
+        if self.buf.is_empty() {
+            self.buf = vec![0; STAGE_CAP];
+        }
+        let tail = (self.head + self.len) % STAGE_CAP;
+        let first = n.min(STAGE_CAP - tail);
+        self.buf[tail..tail + first].copy_from_slice(&bytes[..first]);
+        self.buf[..n - first].copy_from_slice(&bytes[first..n]);
+        self.len += n;
+        self.writes.push_back(n);
+        n
+    }
+
+    /// Moves as many bytes of the oldest staged write as fit into `out`;
+    /// returns how many.
+    pub(crate) fn take(&mut self, out: &mut [u8]) -> usize {
+        let Some(write) = self.writes.front_mut() else {
+            return 0;
+        };
+        let n = out.len().min(*write);
+        if n == 0 {
+            return 0;
+        }
+        *write -= n;
+        if *write == 0 {
+            self.writes.pop_front();
+        }
+        let first = n.min(STAGE_CAP - self.head);
+        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        out[first..n].copy_from_slice(&self.buf[..n - first]);
+        self.head = (self.head + n) % STAGE_CAP;
+        self.len -= n;
+        if self.len == 0 {
+            // Start over at the front: the next push is then one copy.
+            self.head = 0;
+        }
+        n
+    }
+}
+
+/// The stage: the ring behind a mutex, and its length where the lock-free
+/// paths can see it.
+pub(crate) struct Stage {
+    /// How many bytes are staged: a copy of the ring's length, stored under the
+    /// lock after every change, for the looks that do not take the lock.
+    len: AtomicUsize,
+    /// The bytes.
+    ring: Mutex<Ring>,
+}
+
+impl Stage {
+    /// An empty stage, with no storage yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            len: AtomicUsize::new(0),
+            ring: Mutex::new(Ring::default()),
+        }
+    }
+
+    /// How many bytes are staged.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        // ORDERING: SeqCst: a waiter's last look before it sleeps, and the
+        // lender's look after publishing its lend (paired with the stager's
+        // SeqCst store and its look at the state).
+        self.len.load(Ordering::SeqCst)
+    }
+
+    /// Whether no byte is staged.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Locks the ring. Every change must be published with
+    /// [`Stage::publish`] before the lock is dropped.
+    pub(crate) fn lock(&self) -> impl std::ops::DerefMut<Target = Ring> + '_ {
+        self.ring.lock()
+    }
+
+    /// Publishes the ring's length after a change, under its lock.
+    #[inline]
+    pub(crate) fn publish(&self, ring: &Ring) {
+        // ORDERING: SeqCst, before the caller's look at the state and its
+        // rings (see `len`); the bytes themselves are ordered by the lock.
+        self.len.store(ring.len(), Ordering::SeqCst);
+    }
+
+    /// Moves staged bytes into `out`; returns how many, and how many are left.
+    pub(crate) fn take(&self, out: &mut [u8]) -> (usize, usize) {
+        let mut ring = self.ring.lock();
+        let n = ring.take(out);
+        self.publish(&ring);
+        (n, ring.len())
+    }
+}
+
+#[cfg(all(test, not(gopipe_loom)))]
+mod tests {
+    use super::{Ring, STAGE_CAP};
+
+    /// A take never mixes two writes.
+    #[test]
+    fn take_keeps_write_boundaries() {
+        let mut ring = Ring::default();
+        assert_eq!(ring.push(b"abc"), 3);
+        assert_eq!(ring.push(b"defgh"), 5);
+        let mut out = [0; 16];
+        assert_eq!(ring.take(&mut out), 3);
+        assert_eq!(&out[..3], b"abc");
+        assert_eq!(ring.take(&mut out[..2]), 2);
+        assert_eq!(&out[..2], b"de");
+        assert_eq!(ring.take(&mut out), 3);
+        assert_eq!(&out[..3], b"fgh");
+        assert_eq!(ring.take(&mut out), 0);
+    }
+
+    /// Bytes come out in the order they went in, across the ring's wrap.
+    #[test]
+    fn ring_keeps_order_across_the_wrap() {
+        let mut ring = Ring::default();
+        let mut next_in = 0u8;
+        let mut next_out = 0u8;
+        let mut out = vec![0; 40_000];
+        for round in 0..50 {
+            let chunk: Vec<u8> = (0..30_000 + round * 7)
+                .map(|_| {
+                    next_in = next_in.wrapping_add(1);
+                    next_in
+                })
+                .collect();
+            let took = ring.push(&chunk);
+            assert!(took <= chunk.len());
+            assert!(ring.len() <= STAGE_CAP);
+            // What did not fit is not counted: replay the generator.
+            next_in = next_in.wrapping_sub((chunk.len() - took) as u8);
+            let n = ring.take(&mut out[..(round * 1000 + 1) % 40_000]);
+            for &b in &out[..n] {
+                next_out = next_out.wrapping_add(1);
+                assert_eq!(b, next_out, "round {round}");
+            }
+        }
+        while ring.len() > 0 {
+            let n = ring.take(&mut out);
+            for &b in &out[..n] {
+                next_out = next_out.wrapping_add(1);
+                assert_eq!(b, next_out);
+            }
+        }
+        assert_eq!(next_in, next_out);
+    }
+
+    /// A full ring takes nothing more; an empty one gives nothing.
+    #[test]
+    fn ring_bounds() {
+        let mut ring = Ring::default();
+        assert_eq!(ring.take(&mut [0; 8]), 0);
+        assert_eq!(ring.push(&vec![7; STAGE_CAP + 10]), STAGE_CAP);
+        assert_eq!(ring.push(b"x"), 0);
+        assert_eq!(ring.room(), 0);
+        let mut out = vec![0; STAGE_CAP];
+        assert_eq!(ring.take(&mut out), STAGE_CAP);
+        assert!(out.iter().all(|&b| b == 7));
+    }
+}
