@@ -53,6 +53,7 @@ fn tokio_write(sh: &Shared, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result
 macro_rules! tokio_reader {
     ($ty:ty) => {
         #[cfg(feature = "tokio")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
         impl tokio::io::AsyncRead for $ty {
             /// Reads the bytes of one write (or part of them), as
             /// [`Read::read`](std::io::Read::read) does, without blocking:
@@ -73,6 +74,7 @@ macro_rules! tokio_reader {
 macro_rules! tokio_writer {
     ($ty:ty) => {
         #[cfg(feature = "tokio")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
         impl tokio::io::AsyncWrite for $ty {
             /// Accepts `buf` (see [`PipeWriter`]'s async section): `Ready(Ok(n))`
             /// once `n` bytes went into a waiting reader's buffer or the pipe's
@@ -108,6 +110,7 @@ macro_rules! tokio_writer {
 macro_rules! futures_reader {
     ($ty:ty) => {
         #[cfg(feature = "futures-io")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
         impl futures_io::AsyncRead for $ty {
             /// Reads the bytes of one write (or part of them), as
             /// [`Read::read`](std::io::Read::read) does, without blocking:
@@ -128,6 +131,7 @@ macro_rules! futures_reader {
 macro_rules! futures_writer {
     ($ty:ty) => {
         #[cfg(feature = "futures-io")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
         impl futures_io::AsyncWrite for $ty {
             /// Accepts `buf`: see the tokio impl and [`PipeWriter`]'s async
             /// section.

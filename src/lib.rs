@@ -94,6 +94,38 @@
 //! [`TimedOut`](std::io::ErrorKind::TimedOut) (where a `TcpStream` on Unix
 //! reports `WouldBlock`), so std's retry loops never take it for "try again".
 //!
+//! # Async
+//!
+//! With the `tokio` feature the halves implement `tokio::io::AsyncRead` and
+//! `AsyncWrite`; with `futures-io`, the `futures_io` traits. One pipe can join
+//! a thread and a task in either direction, or two tasks, which is how Go code
+//! whose goroutines became tasks ports over:
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::io::Write;
+//! use tokio::io::AsyncReadExt;
+//!
+//! let (mut reader, writer) = gopipe::pipe();
+//! // A blocking producer (an encoder, a compressor) on a thread...
+//! let producer = std::thread::spawn(move || (&writer).write_all(b"made by a thread"));
+//! // ...and an async consumer: each read copies straight from the thread's slice.
+//! let mut text = String::new();
+//! reader.read_to_string(&mut text).await?;
+//! assert_eq!(text, "made by a thread");
+//! producer.join().unwrap()?;
+//! # Ok::<_, std::io::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Where a thread waits, the bytes are copied once, between the two sides'
+//! buffers; between two tasks, an async write stages its bytes in the pipe's
+//! own buffer (64 KiB at most, allocated at first use) and the reader copies
+//! them out. `flush` waits until readers have taken every byte (Go's
+//! semantics), and every pending read, write or flush is cancel safe. See
+//! [`PipeReader`] and [`PipeWriter`] for the rules.
+//!
 //! # From Go
 //!
 //! | Go (`io`)                       | gopipe                                   |
@@ -120,6 +152,7 @@
 //! took the bytes happens-before the writer's return from `write`. Closing a
 //! half happens-before any operation that reports that close.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]

@@ -167,6 +167,50 @@ fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
 /// `PipeReader` is `Send` and `Sync`, and `&PipeReader` implements [`Read`] too,
 /// so an `Arc<PipeReader>` can be read from.
 ///
+/// # Async
+///
+/// With the `tokio` feature, `PipeReader` and `&PipeReader` implement
+/// `tokio::io::AsyncRead`; with `futures-io`, `futures_io::AsyncRead`. The same
+/// pipe mixes freely: a task may read what a thread writes and the reverse,
+/// and clones of one half may be used both ways at once. An async read gives
+/// the same results as [`read`](Read::read) (`Ok(0)` at end of file, the same
+/// errors and payloads), returns bytes of one write only, and copies them
+/// straight from the writing thread's slice or from the bytes an async write
+/// staged. Async reads are not bound by the
+/// [read timeout](PipeReader::set_read_timeout): use the runtime's timers
+/// (`tokio::time::timeout`), which cancel safety makes safe. With tokio, each
+/// read takes part in the task's cooperative budget, so a pipe that is always
+/// ready cannot starve the other branches of a `select!`.
+///
+/// With both [`Read`] and an async extension trait (`AsyncReadExt`) in scope,
+/// a method both define, such as `read`, is ambiguous on a half: call it
+/// through the trait (`std::io::Read::read(&mut reader, buf)`), or keep the
+/// blocking and the async code in separate modules.
+///
+/// # Cancel safety
+///
+/// A read that returned `Pending` consumed nothing: dropping its future (a
+/// timeout, the losing branch of a `select!`) loses no byte.
+///
+/// ```
+/// # #[cfg(feature = "tokio")]
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let (mut reader, mut writer) = gopipe::pipe();
+/// // Nothing written yet: the read times out, having consumed nothing.
+/// let mut buf = [0; 5];
+/// let timed = tokio::time::timeout(Duration::from_millis(10), reader.read(&mut buf));
+/// assert!(timed.await.is_err());
+///
+/// writer.write_all(b"hello").await?;
+/// reader.read_exact(&mut buf).await?;
+/// assert_eq!(&buf, b"hello");
+/// # Ok::<_, std::io::Error>(())
+/// # }).unwrap();
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -196,6 +240,72 @@ pub struct PipeReader {
 /// `PipeWriter` is `Send` and `Sync`, and `&PipeWriter` implements [`Write`] too.
 /// [`flush`](Write::flush) does nothing: a write has returned only once readers
 /// took every byte of it.
+///
+/// # Async
+///
+/// With the `tokio` feature, `PipeWriter` and `&PipeWriter` implement
+/// `tokio::io::AsyncWrite`; with `futures-io`, `futures_io::AsyncWrite`. A task
+/// cannot lend its buffer for longer than one poll, so an async write copies
+/// its bytes once, either straight into the buffer of a thread that is waiting
+/// in [`read`](Read::read), or, when no thread waits (a task reads, or nobody
+/// yet), into the pipe's own buffer, the *stage*: at most 64 KiB, allocated
+/// at the pipe's first async write that needs it (a pipe used only by threads
+/// never allocates).
+///
+/// - `poll_write` returns `Ready(Ok(n))` once `n` bytes were accepted. A write
+///   of at most 64 KiB is accepted whole or not at all, so async writers of
+///   whole messages never interleave; a larger one takes what fits. An empty
+///   write returns `Ready(Ok(0))` at once (a blocking empty write waits for a
+///   reader, as in Go).
+/// - `poll_flush` is ready once readers have taken every byte the pipe
+///   accepted: `write_all` then `flush` is Go's "Write returns once the reader
+///   has consumed it". So a flush waits for the reader, and `tokio::io::copy`
+///   into a pipe (which flushes) runs in step with it. If the read half closes
+///   first, the flush fails with the close error; the staged bytes are
+///   discarded.
+/// - `poll_shutdown` (tokio) and `poll_close` (futures) flush, then close the
+///   write half as [`close`](PipeWriter::close) does. Bytes accepted before any
+///   writer-side close (this one, `close`, `close_with_error`, dropping the last
+///   clone) reach readers before the end of file or the error.
+/// - A blocking write that follows staged bytes waits for readers to take
+///   them first: the bytes of one half stay in the order they were written.
+/// - Async writes are not bound by the
+///   [write timeout](PipeWriter::set_write_timeout); with tokio, they take part
+///   in the task's cooperative budget.
+///
+/// The inherent [`close`](PipeWriter::close) shadows futures'
+/// `AsyncWriteExt::close`: call `AsyncWriteExt::close(&mut writer)` for the
+/// flushing one. With both [`Write`] and an async extension trait in scope,
+/// `write`, `write_all` and `flush` are ambiguous on a half: call them through
+/// the trait, or keep the blocking and the async code apart.
+///
+/// # Cancel safety
+///
+/// A write or flush that returned `Pending` accepted nothing: dropping its
+/// future loses nothing and sends nothing. (A `write_all` cut short may have
+/// had some of its earlier `poll_write`s accepted, as with any writer.)
+///
+/// ```
+/// # #[cfg(feature = "tokio")]
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::io::Read;
+/// use tokio::io::AsyncWriteExt;
+///
+/// let (reader, mut writer) = gopipe::pipe();
+/// // A blocking consumer on a thread of its own...
+/// let consumer = std::thread::spawn(move || {
+///     let mut text = String::new();
+///     (&reader).read_to_string(&mut text).map(|_| text)
+/// });
+/// // ...fed by a task.
+/// writer.write_all(b"from a task").await?;
+/// writer.flush().await?; // returns once the thread has the bytes
+/// writer.shutdown().await?; // end of file
+/// let text = tokio::task::spawn_blocking(move || consumer.join().unwrap()).await??;
+/// assert_eq!(text, "from a task");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 ///
 /// # Examples
 ///
