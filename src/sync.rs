@@ -309,6 +309,13 @@ mod imp {
             self.tasks.register(bell, waker);
         }
 
+        /// Wakes every waiting task: a half closed after the done channel
+        /// already was (by the other half), which a task may wait for (a
+        /// flush waits for the read half's close).
+        pub(crate) fn wake_all_tasks(&self) {
+            self.tasks.wake_all();
+        }
+
         /// Whether the done channel has been closed.
         #[inline]
         pub(crate) fn is_closed(&self) -> bool {
@@ -597,6 +604,11 @@ mod imp {
             self.tasks.register(bell, waker);
         }
 
+        /// Wakes every waiting task (see the std build).
+        pub(crate) fn wake_all_tasks(&self) {
+            self.tasks.wake_all();
+        }
+
         /// Whether done has been closed.
         pub(crate) fn is_closed(&self) -> bool {
             self.closed.load(Ordering::SeqCst)
@@ -751,10 +763,13 @@ impl TaskBells {
         }
     }
 
-    /// Wakes every task waiting on any bell (the pipe closed).
+    /// Wakes every task waiting on any bell (a half closed). Takes every
+    /// list's lock whatever the counts say: a task registers under that lock
+    /// and then looks at the closes, so it either is in a list taken here or
+    /// sees the close that the caller stored before calling this.
     fn wake_all(&self) {
         for bell in Bell::ALL {
-            self.wake(bell);
+            self.wake_slow(bell);
         }
     }
 }

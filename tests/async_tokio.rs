@@ -274,6 +274,41 @@ fn pending_flush_is_woken_by_the_reader() {
     });
 }
 
+/// A task's waker that counts its wake-ups.
+#[derive(Default)]
+struct Counted(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Counted {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A flush waiting for staged bytes is woken when the read half closes, also
+/// when the write half had closed first (then the read half's close is not
+/// the pipe's first; it must still wake the flush).
+#[test]
+fn pending_flush_is_woken_by_a_later_read_close() {
+    bounded("pending_flush_woken_by_later_close", BOUND_SECS, || {
+        let (r, w) = gopipe::pipe();
+        assert!(matches!(poll_write_once(&w, b"staged"), Poll::Ready(Ok(6))));
+        w.clone().close();
+        let counted = Arc::new(Counted::default());
+        let waker = Waker::from(Arc::clone(&counted));
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut &w).poll_flush(&mut cx).is_pending());
+        drop(r);
+        assert!(
+            counted.0.load(Ordering::SeqCst) > 0,
+            "the flush was never woken"
+        );
+        match poll_flush_once(&w) {
+            Poll::Ready(Err(e)) => assert!(is_closed_pipe(&e), "{e}"),
+            other => panic!("the flush gave {other:?}"),
+        }
+    });
+}
+
 /// A flush fails with the close error if the read half closes while bytes are
 /// staged (they are discarded); so does the next write.
 #[test]

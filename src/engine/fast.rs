@@ -787,7 +787,10 @@ impl Fast {
                     n => return Poll::Ready(Ok(n)),
                 }
             }
-            if self.try_claim() {
+            // ORDERING: SeqCst: after registering, this is the task's last
+            // look, paired with the writer's SeqCst offer and its look at the
+            // task count (`try_claim` alone starts with a relaxed load).
+            if self.slot.state.load(Ordering::SeqCst) == OFFERED && self.try_claim() {
                 match self.copy_and_hand_back(sh, buf) {
                     // An empty write, consumed: it does not end the read.
                     0 => continue,
@@ -853,8 +856,15 @@ impl Fast {
                 let n = unsafe { lend.fill(buf) };
                 // What did not fit is staged in the same call (it fits whole
                 // when `buf` does: the stage was empty).
-                let staged = ring.push(&buf[n..]);
+                let mut staged = ring.push(&buf[n..]);
                 self.stage.publish(&ring);
+                if staged > 0 && sig.is_closed() {
+                    // Closed meanwhile: see below. The filled bytes are the
+                    // lender's, which returns them before it sees the close.
+                    ring.unpush(staged);
+                    self.stage.publish(&ring);
+                    staged = 0;
+                }
                 drop(ring);
                 // ORDERING: SeqCst: the slot is free before the reader hears
                 // (its next read finds it usable), and both come after the
@@ -875,6 +885,16 @@ impl Fast {
         }
         let n = ring.push(buf);
         self.stage.publish(&ring);
+        // ORDERING: SeqCst, after the SeqCst length: a reader that saw the
+        // pipe closed and then no staged byte (end of file, or a read half's
+        // close) must never find these bytes later, so a close we see now
+        // takes them back; a close we do not see comes after the length in
+        // the single order, and that reader then finds the bytes.
+        if sig.is_closed() {
+            ring.unpush(n);
+            self.stage.publish(&ring);
+            return Poll::Ready(Err(sh.write_close_error()));
+        }
         drop(ring);
         // A reader may have lent its buffer since we looked: it waits for
         // a writer that will not come while bytes are staged, so ring it

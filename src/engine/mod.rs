@@ -361,15 +361,21 @@ impl Shared {
     /// and closes the done channel.
     pub(crate) fn close_read(&self, cause: Cause) {
         // The error is stored before done closes, so whoever sees done sees it.
-        self.rerr.set_first(cause);
-        self.signals.close();
+        let first = self.rerr.set_first(cause);
+        if !self.signals.close() && first {
+            // Done closed earlier (the write half): a task may have started
+            // waiting since for this half's close (a flush does).
+            self.signals.wake_all_tasks();
+        }
     }
 
     /// Closes the write half with `cause` (if it is the first close of that half)
     /// and closes the done channel.
     pub(crate) fn close_write(&self, cause: Cause) {
-        self.werr.set_first(cause);
-        self.signals.close();
+        let first = self.werr.set_first(cause);
+        if !self.signals.close() && first {
+            self.signals.wake_all_tasks();
+        }
     }
 
     /// What a read on the closed pipe returns.

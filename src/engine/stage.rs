@@ -63,6 +63,14 @@ impl Ring {
         n
     }
 
+    /// Takes back the last push of `n` bytes (the pipe closed while it was
+    /// being staged, under the same lock).
+    pub(crate) fn unpush(&mut self, n: usize) {
+        let last = self.writes.pop_back();
+        debug_assert_eq!(last, Some(n));
+        self.len -= n;
+    }
+
     /// Moves as many bytes of the oldest staged write as fit into `out`;
     /// returns how many.
     pub(crate) fn take(&mut self, out: &mut [u8]) -> usize {
@@ -200,6 +208,22 @@ mod tests {
             }
         }
         assert_eq!(next_in, next_out);
+    }
+
+    /// A push taken back leaves the ring as it was.
+    #[test]
+    fn unpush_takes_back_the_last_push() {
+        let mut ring = Ring::default();
+        assert_eq!(ring.push(b"kept"), 4);
+        assert_eq!(ring.push(b"dropped"), 7);
+        ring.unpush(7);
+        assert_eq!(ring.len(), 4);
+        assert_eq!(ring.push(b"!"), 1);
+        let mut out = [0; 8];
+        assert_eq!(ring.take(&mut out), 4);
+        assert_eq!(&out[..4], b"kept");
+        assert_eq!(ring.take(&mut out), 1);
+        assert_eq!(&out[..1], b"!");
     }
 
     /// A full ring takes nothing more; an empty one gives nothing.
