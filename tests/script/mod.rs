@@ -40,11 +40,17 @@ use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
+// `futures::{AsyncRead, AsyncWrite}` are `futures_io`'s traits, which gopipe's
+// `futures-io` feature implements (the fuzz target names `futures-io` itself
+// `futures`, for this path).
+use futures::{AsyncRead, AsyncWrite};
 use gopipe::{CloseError, PipeReader, PipeWriter};
 
 /// Makes a pipe: `gopipe::pipe` or `gopipe::__reference_pipe`.
@@ -67,6 +73,14 @@ pub(crate) const MAX_OPS: usize = 256;
 
 /// Most bytes all the writes of a decoded script add up to.
 pub(crate) const WRITE_BUDGET: usize = 1 << 20;
+
+/// The pipe's stage (its own buffer for async writes): an async write of at
+/// most this many bytes is accepted whole or not at all.
+pub(crate) const STAGE_CAP: usize = 64 << 10;
+
+/// How long a thread polling a future a bounded number of times waits for its
+/// waker between two polls before it polls again anyway.
+const POLL_PATIENCE: Duration = Duration::from_micros(200);
 
 /// Which half of the pipe a thread holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -198,6 +212,29 @@ pub(crate) enum Op {
     SetTimeout(Option<Duration>),
     /// Formats the handle with `Debug` and reads its timeout.
     Inspect,
+    /// An async `poll_write` of `len` tagged bytes, or `poll_read` into a
+    /// `len`-byte buffer (the `futures-io` traits; on `&PipeWriter`/`&PipeReader`
+    /// if `by_ref`): with `polls == 0` polled until ready, the thread sleeping
+    /// until the waker is called between polls; otherwise polled at most
+    /// `polls` times (waiting a little for the waker between polls), then the
+    /// future is dropped.
+    AsyncIo {
+        /// Bytes to write, or the size of the read buffer.
+        len: usize,
+        /// Through the shared reference's impl.
+        by_ref: bool,
+        /// 0: until ready; else the most polls before the future is dropped.
+        polls: u8,
+    },
+    /// A writer's `poll_flush`, polled as [`Op::AsyncIo`] is (skipped by a
+    /// reader).
+    Flush {
+        /// 0: until ready; else the most polls.
+        polls: u8,
+    },
+    /// A writer's `poll_close` until ready: a flush, then the write half
+    /// closes (skipped by a reader).
+    Shutdown,
 }
 
 impl Op {
@@ -215,7 +252,29 @@ impl Op {
             Op::CloseWithError(e) => format!("close_with_error({e:?})"),
             Op::SetTimeout(t) => format!("timeout({t:?})"),
             Op::Inspect => "inspect".into(),
+            Op::AsyncIo { len, by_ref, polls } => {
+                let name = if side == Side::Write {
+                    "awrite"
+                } else {
+                    "aread"
+                };
+                let via = if by_ref { "&" } else { "" };
+                let polls = if polls == 0 {
+                    String::new()
+                } else {
+                    format!("/{polls}")
+                };
+                format!("{via}{name}({len}){polls}")
+            }
+            Op::Flush { polls: 0 } => "flush".into(),
+            Op::Flush { polls } => format!("flush/{polls}"),
+            Op::Shutdown => "shutdown".into(),
         }
+    }
+
+    /// Whether this is one of the async operations.
+    pub(crate) fn is_async(&self) -> bool {
+        matches!(self, Op::AsyncIo { .. } | Op::Flush { .. } | Op::Shutdown)
     }
 }
 
@@ -260,6 +319,12 @@ impl Bytes<'_> {
         }
     }
 
+    /// How many times an async operation is polled: 0 (until ready, half the
+    /// time), or 1, 2, 3 or 6 polls before the future is dropped.
+    fn polls(&mut self) -> u8 {
+        [0, 0, 0, 0, 1, 2, 3, 6][usize::from(self.byte() % 8)]
+    }
+
     /// A timeout: none (most often), zero (rejected), or 20 µs to 3 ms.
     fn timeout(&mut self) -> Option<Duration> {
         match self.byte() % 8 {
@@ -282,12 +347,22 @@ impl Script {
     /// `0-5, 12-15` I/O (odd: through the shared reference) + size, `6` clone,
     /// `7` drop, `8` close, `9` close with error + choice, `10` timeout + choice,
     /// `11` inspect. A size byte below `0xF8` is the size; above, it and the next
-    /// byte make a size of 256 bytes to 64 KiB.
+    /// byte make a size of 256 bytes to about 64 KiB (a little over: an async
+    /// write of more than [`STAGE_CAP`] bytes may be accepted in part).
+    ///
+    /// If bit 4 of the first byte is set, codes 12 to 15 are async operations
+    /// instead (a polls byte picks until-ready or 1 to 6 polls, see
+    /// [`Op::AsyncIo`]): `12` async I/O + polls + size, `13` the same through
+    /// the shared reference, `14` + polls: a writer's flush, a reader's async
+    /// read into 1, 7, 64 or 4096 bytes (bits 3-4 of the polls byte; bit 5: by
+    /// reference), `15` a writer's shutdown, a reader's async read of 256 bytes
+    /// through the shared reference until ready.
     pub(crate) fn decode(data: &[u8]) -> Script {
         let mut bytes = Bytes(data.iter());
         let header = bytes.byte();
         let writers = [1, 2, 3, 0][usize::from(header & 3)];
         let readers = [1, 2, 2, 0][usize::from((header >> 2) & 3)];
+        let asynchronous = header & 0x10 != 0;
         let mut script = Script {
             writers: vec![Vec::new(); writers],
             readers: vec![Vec::new(); readers],
@@ -307,6 +382,43 @@ impl Script {
                 9 => Op::CloseWithError(ErrorChoice::ALL[usize::from(bytes.byte() % 8)]),
                 10 => Op::SetTimeout(bytes.timeout()),
                 11 => Op::Inspect,
+                code @ (12 | 13) if asynchronous => {
+                    let polls = bytes.polls();
+                    let mut len = bytes.size();
+                    if t < writers {
+                        len = len.min(budget);
+                        budget -= len;
+                    }
+                    Op::AsyncIo {
+                        len,
+                        by_ref: code == 13,
+                        polls,
+                    }
+                }
+                14 if asynchronous => {
+                    let b = bytes.byte();
+                    let polls = [0, 0, 0, 0, 1, 2, 3, 6][usize::from(b % 8)];
+                    if t < writers {
+                        Op::Flush { polls }
+                    } else {
+                        Op::AsyncIo {
+                            len: [1, 7, 64, 4096][usize::from((b >> 3) & 3)],
+                            by_ref: b & 0x20 != 0,
+                            polls,
+                        }
+                    }
+                }
+                15 if asynchronous => {
+                    if t < writers {
+                        Op::Shutdown
+                    } else {
+                        Op::AsyncIo {
+                            len: 256,
+                            by_ref: true,
+                            polls: 0,
+                        }
+                    }
+                }
                 code => {
                     let mut len = bytes.size();
                     if t < writers {
@@ -329,6 +441,35 @@ impl Script {
             }
         }
         script
+    }
+
+    /// Whether any thread has an async operation.
+    pub(crate) fn has_async(&self) -> bool {
+        self.writers
+            .iter()
+            .chain(&self.readers)
+            .flatten()
+            .any(Op::is_async)
+    }
+
+    /// The script with its async operations made blocking, for the reference
+    /// engine (which has no async halves): async I/O becomes the same I/O,
+    /// a shutdown a close, and flushes go.
+    pub(crate) fn sync_only(&self) -> Script {
+        let convert = |ops: &Vec<Op>| -> Vec<Op> {
+            ops.iter()
+                .filter_map(|&op| match op {
+                    Op::AsyncIo { len, by_ref, .. } => Some(Op::Io { len, by_ref }),
+                    Op::Flush { .. } => None,
+                    Op::Shutdown => Some(Op::Close),
+                    op => Some(op),
+                })
+                .collect()
+        };
+        Script {
+            writers: self.writers.iter().map(convert).collect(),
+            readers: self.readers.iter().map(convert).collect(),
+        }
     }
 
     /// The ops of thread `t` of `side`.
@@ -405,6 +546,81 @@ pub(crate) enum Outcome {
         /// `read_timeout()`/`write_timeout()`.
         timeout: Option<Duration>,
     },
+    /// What a flush or shutdown returned.
+    Flushed(io::Result<()>),
+    /// An async operation's future was dropped while `Pending`.
+    Dropped,
+}
+
+/// A waker that notes that it was called, for a thread to sleep on.
+#[derive(Default)]
+struct Alarm {
+    /// Whether the waker was called since the last wait.
+    rung: Mutex<bool>,
+    /// Signalled when it is.
+    bell: Condvar,
+}
+
+impl Wake for Alarm {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        *self.rung.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.bell.notify_all();
+    }
+}
+
+impl Alarm {
+    /// Sleeps until the waker is called (at most `limit` if given), then
+    /// clears the note.
+    fn wait(&self, limit: Option<Duration>) {
+        let mut rung = self.rung.lock().unwrap_or_else(|e| e.into_inner());
+        match limit {
+            None => {
+                while !*rung {
+                    rung = self.bell.wait(rung).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            Some(limit) => {
+                if !*rung {
+                    rung = self
+                        .bell
+                        .wait_timeout(rung, limit)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        *rung = false;
+    }
+}
+
+/// A tiny executor for one future, given as its poll function: polls it with
+/// a real waker until it is ready (`polls == 0`: sleeping until the waker is
+/// called between polls, so a lost wake-up hangs and the watchdog reports
+/// it), or at most `polls` times (waiting up to [`POLL_PATIENCE`] for the
+/// waker between polls), then gives up: `None`, and the caller drops the
+/// future.
+fn drive<T>(polls: u8, mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Option<T> {
+    let alarm = Arc::new(Alarm::default());
+    let waker = Waker::from(alarm.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut polled = 0;
+    loop {
+        if let Poll::Ready(out) = poll(&mut cx) {
+            return Some(out);
+        }
+        polled += 1;
+        if polls == 0 {
+            alarm.wait(None);
+        } else if polled >= polls {
+            return None;
+        } else {
+            alarm.wait(Some(POLL_PATIENCE));
+        }
+    }
 }
 
 /// One operation as it ran.
@@ -458,6 +674,25 @@ trait Half: Clone + Send + fmt::Debug + 'static {
     fn timeout(&self) -> Option<Duration>;
     /// Runs an [`Op::Io`] as thread `t`'s I/O operation number `k`.
     fn io(&mut self, clock: &Clock, t: usize, k: usize, len: usize, by_ref: bool) -> Record;
+    /// Runs an [`Op::AsyncIo`] as thread `t`'s I/O operation number `k`,
+    /// returning its stamps and outcome.
+    fn async_io(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        len: usize,
+        by_ref: bool,
+        polls: u8,
+    ) -> (u64, u64, Outcome);
+    /// Runs an [`Op::Flush`] (`shutdown == false`) or [`Op::Shutdown`];
+    /// `None` for a reader.
+    fn async_flush(
+        &mut self,
+        clock: &Clock,
+        polls: u8,
+        shutdown: bool,
+    ) -> Option<(u64, u64, Outcome)>;
 }
 
 impl Half for PipeWriter {
@@ -495,6 +730,52 @@ impl Half for PipeWriter {
             end,
             outcome: Outcome::Wrote { k, result },
         }
+    }
+
+    fn async_io(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        len: usize,
+        by_ref: bool,
+        polls: u8,
+    ) -> (u64, u64, Outcome) {
+        let data = payload(t, k, len);
+        let start = clock.tick();
+        let result = drive(polls, |cx| {
+            if by_ref {
+                Pin::new(&mut &*self).poll_write(cx, &data)
+            } else {
+                Pin::new(&mut *self).poll_write(cx, &data)
+            }
+        });
+        let end = clock.tick();
+        let outcome = match result {
+            Some(result) => Outcome::Wrote { k, result },
+            None => Outcome::Dropped,
+        };
+        (start, end, outcome)
+    }
+
+    fn async_flush(
+        &mut self,
+        clock: &Clock,
+        polls: u8,
+        shutdown: bool,
+    ) -> Option<(u64, u64, Outcome)> {
+        let start = clock.tick();
+        let result = if shutdown {
+            drive(0, |cx| Pin::new(&mut *self).poll_close(cx))
+        } else {
+            drive(polls, |cx| Pin::new(&mut *self).poll_flush(cx))
+        };
+        let end = clock.tick();
+        Some((
+            start,
+            end,
+            result.map_or(Outcome::Dropped, Outcome::Flushed),
+        ))
     }
 }
 
@@ -538,6 +819,40 @@ impl Half for PipeReader {
             outcome: Outcome::Read { result, data: buf },
         }
     }
+
+    fn async_io(
+        &mut self,
+        clock: &Clock,
+        _t: usize,
+        _k: usize,
+        len: usize,
+        by_ref: bool,
+        polls: u8,
+    ) -> (u64, u64, Outcome) {
+        let mut buf = vec![0xFF; len];
+        let start = clock.tick();
+        let result = drive(polls, |cx| {
+            if by_ref {
+                Pin::new(&mut &*self).poll_read(cx, &mut buf)
+            } else {
+                Pin::new(&mut *self).poll_read(cx, &mut buf)
+            }
+        });
+        let end = clock.tick();
+        let outcome = match result {
+            Some(result) => {
+                let copied = *result.as_ref().unwrap_or(&0);
+                buf.truncate(copied.min(len));
+                Outcome::Read { result, data: buf }
+            }
+            None => Outcome::Dropped,
+        };
+        (start, end, outcome)
+    }
+
+    fn async_flush(&mut self, _: &Clock, _: u8, _: bool) -> Option<(u64, u64, Outcome)> {
+        None
+    }
 }
 
 /// Runs thread `t`'s `ops` on `first` (and the clones it makes), then drops
@@ -555,7 +870,7 @@ fn worker<H: Half>(
     ready.wait();
     for (index, op) in ops.into_iter().enumerate() {
         let this_k = k;
-        if let Op::Io { .. } = op {
+        if let Op::Io { .. } | Op::AsyncIo { .. } = op {
             k += 1;
         }
         let mut record = Record {
@@ -615,6 +930,28 @@ fn worker<H: Half>(
                 debug: format!("{:?}", handles[last]),
                 timeout: handles[last].timeout(),
             }),
+            Op::AsyncIo { len, by_ref, polls } => {
+                let (start, end, outcome) =
+                    handles[last].async_io(&clock, t, this_k, len, by_ref, polls);
+                record.start = start;
+                record.end = end;
+                record.outcome = outcome;
+            }
+            Op::Flush { polls } => {
+                if let Some((start, end, outcome)) = handles[last].async_flush(&clock, polls, false)
+                {
+                    record.start = start;
+                    record.end = end;
+                    record.outcome = outcome;
+                }
+            }
+            Op::Shutdown => {
+                if let Some((start, end, outcome)) = handles[last].async_flush(&clock, 0, true) {
+                    record.start = start;
+                    record.end = end;
+                    record.outcome = outcome;
+                }
+            }
         }
         records.push(record);
     }
@@ -745,6 +1082,19 @@ pub(crate) struct Summary {
     pub(crate) closed_pipe: u64,
     /// Operations that failed with the peer's `close_with_error` error.
     pub(crate) peer_errors: u64,
+    /// Bytes async writes reported accepted.
+    pub(crate) async_bytes: u64,
+    /// Async writes of more than [`STAGE_CAP`] bytes accepted in part.
+    pub(crate) partial_accepts: u64,
+    /// Async futures dropped while `Pending`.
+    pub(crate) dropped: u64,
+    /// Flushes and shutdowns that returned `Ok`.
+    pub(crate) flushes: u64,
+    /// Flushes and shutdowns that failed.
+    pub(crate) flush_errors: u64,
+    /// Reads that returned staged bytes after a close of the write half had
+    /// returned.
+    pub(crate) late_reads: u64,
 }
 
 impl Summary {
@@ -758,6 +1108,12 @@ impl Summary {
         self.timeouts += other.timeouts;
         self.closed_pipe += other.closed_pipe;
         self.peer_errors += other.peer_errors;
+        self.async_bytes += other.async_bytes;
+        self.partial_accepts += other.partial_accepts;
+        self.dropped += other.dropped;
+        self.flushes += other.flushes;
+        self.flush_errors += other.flush_errors;
+        self.late_reads += other.late_reads;
     }
 }
 
@@ -860,6 +1216,11 @@ struct Checker<'a> {
     write_cause_seen: Vec<(Cause, String)>,
     /// What writes told of the read half's close, and where.
     read_cause_seen: Vec<(Cause, String)>,
+    /// Flushes and shutdowns that returned `Ok`: (start, end, where).
+    flushed: Vec<(u64, u64, String)>,
+    /// Reads that returned end of file or the write half's close error:
+    /// (start, end, where).
+    close_reads: Vec<(u64, u64, String)>,
     /// The counts.
     summary: Summary,
 }
@@ -872,6 +1233,9 @@ struct Chunk<'a> {
     start: u64,
     /// Stamp after it.
     end: u64,
+    /// Whether a close of the write half had returned before the read
+    /// started: then its bytes can only be staged ones, of an async write.
+    late: bool,
     /// Where it is in the log, for reports.
     at: String,
 }
@@ -886,6 +1250,30 @@ struct WriteDone {
     start: u64,
     /// Stamp after it.
     end: u64,
+    /// An async write: its bytes may be staged, read after it returned, and
+    /// lost to a close of the read half.
+    asynch: bool,
+}
+
+/// Where the reads of one write went, once placed.
+#[derive(Clone, Copy)]
+struct Coverage {
+    /// Bytes read.
+    bytes: usize,
+    /// The latest start of a read of them.
+    last_start: u64,
+    /// The earliest end of a read of them.
+    first_end: u64,
+}
+
+impl Default for Coverage {
+    fn default() -> Self {
+        Coverage {
+            bytes: 0,
+            last_start: 0,
+            first_end: u64::MAX,
+        }
+    }
 }
 
 /// Checks the log of a run of `script` against the pipe's rules.
@@ -898,7 +1286,8 @@ pub(crate) fn check(script: &Script, log: &Log) -> Result<Summary, String> {
     ck.check_ops(Side::Read)?;
     ck.check_causes(Side::Write)?;
     ck.check_causes(Side::Read)?;
-    ck.check_tiling()?;
+    let coverage = ck.check_tiling()?;
+    ck.check_drains(&coverage)?;
     Ok(ck.summary)
 }
 
@@ -925,6 +1314,8 @@ impl<'a> Checker<'a> {
             write_timeouts: Vec::new(),
             write_cause_seen: Vec::new(),
             read_cause_seen: Vec::new(),
+            flushed: Vec::new(),
+            close_reads: Vec::new(),
             summary: Summary::default(),
         };
         for side in [Side::Write, Side::Read] {
@@ -942,6 +1333,13 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 match r.op {
+                    // The write half closes after the flush, whatever it
+                    // returned.
+                    Op::Shutdown => closes.push(CloseEvent {
+                        start: r.start,
+                        end: r.end,
+                        cause: Cause::Eof,
+                    }),
                     Op::Drop => {
                         drop_start = drop_start.max(r.start);
                         drop_end = drop_end.max(r.end);
@@ -1090,25 +1488,46 @@ impl<'a> Checker<'a> {
                 let fail = |why: &str| Err(format!("{at} [{}..{}]: {why}", r.start, r.end));
                 match (&r.op, &r.outcome) {
                     (_, Outcome::Skipped | Outcome::Done) => {}
-                    (&Op::Io { len, .. }, Outcome::Wrote { result, .. }) => {
+                    (
+                        &Op::Io { len, .. } | &Op::AsyncIo { len, .. },
+                        Outcome::Wrote { result, .. },
+                    ) => {
+                        let asynch = r.op.is_async();
                         let previous_cut = cut_by_close.take();
                         if let (Some(cut), Ok(_)) = (&previous_cut, result) {
                             return fail(&format!(
                                 "succeeded after {cut} was cut short by a close"
                             ));
                         }
-                        self.check_write(side, len, r, result, &at)
+                        self.check_write(side, len, r, result, &at, asynch)
                             .or_else(|why| fail(&why))?;
                         if let Ok(n) = *result {
-                            if n < len && !self.timeout_by(Side::Write, r.end) {
+                            if n < len && !asynch && !self.timeout_by(Side::Write, r.end) {
                                 cut_by_close = Some(at.clone());
                             }
                         }
                     }
-                    (&Op::Io { len, .. }, Outcome::Read { result, data }) => {
-                        self.check_read(len, r, result, data, &at)
+                    (
+                        &Op::Io { len, .. } | &Op::AsyncIo { len, .. },
+                        Outcome::Read { result, data },
+                    ) => {
+                        self.check_read(len, r, result, data, &at, r.op.is_async())
                             .or_else(|why| fail(&why))?;
                     }
+                    (&Op::AsyncIo { len, .. }, Outcome::Dropped) => {
+                        if side == Side::Write {
+                            if let Some(cut) = cut_by_close.take() {
+                                return fail(&format!(
+                                    "Pending after {cut} was cut short by a close"
+                                ));
+                            }
+                        }
+                        self.check_dropped(len, r).or_else(|why| fail(&why))?;
+                    }
+                    (Op::Flush { .. } | Op::Shutdown, Outcome::Flushed(result)) => {
+                        self.check_flush(r, result, &at).or_else(|why| fail(&why))?;
+                    }
+                    (Op::Flush { .. }, Outcome::Dropped) => self.summary.dropped += 1,
                     (&Op::SetTimeout(timeout), Outcome::SetTimeout(result)) => {
                         let zero = timeout == Some(Duration::ZERO);
                         match result {
@@ -1128,7 +1547,7 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    /// Checks one write on its own.
+    /// Checks one write on its own (`asynch`: a `poll_write`).
     fn check_write(
         &mut self,
         side: Side,
@@ -1136,6 +1555,7 @@ impl<'a> Checker<'a> {
         r: &Record,
         result: &io::Result<usize>,
         at: &str,
+        asynch: bool,
     ) -> Result<(), String> {
         let own_closed = self.closed_by(Side::Write, r.start);
         let any_closed = own_closed || self.closed_by(Side::Read, r.start);
@@ -1151,6 +1571,20 @@ impl<'a> Checker<'a> {
                 if len > 0 && n == 0 {
                     return Err("a non-empty write returned Ok(0)".into());
                 }
+                if asynch {
+                    self.summary.async_bytes += n as u64;
+                    if n < len && len <= STAGE_CAP {
+                        return Err(format!(
+                            "an async write of at most {STAGE_CAP} bytes was accepted in \
+                             part ({n} of {len})"
+                        ));
+                    }
+                    if n < len {
+                        self.summary.partial_accepts += 1;
+                    }
+                    // An empty async write is ready at once: no rendezvous.
+                    return Ok(());
+                }
                 if n < len {
                     self.summary.short_writes += 1;
                     let closing =
@@ -1164,7 +1598,7 @@ impl<'a> Checker<'a> {
                 if len == 0 {
                     // A rendezvous: some reader was inside a read meanwhile.
                     let met = self.log.readers.iter().flatten().any(|q| {
-                        matches!(q.op, Op::Io { len, .. } if len > 0)
+                        matches!(q.op, Op::Io { len, .. } | Op::AsyncIo { len, .. } if len > 0)
                             && !matches!(q.outcome, Outcome::Skipped)
                             && q.start < r.end
                             && r.start < q.end
@@ -1193,6 +1627,9 @@ impl<'a> Checker<'a> {
                     }
                     Seen::TimedOut => {
                         self.summary.timeouts += 1;
+                        if asynch {
+                            return Err("an async write timed out".into());
+                        }
                         if !self.timeout_by(Side::Write, r.end) {
                             return Err("timed out with no timeout set".into());
                         }
@@ -1211,7 +1648,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks one read on its own (its bytes are checked by the tiling).
+    /// Checks one read on its own (its bytes are checked by the tiling;
+    /// `asynch`: a `poll_read`).
     fn check_read(
         &mut self,
         len: usize,
@@ -1219,6 +1657,7 @@ impl<'a> Checker<'a> {
         result: &io::Result<usize>,
         data: &[u8],
         at: &str,
+        asynch: bool,
     ) -> Result<(), String> {
         if len == 0 {
             return match result {
@@ -1227,7 +1666,6 @@ impl<'a> Checker<'a> {
             };
         }
         let own_closed = self.closed_by(Side::Read, r.start);
-        let any_closed = own_closed || self.closed_by(Side::Write, r.start);
         match result {
             Ok(0) => {
                 self.summary.eofs += 1;
@@ -1238,6 +1676,7 @@ impl<'a> Checker<'a> {
                     return Err("Ok(0) before the writer closed".into());
                 }
                 self.write_cause_seen.push((Cause::Eof, at.into()));
+                self.close_reads.push((r.start, r.end, at.into()));
                 Ok(())
             }
             Ok(n) => {
@@ -1245,10 +1684,16 @@ impl<'a> Checker<'a> {
                 if n > len {
                     return Err(format!("returned {n} for a {len}-byte buffer"));
                 }
-                if any_closed {
+                // A close of the read half discards staged bytes; after a
+                // close of the write half, only staged bytes can be read (the
+                // tiling checks that they are an async write's).
+                if own_closed {
                     return Err(format!(
-                        "returned {n} bytes though the pipe was closed before it"
+                        "returned {n} bytes though this half was closed before it"
                     ));
+                }
+                if self.closed_by(Side::Write, r.start) {
+                    self.summary.late_reads += 1;
                 }
                 debug_assert_eq!(data.len(), n);
                 self.summary.reads += 1;
@@ -1268,10 +1713,14 @@ impl<'a> Checker<'a> {
                                 return Err("closed-pipe error with no such close".into());
                             }
                             self.write_cause_seen.push((Cause::ClosedPipe, at.into()));
+                            self.close_reads.push((r.start, r.end, at.into()));
                         }
                     }
                     Seen::TimedOut => {
                         self.summary.timeouts += 1;
+                        if asynch {
+                            return Err("an async read timed out".into());
+                        }
                         if !self.timeout_by(Side::Read, r.end) {
                             return Err("timed out with no timeout set".into());
                         }
@@ -1283,11 +1732,133 @@ impl<'a> Checker<'a> {
                             return Err(format!("{err:?} before that close started"));
                         }
                         self.write_cause_seen.push((cause, at.into()));
+                        self.close_reads.push((r.start, r.end, at.into()));
                     }
                 }
                 Ok(())
             }
         }
+    }
+
+    /// Checks an async read or write whose future was dropped while
+    /// `Pending` (it must have taken or accepted nothing: the tiling sees
+    /// that, as its write number's bytes must not show up).
+    fn check_dropped(&mut self, len: usize, r: &Record) -> Result<(), String> {
+        if len == 0 {
+            return Err("an empty async read or write was Pending".into());
+        }
+        if self.closed_by(Side::Read, r.start) || self.closed_by(Side::Write, r.start) {
+            return Err("Pending though the pipe was closed before it".into());
+        }
+        self.summary.dropped += 1;
+        Ok(())
+    }
+
+    /// Checks a flush or shutdown on its own; an `Ok` one is checked against
+    /// the reads once they are placed ([`Checker::check_drains`]).
+    fn check_flush(&mut self, r: &Record, result: &io::Result<()>, at: &str) -> Result<(), String> {
+        let err = match result {
+            Ok(()) => {
+                self.summary.flushes += 1;
+                self.flushed.push((r.start, r.end, at.into()));
+                return Ok(());
+            }
+            Err(err) => err,
+        };
+        self.summary.flush_errors += 1;
+        // A flush fails only when the read half closed with bytes still
+        // staged, with the error a write gets then (for a shutdown, before its
+        // own close).
+        if !self.closing_by(Side::Read, r.end) {
+            return Err(format!("{err:?} though the read half was not closing"));
+        }
+        let seen = self.classify(Side::Write, err)?;
+        let own_closed = self.closed_by(Side::Write, r.start);
+        if own_closed && seen != Seen::ClosedPipe {
+            return Err(format!("{err:?}, but this half had closed itself"));
+        }
+        let own_closing = self
+            .closes(Side::Write)
+            .iter()
+            .any(|c| c.start < r.end && (c.start, c.end) != (r.start, r.end));
+        let cause = match seen {
+            Seen::ClosedPipe if own_closing => return Ok(()),
+            Seen::ClosedPipe => Cause::ClosedPipe,
+            Seen::Peer(message) => Cause::Error(message),
+            Seen::TimedOut => return Err("a flush timed out".into()),
+        };
+        if !self.closing_with_by(Side::Read, &cause, r.end) {
+            return Err(format!("{err:?} before that close started"));
+        }
+        self.read_cause_seen.push((cause, at.into()));
+        Ok(())
+    }
+
+    /// Checks what the placed reads say of the stage: a flush or shutdown
+    /// returns `Ok`, and a read returns end of file or the write half's close
+    /// error, only once readers took every byte accepted before it started
+    /// (by reads that started before it returned); and the writes' bytes
+    /// come out in the order the writes were made: if a write returned before
+    /// another started and some of the later one's bytes were read, all of
+    /// the earlier one's were, and no read of the later one's returned before
+    /// a read of the earlier one's started.
+    fn check_drains(&self, placed: &Placed) -> Result<(), String> {
+        let (writes, coverage) = placed;
+        let all: Vec<(usize, usize, &WriteDone, Coverage)> = writes
+            .iter()
+            .enumerate()
+            .flat_map(|(w, ws)| {
+                ws.iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.n > 0)
+                    .map(move |(wi, x)| {
+                        let cover = coverage.get(&(w, wi)).copied().unwrap_or_default();
+                        (w, wi, x, cover)
+                    })
+            })
+            .collect();
+        let drains = self.flushed.iter().map(|f| ("returned Ok", f)).chain(
+            self.close_reads
+                .iter()
+                .map(|c| ("saw the write half closed", c)),
+        );
+        for (what, (start, end, at)) in drains {
+            for &(w, _, x, cover) in &all {
+                if x.end < *start && (cover.bytes < x.n || cover.last_start > *end) {
+                    return Err(format!(
+                        "{at} [{start}..{end}] {what}, but of W{w}'s write #{} of {} bytes \
+                         [{}..{}], readers had taken {} (the last read of them started \
+                         at {})",
+                        x.k, x.n, x.start, x.end, cover.bytes, cover.last_start
+                    ));
+                }
+            }
+        }
+        for &(w, _, x, xc) in &all {
+            for &(v, _, y, yc) in &all {
+                if !(x.end < y.start && yc.bytes > 0) {
+                    continue;
+                }
+                if xc.bytes < x.n || yc.first_end < xc.last_start {
+                    return Err(format!(
+                        "W{v}'s write #{} [{}..{}] was read (a read of it returned at {}) \
+                         before W{w}'s earlier write #{} [{}..{}] was ({} of {} bytes read, \
+                         the last read of them started at {})",
+                        y.k,
+                        y.start,
+                        y.end,
+                        yc.first_end,
+                        x.k,
+                        x.start,
+                        x.end,
+                        xc.bytes,
+                        x.n,
+                        xc.last_start
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks a handle's `Debug` and timeout.
@@ -1368,8 +1939,9 @@ impl<'a> Checker<'a> {
     }
 
     /// Places every read in its writer's stream (see [`Tiler`]), then checks
-    /// that writes of different writers did not interleave.
-    fn check_tiling(&mut self) -> Result<(), String> {
+    /// that writes of different writers did not interleave; returns the
+    /// writes and where their reads went.
+    fn check_tiling(&mut self) -> Result<Placed, String> {
         let writers = self.script.writers.len();
         let readers = self.script.readers.len();
         // Per writer, its writes in order; per writer and reader, the reads of
@@ -1384,6 +1956,7 @@ impl<'a> Checker<'a> {
                         n: *result.as_ref().unwrap_or(&0),
                         start: r.start,
                         end: r.end,
+                        asynch: r.op.is_async(),
                     });
                 }
             }
@@ -1419,18 +1992,24 @@ impl<'a> Checker<'a> {
                     bytes: data,
                     start: r.start,
                     end: r.end,
+                    late: self.closed_by(Side::Write, r.start),
                     at,
                 });
             }
         }
         // Where each read landed: (writer, write position in `writes[w]`).
         let mut placed: Vec<(usize, usize, u64, u64)> = Vec::new();
+        let mut coverage: HashMap<(usize, usize), Coverage> = HashMap::new();
         for w in 0..writers {
             let mut tiler = Tiler::new(w, &writes[w], &chunks[w]);
             let path = tiler.solve().ok_or_else(|| tiler.explain())?;
             for (q, c, wi) in path {
                 let chunk = &chunks[w][q][c];
                 placed.push((w, wi, chunk.start, chunk.end));
+                let cover = coverage.entry((w, wi)).or_default();
+                cover.bytes += chunk.bytes.len();
+                cover.last_start = cover.last_start.max(chunk.start);
+                cover.first_end = cover.first_end.min(chunk.end);
             }
         }
         // A write X whose reads include one that returned before a read of
@@ -1454,9 +2033,13 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        Ok(())
+        Ok((writes, coverage))
     }
 }
+
+/// The writes of each writer, in order, and how much of each was read (by
+/// writer and position in its list).
+type Placed = (Vec<Vec<WriteDone>>, HashMap<(usize, usize), Coverage>);
 
 /// Places one writer's reads in its stream.
 ///
@@ -1465,8 +2048,12 @@ impl<'a> Checker<'a> {
 /// placement is a merge of the readers' sequences: a depth-first search over
 /// how many reads of each reader are placed, the stream offset following from
 /// that. A read may come next if its bytes are the stream's at that offset, it
-/// stays inside one write, it overlapped that write in time, and no other
-/// reader's next read had returned before it started (that one was first).
+/// stays inside one write, it overlapped that write in time (for an async
+/// write, whose bytes may be staged: it returned after the write started), it
+/// started before any close of the write half returned unless the write is
+/// async, and no other reader's next read had returned before it started (that
+/// one was first). Readers may leave the stream's end unread only where it is
+/// async writes' (staged bytes, which a close of the read half discards).
 struct Tiler<'a, 'b> {
     /// The writer.
     w: usize,
@@ -1474,6 +2061,8 @@ struct Tiler<'a, 'b> {
     writes: &'a [WriteDone],
     /// `bounds[i]`: stream offset where write `i` starts; last: the total.
     bounds: Vec<usize>,
+    /// `lossy[i]`: every write from `i` on that reported bytes is async.
+    lossy: Vec<bool>,
     /// Per reader, its reads of this writer.
     seqs: &'a [Vec<Chunk<'b>>],
     /// Per reader, prefix sums of its read lengths.
@@ -1494,6 +2083,10 @@ impl<'a, 'b> Tiler<'a, 'b> {
         for write in writes {
             bounds.push(bounds.last().expect("not empty") + write.n);
         }
+        let mut lossy = vec![true; writes.len() + 1];
+        for i in (0..writes.len()).rev() {
+            lossy[i] = lossy[i + 1] && (writes[i].asynch || writes[i].n == 0);
+        }
         let prefix = seqs
             .iter()
             .map(|seq| {
@@ -1508,6 +2101,7 @@ impl<'a, 'b> Tiler<'a, 'b> {
             w,
             writes,
             bounds,
+            lossy,
             seqs,
             prefix,
             dead: HashSet::new(),
@@ -1530,7 +2124,8 @@ impl<'a, 'b> Tiler<'a, 'b> {
             self.deepest = (path.len(), idx.clone());
         }
         if idx.iter().zip(self.seqs).all(|(&i, s)| i == s.len()) {
-            return offset == total;
+            return offset == total
+                || self.lossy[self.bounds.partition_point(|&b| b <= offset) - 1];
         }
         let key = idx.iter().fold(0u64, |key, &i| (key << 16) | i as u64);
         if self.dead.contains(&key) || self.dead.len() > SEARCH_BUDGET {
@@ -1549,7 +2144,12 @@ impl<'a, 'b> Tiler<'a, 'b> {
             let wi = self.bounds.partition_point(|&b| b <= offset) - 1;
             let write = &self.writes[wi];
             let local = offset - self.bounds[wi];
-            if local + len > write.n || !(c.start < write.end && write.start < c.end) {
+            let overlaps = if write.asynch {
+                write.start < c.end
+            } else {
+                !c.late && c.start < write.end && write.start < c.end
+            };
+            if local + len > write.n || !overlaps {
                 continue;
             }
             let matches = c
