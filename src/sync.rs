@@ -370,6 +370,15 @@ mod imp {
         /// operation before calling this.
         #[inline]
         pub(crate) fn notify(&self, bell: Bell) {
+            self.notify_threads(bell);
+            self.tasks.wake(bell);
+        }
+
+        /// Wakes a thread parked on `bell`, if any may be, and no task: for
+        /// changes only a thread can use (a slot free to lend a buffer over:
+        /// tasks never lend).
+        #[inline]
+        pub(crate) fn notify_threads(&self, bell: Bell) {
             if self.sleepers(bell) != 0 {
                 // ORDERING: a full doorbell already holds a token that will wake
                 // someone, who then looks at the state again. That look must see
@@ -379,7 +388,6 @@ mod imp {
                 std::sync::atomic::fence(Ordering::SeqCst);
                 let _ = self.bells[bell as usize].0.try_send(());
             }
-            self.tasks.wake(bell);
         }
 
         /// Registers the calling thread on `bell` for the duration of `f`.
@@ -650,11 +658,17 @@ mod imp {
         /// Leaves a token on `bell` if a thread may be parked there, and wakes
         /// the tasks waiting on it.
         pub(crate) fn notify(&self, bell: Bell) {
+            self.notify_threads(bell);
+            self.tasks.wake(bell);
+        }
+
+        /// Leaves a token on `bell` if a thread may be parked there, waking
+        /// no task (see the std build).
+        pub(crate) fn notify_threads(&self, bell: Bell) {
             if self.sleepers(bell) != 0 {
                 self.board.lock().tokens[bell as usize] = true;
                 self.changed.notify_all();
             }
-            self.tasks.wake(bell);
         }
 
         /// Registers the calling thread on `bell` for the duration of `f`.

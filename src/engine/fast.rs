@@ -567,7 +567,8 @@ impl Fast {
     fn release_lender(&self, sh: &Shared) {
         // ORDERING: SeqCst orders the release before the look at the doorbell.
         self.lender.store(false, Ordering::SeqCst);
-        sh.signals.notify(Bell::Offer);
+        // Only threads lend: a task waiting for bytes has no use for this.
+        sh.signals.notify_threads(Bell::Offer);
     }
 
     /// Lends `buf` to the next writer and waits for it to copy into it, the
@@ -856,23 +857,32 @@ impl Fast {
                 let n = unsafe { lend.fill(buf) };
                 // What did not fit is staged in the same call (it fits whole
                 // when `buf` does: the stage was empty).
-                let mut staged = ring.push(&buf[n..]);
+                let staged = ring.push(&buf[n..]);
                 self.stage.publish(&ring);
-                if staged > 0 && sig.is_closed() {
-                    // Closed meanwhile: see below. The filled bytes are the
-                    // lender's, which returns them before it sees the close.
-                    ring.unpush(staged);
-                    self.stage.publish(&ring);
-                    staged = 0;
+                // ORDERING: SeqCst, after the SeqCst length (see the staging
+                // path below).
+                let closed = sig.is_closed();
+                if closed {
+                    // Closed meanwhile: take the whole write back, so that it
+                    // is neither half accepted nor staged behind an end of
+                    // file; the lender hears 0 bytes copied (what it does with
+                    // an empty write) and its read then sees the close.
+                    if staged > 0 {
+                        ring.unpush(staged);
+                        self.stage.publish(&ring);
+                    }
                 }
                 drop(ring);
                 // ORDERING: SeqCst: the slot is free before the reader hears
                 // (its next read finds it usable), and both come after the
                 // staged bytes, which that read then finds.
                 state.store(EMPTY, Ordering::SeqCst);
-                lend.answer(n);
+                lend.answer(if closed { 0 } else { n });
                 sig.notify(Bell::Filled);
                 sig.notify(Bell::Offer);
+                if closed {
+                    return Poll::Ready(Err(sh.write_close_error()));
+                }
                 return Poll::Ready(Ok(n + staged));
             }
         }
@@ -1154,7 +1164,8 @@ impl Fast {
                             state.store(EMPTY, Ordering::SeqCst);
                             lend.answer(n);
                             sig.notify(Bell::Filled);
-                            sig.notify(Bell::Offer);
+                            // A free slot is news only to a reader that lends.
+                            sig.notify_threads(Bell::Offer);
                             return Ok(buf.len());
                         }
                     };
@@ -1277,7 +1288,9 @@ impl Fast {
             .compare_exchange(REPLIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            sh.signals.notify(Bell::Offer);
+            // Only threads lend: waking a task here would cost it a poll for
+            // nothing (it waits for an offer or staged bytes).
+            sh.signals.notify_threads(Bell::Offer);
         }
     }
 
@@ -1331,8 +1344,9 @@ impl Fast {
             unsafe { (*lease).len() }
         });
         self.end_lease();
-        // The slot is free: a reader that found it busy may lend now.
-        sig.notify(Bell::Offer);
+        // The slot is free: a reader that found it busy may lend now (only
+        // threads lend).
+        sig.notify_threads(Bell::Offer);
         Some(left)
     }
 
