@@ -1,7 +1,8 @@
 // Command shapes measures Go's io.Pipe in the shapes of gopipe's criterion
 // bench benches/shapes.rs, where pipes outnumber cores:
 //
-//   - pairs: P independent pipes (P in 1, 8, 64), each with a writer goroutine
+//   - pairs: P independent pipes (P in 1, 8, 64; -pairs changes the list,
+//     benches/compare_async.sh adds 1024), each with a writer goroutine
 //     and a reader goroutine (reader buffer = S), every writer making iters
 //     writes of S bytes (S in 1 KiB, 64 KiB), all pairs at once;
 //   - chain: K pipes in a row (K in 2, 8, 64): a source writes into pipe 1,
@@ -20,7 +21,7 @@
 //
 // Run it through benches/compare_shapes.sh, or alone:
 //
-//	cd benches/go && go run ./shapes [-quick]
+//	cd benches/go && go run ./shapes [-quick] [-pairs 1,8,64,1024] [-chains 2,8,64] [-pinned=false]
 package main
 
 import (
@@ -31,6 +32,8 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -257,8 +260,25 @@ func measure(shape string, n, s int, run func(iters int, check bool) time.Durati
 	fmt.Printf("go,%s,%d,%d,%.1f,%.1f,%d\n", shape, n, s, per[rounds/2], per[0], rounds)
 }
 
+// counts parses a comma-separated list of positive counts.
+func counts(list string) []int {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "shapes: bad count %q in %q\n", f, list)
+			os.Exit(2)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 func main() {
 	quick := flag.Bool("quick", false, "shorter rounds")
+	pairsList := flag.String("pairs", "1,8,64", "numbers of independent pairs (benches/compare_async.sh adds 1024)")
+	chainsList := flag.String("chains", "2,8,64", "lengths of the chains, in pipes")
+	pinned := flag.Bool("pinned", true, "also run the pinned rows (GOMAXPROCS=1)")
 	flag.Parse()
 	target := 3 * time.Second
 	rounds := 15
@@ -268,16 +288,19 @@ func main() {
 	}
 	sizes := []int{1 << 10, 64 << 10}
 	for _, s := range sizes {
-		for _, p := range []int{1, 8, 64} {
+		for _, p := range counts(*pairsList) {
 			p, s := p, s
 			measure("pairs", p, s, func(iters int, check bool) time.Duration { return pairs(p, s, iters, check) }, target, rounds)
 		}
 	}
 	for _, s := range sizes {
-		for _, k := range []int{2, 8, 64} {
+		for _, k := range counts(*chainsList) {
 			k, s := k, s
 			measure("chain", k, s, func(iters int, check bool) time.Duration { return chain(k, s, iters, check) }, target, rounds)
 		}
+	}
+	if !*pinned {
+		return
 	}
 	prev := runtime.GOMAXPROCS(1)
 	for _, s := range sizes {
