@@ -417,6 +417,77 @@ impl PipeReader {
         self.shared.read_timeout.set(timeout)
     }
 
+    /// Reads the pipe to its end straight into `w`, with no buffer in between;
+    /// returns how many bytes `w` took. Go's `WriterTo`.
+    ///
+    /// Each write's bytes go from the writer's own slice to `w.write`, so a
+    /// stream is copied once (by `w`), where [`io::copy`] copies it into a
+    /// buffer of its own first. std's `io::copy` cannot find this method on
+    /// its own: call it instead of `io::copy(&mut reader, &mut w)` when
+    /// draining a pipe into a hasher, a file or a socket.
+    ///
+    /// Returns `Ok(total)` at end of file; the writer's close error as `Err`,
+    /// after every byte written before it; the closed-pipe error if this half
+    /// was closed. If `w` fails (or takes nothing: kind
+    /// [`WriteZero`](io::ErrorKind::WriteZero)), that error is returned: the
+    /// bytes `w` accepted count as read, and the rest of the write stays on
+    /// offer for the next read, so nothing is lost or duplicated and the
+    /// writer's `write` reports exactly what readers took. A panic in `w`
+    /// hands the write back the same way and propagates.
+    ///
+    /// The [read timeout](PipeReader::set_read_timeout) bounds each wait for a
+    /// write, not `w`'s own time. While `w.write` runs, the writer waits for it
+    /// (its own timeout or a close then lets it go after `w.write` returns),
+    /// and so do other readers. Bytes that async writes staged are handed to
+    /// `w` under the pipe's stage lock, which async writers wait for.
+    ///
+    /// # Examples
+    ///
+    /// Hashing a stream without a buffer:
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// /// FNV-1a, as a `Write`.
+    /// struct Fnv(u64);
+    /// impl Write for Fnv {
+    ///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    ///         for &b in buf {
+    ///             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    ///         }
+    ///         Ok(buf.len())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let (reader, mut writer) = gopipe::pipe();
+    /// let producer = std::thread::spawn(move || {
+    ///     for _ in 0..100 {
+    ///         writer.write_all(&[7; 4096])?;
+    ///     }
+    ///     Ok::<_, std::io::Error>(())
+    /// });
+    /// let mut hash = Fnv(0xcbf29ce484222325);
+    /// assert_eq!(reader.write_to(&mut hash)?, 409_600);
+    /// producer.join().unwrap()?;
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> io::Result<u64> {
+        /// Writes through `w`, whatever its type.
+        struct Dyn<'a, W: ?Sized>(&'a mut W);
+        impl<W: Write + ?Sized> Write for Dyn<'_, W> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                self.0.flush()
+            }
+        }
+        self.shared.write_to(&mut Dyn(w))
+    }
+
     /// The timeout set by [`set_read_timeout`](PipeReader::set_read_timeout).
     ///
     /// # Examples
@@ -516,6 +587,48 @@ impl PipeWriter {
         self.shared.write_timeout.set(timeout)
     }
 
+    /// Moves bytes from `r` into the pipe until `r`'s end of file; returns how
+    /// many readers got. Go's `ReaderFrom`. It does not close the writer.
+    ///
+    /// Where a reader is waiting in [`read`](Read::read) with its buffer lent,
+    /// `r` reads straight into that buffer: the bytes are copied once, by `r`.
+    /// Otherwise they go through a buffer of this call's own (at most 64 KiB,
+    /// allocated when first needed) and are written as by
+    /// [`write_all`](Write::write_all). Each of `r`'s reads is one write: it
+    /// never interleaves with another writer's.
+    ///
+    /// The count is exactly the bytes readers got. `r`'s error is returned
+    /// after every byte before it was delivered; a close or the write timeout
+    /// ends the call as they end a write. While `r.read` fills a reader's lent
+    /// buffer that reader waits for it, also past its own timeout or a close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let (mut reader, writer) = gopipe::pipe();
+    /// let producer = std::thread::spawn(move || {
+    ///     let mut source = std::io::Cursor::new(vec![1u8; 100_000]);
+    ///     writer.read_from(&mut source) // the writer drops here: end of file
+    /// });
+    /// let mut got = Vec::new();
+    /// reader.read_to_end(&mut got)?;
+    /// assert_eq!(got.len(), 100_000);
+    /// assert_eq!(producer.join().unwrap()?, 100_000);
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn read_from<R: Read + ?Sized>(&self, r: &mut R) -> io::Result<u64> {
+        /// Reads through `r`, whatever its type.
+        struct Dyn<'a, R: ?Sized>(&'a mut R);
+        impl<R: Read + ?Sized> Read for Dyn<'_, R> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0.read(buf)
+            }
+        }
+        self.shared.read_from(&mut Dyn(r))
+    }
+
     /// The timeout set by [`set_write_timeout`](PipeWriter::set_write_timeout).
     ///
     /// # Examples
@@ -585,6 +698,12 @@ impl Read for PipeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.shared.read(buf)
     }
+
+    /// Fills `bufs` in order from one write (never two): see
+    /// [`PipeReader`]'s `read_vectored` on `&PipeReader`.
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.shared.read_vectored(bufs)
+    }
 }
 
 impl Read for &PipeReader {
@@ -593,6 +712,28 @@ impl Read for &PipeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.shared.read(buf)
     }
+
+    /// Fills `bufs` in order from one write (never two), copying straight
+    /// from the writer's slice: a write larger than the first buffer spills
+    /// into the next ones in the same call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{IoSliceMut, Read, Write};
+    ///
+    /// let (reader, mut writer) = gopipe::pipe();
+    /// let t = std::thread::spawn(move || writer.write_all(b"headerbody"));
+    /// let (mut head, mut body) = ([0; 6], [0; 16]);
+    /// let n = (&reader).read_vectored(&mut [IoSliceMut::new(&mut head), IoSliceMut::new(&mut body)])?;
+    /// assert_eq!(n, 10);
+    /// assert_eq!((&head, &body[..4]), (b"header", &b"body"[..]));
+    /// t.join().unwrap()?;
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.shared.read_vectored(bufs)
+    }
 }
 
 impl Write for PipeWriter {
@@ -600,6 +741,12 @@ impl Write for PipeWriter {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.shared.write(buf)
+    }
+
+    /// Writes all of `bufs` as one write: see `write_vectored` on
+    /// `&PipeWriter`.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.shared.write_vectored(bufs)
     }
 
     /// Does nothing: the pipe holds no bytes.
@@ -614,6 +761,32 @@ impl Write for &PipeWriter {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.shared.write(buf)
+    }
+
+    /// Writes all of `bufs` as one write, never interleaved with another
+    /// writer's, and returns the total (or, cut short by a close or the
+    /// timeout, exactly what readers took). Small gathers (up to 4 KiB in
+    /// all) are copied into one buffer on the stack and cost one rendezvous;
+    /// larger ones hand the slices over one after another with the write
+    /// side held throughout. A read may take bytes across slice boundaries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Read, Write};
+    ///
+    /// let (mut reader, writer) = gopipe::pipe();
+    /// let t = std::thread::spawn(move || {
+    ///     (&writer).write_vectored(&[IoSlice::new(b"len=4;"), IoSlice::new(b"body")])
+    /// });
+    /// let mut buf = [0; 32];
+    /// assert_eq!(reader.read(&mut buf)?, 10); // one write: one read takes it all
+    /// assert_eq!(&buf[..10], b"len=4;body");
+    /// assert_eq!(t.join().unwrap()?, 10);
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.shared.write_vectored(bufs)
     }
 
     /// Does nothing: the pipe holds no bytes.

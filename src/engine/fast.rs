@@ -203,7 +203,8 @@ unsafe impl Sync for Slot {}
 struct BufView {
     /// Start of the reader's buffer.
     ptr: *mut u8,
-    /// Its length (never 0: an empty read returns before it could lend).
+    /// Its length: 0 for a draining read ([`Fast::consume`]), which lends an
+    /// empty buffer so that the writer offers its bytes.
     len: usize,
 }
 
@@ -264,6 +265,27 @@ impl Lend {
                 let n = (*view).len.min(bytes.len());
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*view).ptr, n);
                 n
+            }
+        })
+    }
+
+    /// The lent buffer itself, for a writer that reads into it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Lend::fill`], and the caller must not answer while the
+    /// returned borrow is in use.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn buf_mut(&self) -> &mut [u8] {
+        self.buf.with_mut(|view| {
+            // SAFETY: the reader lent an exclusive borrow of its buffer and
+            // does not touch it until the answer, which the caller gives only
+            // after this borrow ends (`Lend`).
+            unsafe {
+                if (*view).len == 0 {
+                    return &mut [][..];
+                }
+                std::slice::from_raw_parts_mut((*view).ptr, (*view).len)
             }
         })
     }
@@ -395,6 +417,52 @@ impl Drop for OfferGuard<'_> {
             self.engine.end_lease();
             self.engine.free_replied(self.sh);
         }
+    }
+}
+
+/// What a draining read does with the bytes it took: takes a prefix of the
+/// slice (`Ok(n)`, `n > 0`), takes nothing more (`Ok(0)`: stop), or fails
+/// having taken nothing of this slice (`Err`).
+pub(crate) type Take<'a> = dyn FnMut(&[u8]) -> io::Result<usize> + 'a;
+
+/// Hands a claimed lease back when dropped: what makes a panic in a draining
+/// read's sink safe (the writer waits for the lease, and other readers for the
+/// slot).
+struct ClaimGuard<'a> {
+    /// The engine whose lease is claimed.
+    engine: &'a Fast,
+    /// The pipe, for its doorbells.
+    sh: &'a Shared,
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        self.engine.hand_back_lease(self.sh);
+    }
+}
+
+/// Answers a lend that a `read_from` filled straight from its source, and
+/// frees the slot, when dropped: on every way out, a panic in the source
+/// included (then with 0 bytes: the reader gets nothing of it).
+struct FillGuard<'a> {
+    /// The pipe, for its doorbells.
+    sh: &'a Shared,
+    /// The slot's state word, `FILLING` until this guard drops.
+    state: &'a AtomicUsize,
+    /// The claimed lend.
+    lend: &'a Lend,
+    /// How many bytes the source put into the lent buffer.
+    answer: usize,
+}
+
+impl Drop for FillGuard<'_> {
+    fn drop(&mut self) {
+        // ORDERING: SeqCst, as in `hand_over`: the slot is free before the
+        // reader hears, and both before the looks at the doorbells.
+        self.state.store(EMPTY, Ordering::SeqCst);
+        self.lend.answer(self.answer);
+        self.sh.signals.notify(Bell::Filled);
+        self.sh.signals.notify_threads(Bell::Offer);
     }
 }
 
@@ -700,6 +768,15 @@ impl Fast {
                 (n, (*lease).len())
             }
         });
+        self.hand_back(sh, left);
+        n
+    }
+
+    /// Hands a claimed lease back with `left` bytes in it: puts the rest back
+    /// on offer, tells the writer nothing is left, or gives the lease back to a
+    /// writer that recalled it.
+    #[inline]
+    fn hand_back(&self, sh: &Shared, left: usize) {
         let sig = &sh.signals;
         let state = &self.slot.state;
         let next = if left == 0 { REPLIED } else { OFFERED };
@@ -720,7 +797,260 @@ impl Fast {
                 sig.notify(Bell::Reply);
             }
         }
-        n
+    }
+
+    /// Hands the claimed lease's bytes to `take` (see [`Take`]) until it has
+    /// taken them all, stops taking, fails, or the writer recalls the lease;
+    /// then hands the lease back with the rest in it. Returns how many bytes
+    /// `take` took, and its error if it failed. A panic in `take` hands the
+    /// lease back too ([`ClaimGuard`]), with the bytes taken before it gone.
+    fn drain_claimed(&self, sh: &Shared, take: &mut Take<'_>) -> (usize, Option<io::Error>) {
+        let guard = ClaimGuard { engine: self, sh };
+        let mut total = 0;
+        let mut failed = None;
+        loop {
+            let lease = self.slot.lease.with(|lease| {
+                // SAFETY: this reader's claim owns the lease (`Slot::lease`).
+                unsafe { *lease }
+            });
+            if lease.len() == 0 {
+                break;
+            }
+            // A writer that must leave (closed, timed out) waits for us: let
+            // it go once `take` has taken something.
+            // ORDERING: a hint only; the hand-back's CAS decides.
+            if total > 0 && self.slot.state.load(Ordering::Relaxed) == RECALLED {
+                break;
+            }
+            // SAFETY: the lease is live until we hand it back below (or the
+            // guard does), and the writer does not leave before (`Lease`).
+            let bytes = unsafe { lease.as_slice() };
+            match take(bytes) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let n = n.min(bytes.len());
+                    total += n;
+                    self.slot.lease.with_mut(|lease| {
+                        // SAFETY: as above: the lease is ours until we hand
+                        // it back.
+                        unsafe { (*lease).advance(n) }
+                    });
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        std::mem::forget(guard);
+        self.hand_back_lease(sh);
+        (total, failed)
+    }
+
+    /// Hands the claimed lease back with what is left in it.
+    fn hand_back_lease(&self, sh: &Shared) {
+        let left = self.slot.lease.with(|lease| {
+            // SAFETY: this reader's claim owns the lease until the hand-back.
+            unsafe { (*lease).len() }
+        });
+        self.hand_back(sh, left);
+    }
+
+    /// Hands the oldest staged write's bytes to `take` under the stage's lock
+    /// (see [`Fast::drain_claimed`]); returns how many it took, and its error.
+    fn drain_staged(&self, sh: &Shared, take: &mut Take<'_>) -> (usize, Option<io::Error>) {
+        let (n, left, failed) = self.stage.drain(take);
+        if n > 0 {
+            sh.signals.notify(Bell::Stage);
+            if left > 0 {
+                sh.signals.notify(Bell::Offer);
+            }
+        }
+        (n, failed)
+    }
+
+    /// A read that hands the bytes of one write to `take` instead of copying
+    /// them into a buffer of its own (`write_to`, `read_vectored`). Returns how
+    /// many bytes `take` took (`Ok(0)` at end of file), or the close error, a
+    /// timeout, or `take`'s error. It waits as a reader does, lending an empty
+    /// buffer: a writer that finds it offers its bytes (or, async, stages
+    /// them), which this read then drains.
+    pub(crate) fn consume(
+        &self,
+        sh: &Shared,
+        take: &mut Take<'_>,
+        deadline: Deadline,
+    ) -> io::Result<usize> {
+        let sig = &sh.signals;
+        loop {
+            if sig.is_closed() {
+                if !self.stage.is_empty() && !sh.read_closed() {
+                    match self.drain_staged(sh, take) {
+                        (0, None) => continue,
+                        (_, Some(e)) => return Err(e),
+                        (n, None) => return Ok(n),
+                    }
+                }
+                return sh.read_close_result();
+            }
+            if !self.stage.is_empty() {
+                match self.drain_staged(sh, take) {
+                    (0, None) => continue,
+                    (_, Some(e)) => return Err(e),
+                    (n, None) => return Ok(n),
+                }
+            }
+            match self.slot.state.load(Ordering::SeqCst) {
+                OFFERED if self.try_claim() => match self.drain_claimed(sh, take) {
+                    (_, Some(e)) => return Err(e),
+                    // An empty write (or a `take` that took nothing).
+                    (0, None) if deadline.passed() => return Err(timed_out()),
+                    (0, None) => continue,
+                    (n, None) => return Ok(n),
+                },
+                EMPTY | REPLIED
+                    if !core_crowded()
+                        && spin_until(deadline.budget(LEND_AFTER), || {
+                            self.slot.state.load(Ordering::SeqCst) == OFFERED
+                                || sig.is_closed()
+                                || !self.stage.is_empty()
+                        }) =>
+                {
+                    continue
+                }
+                // Lend an empty buffer: the writer copies nothing into it and
+                // offers (or stages) its bytes, and answers us, so we wait
+                // exactly as a lending reader does.
+                free @ (EMPTY | REPLIED) if self.try_take_lender() => {
+                    match self.lend(sh, free, &mut [], deadline) {
+                        Lent::Filled(_) if deadline.passed() => return Err(timed_out()),
+                        Lent::Filled(_) | Lent::Lost | Lent::Declined => continue,
+                        Lent::Closed => continue,
+                        Lent::TimedOut => return Err(timed_out()),
+                    }
+                }
+                _ => {}
+            }
+            if deadline.passed() {
+                return Err(timed_out());
+            }
+            if !spin_until(deadline.budget(SPIN), || self.usable() || sig.is_closed()) {
+                let woke = sig.registered(Bell::Offer, || loop {
+                    if self.usable() {
+                        return Park::Rung;
+                    }
+                    match sig.park(Bell::Offer, deadline, true) {
+                        Park::Rung => {}
+                        other => return other,
+                    }
+                });
+                match woke {
+                    Park::Rung | Park::Closed => {}
+                    Park::TimedOut => return Err(timed_out()),
+                }
+            }
+        }
+    }
+
+    /// One write of bytes read from `source` straight into a waiting reader's
+    /// lent buffer, if a reader lends one and nothing is staged: `None` if no
+    /// reader lends (the caller then reads into a buffer of its own and
+    /// writes it), else `source`'s count (the reader got exactly those bytes;
+    /// 0 is `source`'s end) or its error (the reader got nothing).
+    pub(crate) fn read_into_lend(
+        &self,
+        sh: &Shared,
+        source: &mut dyn FnMut(&mut [u8]) -> io::Result<usize>,
+        deadline: Deadline,
+    ) -> Option<io::Result<usize>> {
+        let state = &self.slot.state;
+        // ORDERING: a hint only; the claim below decides.
+        if state.load(Ordering::Relaxed) < LENT_MIN || !self.stage.is_empty() {
+            return None;
+        }
+        if sh.signals.is_closed() {
+            return Some(Err(sh.write_close_error()));
+        }
+        if !self.try_lock() {
+            if let Err(e) = self.lock_slow(sh, deadline) {
+                return Some(Err(e));
+            }
+        }
+        let _held = WriteSide { engine: self, sh };
+        if sh.signals.is_closed() {
+            return Some(Err(sh.write_close_error()));
+        }
+        if !self.stage.is_empty() {
+            return None;
+        }
+        // ORDERING: SeqCst acquires the reader's publication of its lend.
+        let lent = state.load(Ordering::SeqCst);
+        if lent < LENT_MIN
+            || state
+                .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+        {
+            return None;
+        }
+        // SAFETY: `lent` is the address of a `Lend` that our CAS claimed: its
+        // reader waits for our answer before it returns (`Lend`).
+        let lend = unsafe { &*(lent as *const Lend) };
+        // Answers the lend (0 bytes) and frees the slot if `source` panics.
+        let mut guard = FillGuard {
+            sh,
+            state,
+            lend,
+            answer: 0,
+        };
+        // SAFETY: our CAS claimed the lend and we answer it only when the
+        // guard drops, after `source` returned; the buffer is the reader's
+        // exclusive borrow, lent to us until then.
+        let buf = unsafe { lend.buf_mut() };
+        let len = buf.len();
+        let got = loop {
+            match source(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        Some(match got {
+            Ok(n) if n > len => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the source's read returned more bytes than its buffer holds",
+            )),
+            Ok(n) => {
+                guard.answer = n;
+                Ok(n)
+            }
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Writes the slices one after another as one write: the write side is
+    /// held for all of them, so no other write comes between. Returns the
+    /// bytes readers took, cut short as a write is.
+    pub(crate) fn write_all_of(
+        &self,
+        sh: &Shared,
+        slices: &[std::io::IoSlice<'_>],
+        deadline: Deadline,
+    ) -> io::Result<usize> {
+        if sh.signals.is_closed() {
+            return Err(sh.write_close_error());
+        }
+        if !self.try_lock() {
+            self.lock_slow(sh, deadline)?;
+        }
+        let _held = WriteSide { engine: self, sh };
+        let mut total = 0;
+        for slice in slices.iter().filter(|s| !s.is_empty()) {
+            match self.hand_over(sh, slice, deadline) {
+                Ok(n) if n == slice.len() => total += n,
+                Ok(n) => return Ok(total + n),
+                Err(e) => return partial(total, || e),
+            }
+        }
+        Ok(total)
     }
 
     /// Writes all of `buf` unless the pipe closes or the deadline passes first.

@@ -92,6 +92,21 @@ impl Lease {
         self.len -= n;
     }
 
+    /// The offered bytes.
+    ///
+    /// # Safety
+    ///
+    /// The lease must be live (as for [`Lease::copy_to`]), and the slice is
+    /// only used until it is handed back.
+    pub(crate) unsafe fn as_slice<'a>(&self) -> &'a [u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the caller guarantees the writer's `len` bytes at `ptr` stay
+        // borrowed (shared) while it uses the slice.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
     /// Copies as many offered bytes as fit into `buf`; returns how many.
     ///
     /// # Safety
@@ -355,6 +370,165 @@ impl Shared {
         let flushed = std::task::ready!(self.poll_flush(cx));
         self.close_write(Cause::Eof);
         std::task::Poll::Ready(flushed)
+    }
+
+    /// A read that hands the bytes of one write to `take` (see `fast::Take`):
+    /// how many it took, `Ok(0)` at end of file.
+    pub(crate) fn consume(&self, take: &mut fast::Take<'_>) -> io::Result<usize> {
+        let deadline = self.read_timeout.deadline();
+        match &self.engine {
+            Engine::Fast(e) => e.consume(self, take, deadline),
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(e) => e.consume(self, take, deadline),
+        }
+    }
+
+    /// Drains the pipe into `w` until end of file: see `PipeReader::write_to`.
+    pub(crate) fn write_to(&self, w: &mut dyn io::Write) -> io::Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let got = {
+                let mut take = |bytes: &[u8]| -> io::Result<usize> {
+                    loop {
+                        match w.write(bytes) {
+                            Ok(0) => {
+                                return Err(io::Error::new(
+                                    io::ErrorKind::WriteZero,
+                                    "failed to write whole buffer",
+                                ))
+                            }
+                            Ok(n) => {
+                                let n = n.min(bytes.len());
+                                total += n as u64;
+                                return Ok(n);
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                };
+                self.consume(&mut take)
+            };
+            match got {
+                Ok(0) => return Ok(total),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads into `bufs` in order, from one write: see `PipeReader`'s
+    /// `read_vectored`.
+    pub(crate) fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
+        if nonempty.next().is_none() {
+            return Ok(0);
+        }
+        if nonempty.next().is_none() {
+            let buf = bufs
+                .iter_mut()
+                .find(|b| !b.is_empty())
+                .expect("one is not empty");
+            return self.read(buf);
+        }
+        let (mut at, mut off) = (0, 0);
+        let mut take = |bytes: &[u8]| -> io::Result<usize> {
+            let mut taken = 0;
+            while taken < bytes.len() && at < bufs.len() {
+                let dst = &mut bufs[at][off..];
+                let k = dst.len().min(bytes.len() - taken);
+                dst[..k].copy_from_slice(&bytes[taken..taken + k]);
+                taken += k;
+                off += k;
+                if off == bufs[at].len() {
+                    at += 1;
+                    off = 0;
+                }
+            }
+            Ok(taken)
+        };
+        self.consume(&mut take)
+    }
+
+    /// Moves bytes from `r` into the pipe until `r`'s end: see
+    /// `PipeWriter::read_from`.
+    pub(crate) fn read_from(&self, r: &mut dyn io::Read) -> io::Result<u64> {
+        /// The largest buffer of its own a `read_from` uses.
+        const OWN: usize = 64 << 10;
+        let mut total = 0u64;
+        let mut own: Vec<u8> = Vec::new();
+        loop {
+            let deadline = self.write_timeout.deadline();
+            #[allow(irrefutable_let_patterns)]
+            if let Engine::Fast(e) = &self.engine {
+                let mut source = |buf: &mut [u8]| r.read(buf);
+                match e.read_into_lend(self, &mut source, deadline) {
+                    Some(Ok(0)) => return Ok(total),
+                    Some(Ok(n)) => {
+                        total += n as u64;
+                        continue;
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => {}
+                }
+            }
+            if own.is_empty() {
+                own = vec![0; OWN];
+            }
+            let n = loop {
+                match r.read(&mut own) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(n) if n > own.len() => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "the source's read returned more bytes than its buffer holds",
+                        ))
+                    }
+                    other => break other?,
+                }
+            };
+            if n == 0 {
+                return Ok(total);
+            }
+            let mut done = 0;
+            while done < n {
+                done += self.write(&own[done..n])?;
+            }
+            total += n as u64;
+        }
+    }
+
+    /// Writes `bufs` as one write: see `PipeWriter`'s `write_vectored`.
+    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        /// Gathered writes up to this size are copied into one buffer on the
+        /// stack and offered as one slice: a copy that costs less than the
+        /// rendezvous it saves.
+        const GATHER: usize = 4 << 10;
+        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
+        let Some(first) = nonempty.next() else {
+            return self.write(&[]);
+        };
+        if nonempty.next().is_none() {
+            return self.write(first);
+        }
+        let total = bufs
+            .iter()
+            .fold(0usize, |sum, b| sum.saturating_add(b.len()));
+        if total <= GATHER {
+            let mut gathered = [0u8; GATHER];
+            let mut at = 0;
+            for b in bufs {
+                gathered[at..at + b.len()].copy_from_slice(b);
+                at += b.len();
+            }
+            return self.write(&gathered[..total]);
+        }
+        let deadline = self.write_timeout.deadline();
+        match &self.engine {
+            Engine::Fast(e) => e.write_all_of(self, bufs, deadline),
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(e) => e.write_all_of(self, bufs, deadline),
+        }
     }
 
     /// Closes the read half with `cause` (if it is the first close of that half)

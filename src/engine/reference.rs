@@ -109,6 +109,98 @@ impl Reference {
         }
     }
 
+    /// A read that hands the bytes of one write to `take` (see
+    /// `fast::Take`); answers the writer with what `take` took, also when it
+    /// fails or panics.
+    pub(crate) fn consume(
+        &self,
+        sh: &Shared,
+        take: &mut super::fast::Take<'_>,
+        deadline: Deadline,
+    ) -> io::Result<usize> {
+        let done = sh.signals.done();
+        loop {
+            if Self::done(sh) {
+                return sh.read_close_result();
+            }
+            if deadline.passed() {
+                return Err(timed_out());
+            }
+            let lease = match remaining(deadline) {
+                None => select! {
+                    recv(self.wr_rx) -> lease => lease.expect("the pipe holds a sender"),
+                    recv(done) -> _ => return sh.read_close_result(),
+                },
+                Some(left) => select! {
+                    recv(self.wr_rx) -> lease => lease.expect("the pipe holds a sender"),
+                    recv(done) -> _ => return sh.read_close_result(),
+                    default(left) => return Err(timed_out()),
+                },
+            };
+            // SAFETY: we received the lease and answer it only when `answer`
+            // drops, after the last use of `bytes` (`Lease`).
+            let bytes = unsafe { lease.as_slice() };
+            let mut answer = Answered {
+                tx: &self.rd_tx,
+                n: 0,
+            };
+            let mut failed = None;
+            while answer.n < bytes.len() {
+                match take(&bytes[answer.n..]) {
+                    Ok(0) => break,
+                    Ok(k) => answer.n += k.min(bytes.len() - answer.n),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let n = answer.n;
+            drop(answer);
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Writes the slices one after another with the write side's token held
+    /// for all of them.
+    pub(crate) fn write_all_of(
+        &self,
+        sh: &Shared,
+        slices: &[io::IoSlice<'_>],
+        deadline: Deadline,
+    ) -> io::Result<usize> {
+        let done = sh.signals.done();
+        if Self::done(sh) {
+            return Err(sh.write_close_error());
+        }
+        match remaining(deadline) {
+            None => select! {
+                recv(self.lock_rx) -> _ => {},
+                recv(done) -> _ => return Err(sh.write_close_error()),
+            },
+            Some(left) => select! {
+                recv(self.lock_rx) -> _ => {},
+                recv(done) -> _ => return Err(sh.write_close_error()),
+                default(left) => return Err(timed_out()),
+            },
+        }
+        let _token = Token(&self.lock_tx);
+        let mut total = 0;
+        for slice in slices.iter().filter(|s| !s.is_empty()) {
+            match self.write_locked(sh, slice, deadline) {
+                Ok(n) if n == slice.len() => total += n,
+                Ok(n) => return Ok(total + n),
+                Err(e) => return partial(total, || e),
+            }
+        }
+        Ok(total)
+    }
+
     /// Writes all of `buf` unless the pipe closes or the deadline passes first.
     pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
         let done = sh.signals.done();
@@ -179,6 +271,21 @@ impl Drop for Token<'_> {
     fn drop(&mut self) {
         // The token's slot is free: this writer took the only token.
         let _ = self.0.send(());
+    }
+}
+
+/// A draining read's answer to the writer, sent when dropped (a panic in the
+/// sink included): how many bytes the sink took.
+struct Answered<'a> {
+    /// Where the answer goes.
+    tx: &'a Sender<usize>,
+    /// How many bytes were taken.
+    n: usize,
+}
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        let _ = self.tx.send(self.n);
     }
 }
 

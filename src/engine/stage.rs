@@ -32,6 +32,8 @@ pub(crate) struct Ring {
     /// The staged writes' lengths (what is left of each), oldest first: a
     /// read takes bytes of one write only, as from an offer.
     writes: VecDeque<usize>,
+    /// Set by [`Ring::consume`] when it finished a write.
+    ended_front: bool,
 }
 
 impl Ring {
@@ -61,6 +63,44 @@ impl Ring {
         self.len += n;
         self.writes.push_back(n);
         n
+    }
+
+    /// The oldest staged write's next bytes, as one slice (up to the ring's
+    /// wrap): empty if nothing is staged.
+    pub(crate) fn front(&self) -> &[u8] {
+        match self.writes.front() {
+            None => &[],
+            Some(&write) => {
+                let n = write.min(STAGE_CAP - self.head);
+                &self.buf[self.head..self.head + n]
+            }
+        }
+    }
+
+    /// Drops the first `n` bytes of the oldest staged write (`n` at most
+    /// what [`Ring::front`] gave).
+    pub(crate) fn consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let write = self.writes.front_mut().expect("consume within front()");
+        *write -= n;
+        let emptied = *write == 0;
+        self.head = (self.head + n) % STAGE_CAP;
+        self.len -= n;
+        if emptied {
+            self.writes.pop_front();
+            self.ended_front = true;
+        }
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
+
+    /// Whether the last [`Ring::consume`] finished a staged write (a draining
+    /// read stops there: it takes one write's bytes only). Clears the mark.
+    pub(crate) fn front_write_done(&mut self) -> bool {
+        std::mem::take(&mut self.ended_front)
     }
 
     /// Takes back the last push of `n` bytes (the pipe closed while it was
@@ -144,6 +184,41 @@ impl Stage {
         // ORDERING: SeqCst, before the caller's look at the state and its
         // rings (see `len`); the bytes themselves are ordered by the lock.
         self.len.store(ring.len(), Ordering::SeqCst);
+    }
+
+    /// Hands the oldest staged write's bytes to `take` under the lock, until it
+    /// has taken them all, stops or fails; returns how many it took, how many
+    /// bytes are left staged, and its error.
+    pub(crate) fn drain(
+        &self,
+        take: &mut dyn FnMut(&[u8]) -> std::io::Result<usize>,
+    ) -> (usize, usize, Option<std::io::Error>) {
+        let mut ring = self.ring.lock();
+        let mut total = 0;
+        let mut failed = None;
+        loop {
+            let front = ring.front();
+            if front.is_empty() {
+                break;
+            }
+            match take(front) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let n = n.min(front.len());
+                    ring.consume(n);
+                    total += n;
+                    if ring.front_write_done() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        self.publish(&ring);
+        (total, ring.len(), failed)
     }
 
     /// Moves staged bytes into `out`; returns how many, and how many are left.
