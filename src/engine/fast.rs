@@ -860,10 +860,11 @@ impl Fast {
     /// (see [`Fast::drain_claimed`]); returns how many it took, and its error.
     fn drain_staged(&self, sh: &Shared, take: &mut Take<'_>) -> (usize, Option<io::Error>) {
         let (n, left, failed) = self.stage.drain(take);
+        let sig = &sh.signals;
         if n > 0 {
-            sh.signals.notify(Bell::Stage);
+            sig.notify(Bell::Stage);
             if left > 0 {
-                sh.signals.notify(Bell::Offer);
+                sig.notify(Bell::Offer);
             }
         }
         (n, failed)
@@ -884,7 +885,8 @@ impl Fast {
         let sig = &sh.signals;
         loop {
             if sig.is_closed() {
-                if !self.stage.is_empty() && !sh.read_closed() {
+                // Staged bytes first, unless the read half itself closed.
+                if !sh.read_closed() && !self.stage.is_empty() {
                     match self.drain_staged(sh, take) {
                         (0, None) => continue,
                         (_, Some(e)) => return Err(e),
