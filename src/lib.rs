@@ -143,6 +143,8 @@
 //! | `errors.As(err, &target)`       | [`CloseError::from_io`] then [`CloseError::downcast_ref`] |
 //! | sharing `r`/`w` between goroutines | clone the half, or share `&PipeReader` / `&PipeWriter` |
 //! | `SetReadDeadline` (on `net.Pipe`) | [`PipeReader::set_read_timeout`] (kind `TimedOut`) |
+//! | `r.WriteTo(w)` (`io.WriterTo`)  | [`PipeReader::write_to`] (std's `io::copy` does not find it: call it) |
+//! | `w.ReadFrom(r)` (`io.ReaderFrom`) | [`PipeWriter::read_from`]              |
 //!
 //! # Memory ordering
 //!
