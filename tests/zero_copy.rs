@@ -356,3 +356,46 @@ fn write_to_drains_staged_bytes() {
         assert_eq!(out, b"staged twice");
     });
 }
+
+/// `read_from` into a pipe drained by `write_to`, or by a `read_vectored`
+/// into several buffers: those reads lend an empty buffer while they wait,
+/// which `read_from` must not take for a place to read into (a source reads
+/// nothing into an empty buffer, which looked like its end).
+#[test]
+fn read_from_into_a_draining_reader() {
+    on_engines("read_from_into_a_draining_reader", |engine, make| {
+        for round in 0..50 {
+            let (r, w) = make();
+            let drain = thread::spawn(move || {
+                let mut out = Vec::new();
+                r.write_to(&mut out).map(|n| (n, out))
+            });
+            let data = pattern(100_000, round as u8);
+            assert_eq!(w.read_from(&mut Cursor::new(data.clone())).unwrap(), 100_000);
+            drop(w);
+            let (n, out) = drain.join().unwrap().unwrap();
+            assert_eq!(n, 100_000, "{engine}, round {round}");
+            assert!(out == data, "{engine}, round {round}");
+
+            let (r, w) = make();
+            let vectored = thread::spawn(move || {
+                let mut got = Vec::new();
+                let (mut a, mut b) = ([0u8; 700], [0u8; 900]);
+                loop {
+                    let n = (&r)
+                        .read_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+                        .unwrap();
+                    if n == 0 {
+                        return got;
+                    }
+                    got.extend_from_slice(&a[..n.min(700)]);
+                    got.extend_from_slice(&b[..n.saturating_sub(700)]);
+                }
+            });
+            assert_eq!(w.read_from(&mut Cursor::new(data.clone())).unwrap(), 100_000);
+            drop(w);
+            let got = vectored.join().unwrap();
+            assert!(got == data, "{engine}, round {round}: read_vectored");
+        }
+    });
+}

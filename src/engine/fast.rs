@@ -669,6 +669,9 @@ impl Fast {
             free,
         };
         sh.failpoint_after_lend();
+        // Under loom, the fence that makes the CAS above and the look at the
+        // stage below one SeqCst pair with the stager's (see `loom_sc_fence`).
+        crate::sync::loom_sc_fence();
         // Bytes an async write staged meanwhile come first, and no writer
         // fills a lend while bytes are staged: a lender that sees some takes
         // its lend back and reads them. (The stager looks at the state after
@@ -1009,6 +1012,12 @@ impl Fast {
         // exclusive borrow, lent to us until then.
         let buf = unsafe { lend.buf_mut() };
         let len = buf.len();
+        if len == 0 {
+            // A draining read's empty lend (`consume`): a source would take
+            // it for its end. Answer it with nothing (the reader looks again)
+            // and write through a buffer of our own instead.
+            return None;
+        }
         let got = loop {
             match source(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -1238,6 +1247,8 @@ impl Fast {
             return Poll::Ready(Err(sh.write_close_error()));
         }
         drop(ring);
+        // Under loom: the other half of the lender's fence in `lend`.
+        crate::sync::loom_sc_fence();
         // A reader may have lent its buffer since we looked: it waits for
         // a writer that will not come while bytes are staged, so ring it
         // (it then takes the lend back and reads the stage).

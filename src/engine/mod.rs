@@ -490,9 +490,14 @@ impl Shared {
             if n == 0 {
                 return Ok(total);
             }
-            let mut done = 0;
-            while done < n {
-                done += self.write(&own[done..n])?;
+            // One write per read of the source: one cut short (a close or the
+            // timeout) ends the call with the error the cut came from.
+            if self.write(&own[..n])? < n {
+                return Err(if self.signals.is_closed() {
+                    self.write_close_error()
+                } else {
+                    crate::error::timed_out()
+                });
             }
             total += n as u64;
         }
