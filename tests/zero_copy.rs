@@ -371,7 +371,10 @@ fn read_from_into_a_draining_reader() {
                 r.write_to(&mut out).map(|n| (n, out))
             });
             let data = pattern(100_000, round as u8);
-            assert_eq!(w.read_from(&mut Cursor::new(data.clone())).unwrap(), 100_000);
+            assert_eq!(
+                w.read_from(&mut Cursor::new(data.clone())).unwrap(),
+                100_000
+            );
             drop(w);
             let (n, out) = drain.join().unwrap().unwrap();
             assert_eq!(n, 100_000, "{engine}, round {round}");
@@ -392,7 +395,10 @@ fn read_from_into_a_draining_reader() {
                     got.extend_from_slice(&b[..n.saturating_sub(700)]);
                 }
             });
-            assert_eq!(w.read_from(&mut Cursor::new(data.clone())).unwrap(), 100_000);
+            assert_eq!(
+                w.read_from(&mut Cursor::new(data.clone())).unwrap(),
+                100_000
+            );
             drop(w);
             let got = vectored.join().unwrap();
             assert!(got == data, "{engine}, round {round}: read_vectored");
