@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
 # Mutation check of the loom suite: each mutant below is a protocol bug put
-# into a temporary copy of the crate; the loom suite run on that copy must fail.
-# The real crate is never touched.
+# into a temporary copy of the crate; the loom models run on that copy must
+# fail. The real crate is never touched.
 #
-# Usage:  bash loom-tests/mutants.sh [--matrix] [MUTANT...]
+# Usage:  bash loom-tests/mutants.sh [--matrix] [--full] [MUTANT...]
 #
 #   (no names)  every mutant; one line each, KILLED or SURVIVED, with how it died
 #   MUTANT...   only those mutants
+#   (default)   each mutant runs only the models listed for it in mutant_tests
+#               (its known killers), and the unmutated baseline runs only the
+#               models listed for the mutants chosen: the CI mode
+#   --full      each mutant (and the baseline) runs the whole loom suite, as
+#               before mutant_tests existed (also MUTANTS_FULL=1); a mutant
+#               missing from mutant_tests always runs the whole suite
 #   --matrix    run every model on its own against each mutant and print which
-#               models kill it (slow: what loom-tests/README.md's table is from)
+#               models kill it (slow: what loom-tests/README.md's table and
+#               mutant_tests are from)
 #
 # Exits non-zero if the unmutated copy fails, if a mutant no longer applies or
 # does not compile, or if any mutant survives other than those listed in
-# expected_survivors (known limits of what loom can check; see README.md). A mutant whose suite outlives
-# MUTANT_TIMEOUT is reported as TIMEOUT and counts as survived: every mutant is
-# expected to die by a failed assertion, a loom causality failure or loom's
-# deadlock detection, never by hanging.
+# expected_survivors (known limits of what loom can check; see README.md). A
+# mutant whose run outlives MUTANT_TIMEOUT is reported as TIMEOUT and counts as
+# survived: every mutant is expected to die by a failed assertion, a loom
+# causality failure or loom's deadlock detection, never by hanging. A mutant
+# that survives its listed models in the default mode may still die elsewhere
+# (a model changed, or LOOM_MAX_PREEMPTIONS is lower): run it with --matrix and
+# update mutant_tests.
 #
 # Environment: LOOM_MAX_PREEMPTIONS (default 3), MUTANT_TIMEOUT (seconds per
-# suite run, default 600), MUTANTS_TARGET_DIR (default target/loom-mutants,
-# shared by all mutants so that only gopipe and the tests are rebuilt).
+# run, default 600), MUTANTS_TARGET_DIR (default target/loom-mutants, shared by
+# all mutants so that only gopipe and the tests are rebuilt), MUTANTS_FULL.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,6 +73,17 @@ mutant_names=(
   writer-fills-retracted-buffer
   reader-leaves-during-fill
   lent-bytes-lost-on-timeout
+  lender-ignores-stage
+  stager-skips-filled-bell
+  take-staged-skips-stage-bell
+  sync-write-skips-drain
+  poll-read-no-register
+  poll-read-no-second-look
+  close-wakes-no-task
+  flush-ready-with-a-byte-staged
+  closed-read-drops-staged
+  task-wake-only-oldest
+  async-fill-drops-rest
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -71,7 +92,51 @@ mutant_names=(
 # too (and is fine). Every other survivor fails the run.
 expected_survivors=(
   no-fence-in-notify
-  no-offer-bell
+)
+
+# The models each mutant runs in the default mode, as "file:model" words: its
+# cheapest known killer, from --matrix (README.md has the full table), checked
+# by the default run itself, which fails if the mutant survives them. "none":
+# nothing can kill it under loom (the mutated code is not compiled there), so
+# it is only applied and built. A mutant with no entry runs the whole suite.
+declare -A mutant_tests=(
+  [reply-before-copy]="close:drop_of_last_reader_clone_racing_blocked_write"
+  [writer-skips-count]="close:reader_close_racing_in_flight_write"
+  [writer-leaves-after-claim]="close:reader_close_racing_in_flight_write"
+  [done-before-error-write]="close:close_with_error_racing_close_on_write_half"
+  [done-before-error-read]="close:close_with_error_racing_close_on_read_half"
+  [no-write-lock]="handoff:two_writers_one_reader_do_not_interleave"
+  [last-close-wins]="close:close_with_error_racing_close_on_read_half"
+  [claim-without-cas]="close:reader_close_racing_in_flight_write"
+  [offer-not-retracted]="close:close_with_error_racing_close_on_read_half"
+  [no-offer-bell]="async:sync_writer_to_async_reader"
+  [no-reply-bell]="close:drop_of_last_writer_clone_racing_blocked_read"
+  [no-lock-bell]="handoff:two_writers_one_reader_do_not_interleave"
+  [empty-write-ends-read]="handoff:empty_write_is_a_rendezvous_that_does_not_end_a_read"
+  [empty-write-skips-rendezvous]="handoff:empty_write_racing_reader_close_fails"
+  [every-writer-drop-closes]="close:drop_of_last_writer_clone_racing_blocked_read"
+  [every-reader-drop-closes]="close:drop_of_last_reader_clone_racing_blocked_write"
+  [relaxed-reply-store]="close:drop_of_last_writer_clone_racing_blocked_read"
+  [relaxed-claim-cas]="timeout:write_timeout_racing_hand_off"
+  [reoffer-without-bell]="handoff:two_readers_get_each_byte_once"
+  [no-unwind-guard]="hardening:writer_panics_after_its_offer"
+  [no-recall-bell]="close:reader_close_racing_in_flight_write"
+  [no-handoff-bell]="hardening:three_writers_share_the_write_side"
+  [no-fence-in-notify]="none"
+  [writer-fills-retracted-buffer]="close:reader_close_racing_in_flight_write"
+  [reader-leaves-during-fill]="close:reader_close_racing_in_flight_write"
+  [lent-bytes-lost-on-timeout]="close:reader_close_racing_in_flight_write"
+  [lender-ignores-stage]="async:async_writer_to_sync_reader"
+  [stager-skips-filled-bell]="async:async_writer_to_sync_reader"
+  [take-staged-skips-stage-bell]="async:async_writer_to_async_reader_flush"
+  [sync-write-skips-drain]="async:staged_bytes_before_later_blocking_write"
+  [poll-read-no-register]="async:sync_writer_to_async_reader"
+  [poll-read-no-second-look]="async:sync_writer_to_async_reader"
+  [close-wakes-no-task]="async:reader_close_racing_pending_flush"
+  [flush-ready-with-a-byte-staged]="async:async_writer_to_async_reader_flush"
+  [closed-read-drops-staged]="async:writer_drop_with_staged_bytes"
+  [task-wake-only-oldest]="async:dropped_pending_read_racing_write"
+  [async-fill-drops-rest]="async:async_writer_to_sync_reader"
 )
 
 mutant_patch() {
@@ -101,14 +166,14 @@ EOF
     ;;
     done-before-error-write) cat <<'EOF'
 # Closing the write half closes done before it stores the error.
-sub(MOD, "        self.werr.set_first(cause);\n        self.signals.close();\n",
-    "        self.signals.close();\n        self.werr.set_first(cause);\n")
+sub(MOD, "        let first = self.werr.set_first(cause);\n        if !self.signals.close() && first {\n",
+    "        let closed = self.signals.close();\n        let first = self.werr.set_first(cause);\n        if !closed && first {\n")
 EOF
     ;;
     done-before-error-read) cat <<'EOF'
 # Closing the read half closes done before it stores the error.
-sub(MOD, "        self.rerr.set_first(cause);\n        self.signals.close();\n",
-    "        self.signals.close();\n        self.rerr.set_first(cause);\n")
+sub(MOD, "        let first = self.rerr.set_first(cause);\n        if !self.signals.close() && first {\n",
+    "        let closed = self.signals.close();\n        let first = self.rerr.set_first(cause);\n        if !closed && first {\n")
 EOF
     ;;
     no-write-lock) cat <<'EOF'
@@ -160,7 +225,8 @@ EOF
     ;;
     empty-write-ends-read) cat <<'EOF'
 # A read that consumes an empty write returns Ok(0), a false end of file.
-sub(FAST, "0 => continue,", "0 => return Ok(0),")
+sub(FAST, "                        0 if deadline.passed() => return Err(timed_out()),\n                        0 => continue,\n",
+    "                        0 if deadline.passed() => return Err(timed_out()),\n                        0 => return Ok(0),\n")
 EOF
     ;;
     empty-write-skips-rendezvous) cat <<'EOF'
@@ -252,6 +318,79 @@ EOF
 sub(FAST, "            (Some(n), _) if n > 0 => Lent::Filled(n),\n", "")
 EOF
     ;;
+    lender-ignores-stage) cat <<'EOF'
+# A reader that lent its buffer never looks at the stage again: bytes an async
+# write staged meanwhile (it does not fill a lend behind staged bytes) wait
+# for a writer that will not come.
+sub(FAST, "        let staged = || !self.stage.is_empty();\n", "        let staged = || false;\n")
+EOF
+    ;;
+    stager-skips-filled-bell) cat <<'EOF'
+# An async write that staged its bytes never rings a reader that lent its
+# buffer meanwhile (and may have looked at the stage before the bytes came).
+sub(FAST, "        if state.load(Ordering::SeqCst) >= LENT_MIN {\n            sig.notify(Bell::Filled);\n        }\n", "")
+EOF
+    ;;
+    take-staged-skips-stage-bell) cat <<'EOF'
+# A read that takes staged bytes never rings the stage's doorbell: a flush, a
+# blocking write waiting for the drain, or an async write waiting for room
+# sleeps on.
+sub(FAST, "            sh.signals.notify(Bell::Stage);\n", "")
+EOF
+    ;;
+    sync-write-skips-drain) cat <<'EOF'
+# A blocking write does not wait for staged bytes to drain before it offers
+# or fills a lend, so its bytes can overtake them.
+sub(FAST, "            self.wait_drained(sh, deadline)?;\n", "")
+EOF
+    ;;
+    poll-read-no-register) cat <<'EOF'
+# An async read returns Pending without registering its waker.
+sub(FAST, "            sig.register_task(Bell::Offer, cx.waker());\n", "")
+EOF
+    ;;
+    poll-read-no-second-look) cat <<'EOF'
+# An async read registers its waker and returns Pending without looking at
+# the state again: a write that came between its look and its registration
+# rang nobody.
+sub(FAST, "            sig.register_task(Bell::Offer, cx.waker());\n            registered = true;\n",
+    "            sig.register_task(Bell::Offer, cx.waker());\n            return Poll::Pending;\n")
+EOF
+    ;;
+    close-wakes-no-task) cat <<'EOF'
+# Closing the pipe (loom twin of Signals) wakes the parked threads but not the
+# tasks: a pending read or flush never hears of the close.
+sub(SYNC, "            self.changed.notify_all();\n            self.tasks.wake_all();\n",
+    "            self.changed.notify_all();\n")
+EOF
+    ;;
+    flush-ready-with-a-byte-staged) cat <<'EOF'
+# An async flush is ready while one byte is still staged (off by one).
+sub(FAST, "            if self.stage.is_empty() {\n                return Poll::Ready(Ok(()));",
+    "            if self.stage.len() <= 1 {\n                return Poll::Ready(Ok(()));")
+EOF
+    ;;
+    closed-read-drops-staged) cat <<'EOF'
+# A read on a pipe whose write half closed ignores the bytes an async write
+# staged before the close: end of file comes early.
+sub(FAST, "        if !self.stage.is_empty() && !sh.read_closed() {\n",
+    "        if false && !self.stage.is_empty() && !sh.read_closed() {\n")
+EOF
+    ;;
+    task-wake-only-oldest) cat <<'EOF'
+# A doorbell's ring wakes only the oldest task listed on it, which may belong
+# to a read future that was dropped; the others stay listed.
+sub(SYNC, "        let woken = std::mem::take(&mut *list);\n",
+    "        let woken: Vec<_> = if list.is_empty() { Vec::new() } else { vec![list.remove(0)] };\n")
+EOF
+    ;;
+    async-fill-drops-rest) cat <<'EOF'
+# An async write that filled a lent buffer drops the rest (it stages it and
+# takes it back) but reports it as accepted.
+sub(FAST, "staged = ring.push(&buf[n..]);\n",
+    "staged = ring.push(&buf[n..]);\n                ring.unpush(staged);\n")
+EOF
+    ;;
     *) return 1 ;;
   esac
 }
@@ -295,9 +434,10 @@ $body
 EOF
 }
 
-# Builds the suite in the copy; prints cargo's errors on failure.
+# Builds the suite in the copy (only the test files given as `--test FILE`
+# arguments, if any); prints cargo's errors on failure.
 build() {
-  (cd "$copy" && cargo test -q -p loom-tests --release --no-run) >"$work/build.log" 2>&1 ||
+  (cd "$copy" && cargo test -q -p loom-tests --release --no-run "$@") >"$work/build.log" 2>&1 ||
     { tail -n 30 "$work/build.log"; return 1; }
 }
 
@@ -310,26 +450,6 @@ run_suite() {
   case $rc in
     0) return 0 ;;
     124 | 137) return 124 ;;
-    writer-fills-retracted-buffer) cat <<'EOF'
-# The writer takes a lent buffer with a plain store instead of a CAS: the
-# reader's take-back can succeed while the writer copies into its buffer.
-sub(FAST, "                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)\n                        .is_err()",
-    "                        .swap(FILLING, Ordering::SeqCst)\n                        != lent")
-EOF
-    ;;
-    reader-leaves-during-fill) cat <<'EOF'
-# A reader whose take-back fails (a writer is copying into its buffer) returns
-# at once instead of waiting for the writer's answer.
-sub(FAST, "        // A writer is copying into our buffer: it must be done before we may\n        // leave, so wait for its answer whatever closes.\n",
-    "        #[allow(unreachable_code)]\n        return None;\n")
-EOF
-    ;;
-    lent-bytes-lost-on-timeout) cat <<'EOF'
-# Bytes a writer copied into a lent buffer are dropped when the read's
-# deadline passes or the pipe closes meanwhile: the read reports the timeout.
-sub(FAST, "            (Some(n), _) if n > 0 => Lent::Filled(n),\n", "")
-EOF
-    ;;
     *) return 1 ;;
   esac
 }
@@ -351,19 +471,41 @@ why_failed() {
   echo "${test:-?}: $how" | cut -c1-160
 }
 
+# The `--test FILE` arguments for the "file:model" words in $1, one per file.
+test_files() {
+  local fm seen=" "
+  for fm in $1; do
+    case $seen in *" ${fm%%:*} "*) continue ;; esac
+    seen+="${fm%%:*} "
+    printf -- '--test\n%s\n' "${fm%%:*}"
+  done
+}
+
+# The model names for the "file:model" words in $1, one per line.
+test_models() {
+  local fm
+  for fm in $1; do printf '%s\n' "${fm#*:}"; done
+}
+
 matrix=0
+full=${MUTANTS_FULL:-0}
 names=()
 for arg in "$@"; do
   case $arg in
     --matrix) matrix=1 ;;
+    --full) full=1 ;;
     *) names+=("$arg") ;;
   esac
 done
 [ ${#names[@]} -gt 0 ] || names=("${mutant_names[@]}")
+for name in "${names[@]}"; do
+  mutant_patch "$name" >/dev/null || { echo "ERROR: unknown mutant $name"; exit 1; }
+done
 
 # The models, as "file name" pairs, for --matrix.
 models=()
 if [ $matrix = 1 ]; then
+  full=1
   fresh_copy && build || { echo "ERROR: the unmutated copy does not build"; exit 1; }
   for f in "$repo"/loom-tests/tests/*.rs; do
     f=$(basename "$f" .rs)
@@ -373,15 +515,35 @@ if [ $matrix = 1 ]; then
   done
 fi
 
+# The baseline: the models the chosen mutants run, on the unmutated copy (the
+# whole suite if any of them runs it), so that a kill is the mutant's doing.
+killers=""
+if [ $full = 0 ]; then
+  for name in "${names[@]}"; do
+    t=${mutant_tests[$name]:-}
+    if [ -z "$t" ]; then full=1; break; fi
+    [ "$t" = none ] || killers+=" $t"
+  done
+fi
 start=$(date +%s)
 fresh_copy || { echo "ERROR: cannot copy the crate"; exit 1; }
-if ! build; then echo "ERROR: the unmutated copy does not build"; exit 1; fi
-if ! run_suite -- --nocapture; then
-  echo "ERROR: the loom suite fails on the unmutated copy:"
-  tail -n 40 "$work/run.log"
-  exit 1
+if [ $full = 1 ]; then
+  base_build=() base_run=(-- --nocapture)
+else
+  mapfile -t base_build < <(test_files "$killers")
+  mapfile -t base_models < <(test_models "$killers" | sort -u)
+  base_run=("${base_build[@]}" -- --exact "${base_models[@]}" --nocapture)
 fi
-echo "baseline: the unmutated copy passes ($(( $(date +%s) - start ))s)"
+if ! build "${base_build[@]}"; then echo "ERROR: the unmutated copy does not build"; exit 1; fi
+if [ ${#base_build[@]} -gt 0 ] || [ $full = 1 ]; then
+  if ! run_suite "${base_run[@]}"; then
+    echo "ERROR: the loom models fail on the unmutated copy:"
+    tail -n 40 "$work/run.log"
+    exit 1
+  fi
+fi
+if [ $full = 1 ]; then what="the whole suite"; else what="${#base_models[@]} models"; fi
+echo "baseline: the unmutated copy passes $what ($(( $(date +%s) - start ))s)"
 
 failed=0
 for name in "${names[@]}"; do
@@ -389,7 +551,17 @@ for name in "${names[@]}"; do
   if ! fresh_copy || ! apply_mutant "$name"; then
     echo "ERROR     $name: does not apply"; failed=1; continue
   fi
-  if ! build; then echo "ERROR     $name: does not compile"; failed=1; continue; fi
+  t=${mutant_tests[$name]:-}
+  if [ $full = 1 ] || [ -z "$t" ]; then
+    files=() run=(-- --nocapture)
+  elif [ "$t" = none ]; then
+    files=(--test "$(basename "$(ls "$copy"/loom-tests/tests/*.rs | head -n1)" .rs)") run=()
+  else
+    mapfile -t files < <(test_files "$t")
+    mapfile -t ms < <(test_models "$t")
+    run=("${files[@]}" -- --exact "${ms[@]}" --nocapture)
+  fi
+  if ! build "${files[@]}"; then echo "ERROR     $name: does not compile"; failed=1; continue; fi
   if [ $matrix = 1 ]; then
     killers=()
     for m in "${models[@]}"; do
@@ -404,14 +576,19 @@ for name in "${names[@]}"; do
     echo "$name: ${killers[*]:-NONE}"
     continue
   fi
-  run_suite -- --nocapture
-  rc=$?
+  if [ ${#run[@]} = 0 ]; then
+    # "none": the mutated code is not compiled under loom; nothing to run.
+    rc=0
+  else
+    run_suite "${run[@]}"
+    rc=$?
+  fi
   if [ $rc = 0 ] && expected_survivor "$name"; then
     echo "SURVIVED  $name ($(( $(date +%s) - t0 ))s) (expected: known limit, see README)"
     continue
   fi
   case $rc in
-    0) echo "SURVIVED  $name ($(( $(date +%s) - t0 ))s)"; failed=1 ;;
+    0) echo "SURVIVED  $name ($(( $(date +%s) - t0 ))s) (ran: ${t:-the whole suite})"; failed=1 ;;
     124) echo "TIMEOUT   $name (no verdict in ${timeout_s}s; counted as survived)"; failed=1 ;;
     *)
       note=""

@@ -1,10 +1,10 @@
 //! Loom models of gopipe's protocol.
 //!
 //! The models live in `tests/`, one file per topic (`handoff.rs`, `close.rs`,
-//! `timeout.rs`, `hardening.rs`); this library only holds what they share:
-//! [`model`] (and [`model_with_bound`]), which runs a scenario under loom and
-//! reports how many interleavings it explored, and small read and write loops
-//! that record exactly what each side saw.
+//! `timeout.rs`, `hardening.rs`, `lend.rs`, `async.rs`); this library only holds
+//! what they share: [`model`] (and [`model_with_bound`]), which runs a scenario
+//! under loom and reports how many interleavings it explored, and small read
+//! and write loops, blocking and async, that record exactly what each side saw.
 //!
 //! Run them with
 //!
@@ -16,10 +16,15 @@
 //! Without `--cfg gopipe_loom` gopipe is built on its real primitives, which
 //! loom cannot schedule, so every test file compiles to nothing.
 
+use std::future::poll_fn;
 use std::io::{self, Read, Write};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
+use std::task::{Context, Poll};
 use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
 
 use gopipe::{PipeReader, PipeWriter};
 
@@ -153,4 +158,89 @@ pub fn assert_closed_pipe(err: &io::Error) {
         "expected ClosedPipe, got {err:?}"
     );
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+}
+
+/// Polls one async read of `reader` into `buf` (through `futures_io::AsyncRead`
+/// on `&PipeReader`).
+pub fn poll_read(
+    reader: &PipeReader,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    AsyncRead::poll_read(Pin::new(&mut { reader }), cx, buf)
+}
+
+/// Polls one async write of `buf` to `writer` (through
+/// `futures_io::AsyncWrite` on `&PipeWriter`).
+pub fn poll_write(
+    writer: &PipeWriter,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    AsyncWrite::poll_write(Pin::new(&mut { writer }), cx, buf)
+}
+
+/// Polls an async flush of `writer`.
+pub fn poll_flush(writer: &PipeWriter, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    AsyncWrite::poll_flush(Pin::new(&mut { writer }), cx)
+}
+
+/// A task on the calling loom thread: runs `f` as the body of a future until it
+/// returns `Ready`, parking the thread between polls until the future's waker
+/// is woken (`loom::future::block_on`). A waker that nobody wakes is a loom
+/// deadlock, so every lost wake-up of a task fails the model.
+pub fn task<T>(f: impl FnMut(&mut Context<'_>) -> Poll<T>) -> T {
+    loom::future::block_on(poll_fn(f))
+}
+
+/// The async [`read_until`]: a task reads with a buffer of `chunk` bytes until
+/// end of file, an error, or `want` bytes in all.
+pub fn async_read_until(reader: &PipeReader, chunk: usize, want: usize) -> (Vec<u8>, ReadEnd) {
+    let mut got = Vec::new();
+    let mut buf = vec![0; chunk];
+    let end = task(|cx| loop {
+        if got.len() >= want {
+            return Poll::Ready(ReadEnd::Enough);
+        }
+        match poll_read(reader, cx, &mut buf) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(0)) => return Poll::Ready(ReadEnd::Eof),
+            Poll::Ready(Ok(n)) => {
+                assert!(n <= chunk, "a read returned {n} bytes into {chunk}");
+                got.extend_from_slice(&buf[..n]);
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(ReadEnd::Failed(e)),
+        }
+    });
+    (got, end)
+}
+
+/// The async [`read_to_end`].
+pub fn async_read_to_end(reader: &PipeReader, chunk: usize) -> (Vec<u8>, ReadEnd) {
+    async_read_until(reader, chunk, usize::MAX)
+}
+
+/// The async [`write_until_error`]: a task writes `bytes` with as many polls as
+/// it takes, stopping at the first error; returns how many bytes the writes
+/// accepted and that error. `Ready(Ok(0))` for a non-empty slice is a protocol
+/// violation.
+pub fn async_write_until_error(writer: &PipeWriter, bytes: &[u8]) -> (usize, Option<io::Error>) {
+    let mut written = 0;
+    let err = task(|cx| loop {
+        if written == bytes.len() {
+            return Poll::Ready(None);
+        }
+        match poll_write(writer, cx, &bytes[written..]) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(0)) => panic!("an async write of {} bytes accepted 0", bytes.len()),
+            Poll::Ready(Ok(n)) => written += n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Some(e)),
+        }
+    });
+    (written, err)
+}
+
+/// A task flushes `writer`: ready once readers took every byte it accepted.
+pub fn async_flush(writer: &PipeWriter) -> io::Result<()> {
+    task(|cx| poll_flush(writer, cx))
 }
