@@ -106,56 +106,179 @@ mod imp {
         }
     }
 
-    /// When a blocking wait gives up.
+    /// The instant deadlines are counted from (the first use in the process).
+    fn epoch() -> Instant {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
+    }
+
+    /// A half's absolute deadline, which may move while calls are blocked: a
+    /// change wakes every thread parked on that half so that it looks again.
+    ///
+    /// `at` holds nanoseconds after [`epoch`] plus one (`0`: none). `moved` is
+    /// a channel nobody sends on: a change replaces it, and dropping the old
+    /// sender wakes every `select!` holding the old receiver. A parked thread
+    /// takes its receiver before it reads `at`, so a change after its read
+    /// always reaches it.
+    pub(crate) struct AbsDeadline {
+        /// The deadline, encoded as above.
+        at: AtomicU64,
+        /// The current "moved" channel.
+        moved: Mutex<(Sender<Never>, Receiver<Never>)>,
+    }
+
+    impl AbsDeadline {
+        /// No deadline.
+        pub(crate) fn new() -> Self {
+            Self {
+                at: AtomicU64::new(0),
+                moved: Mutex::new(bounded(0)),
+            }
+        }
+
+        /// Sets (or clears) the deadline, and wakes the threads parked under
+        /// the old one.
+        pub(crate) fn set(&self, at: Option<Instant>) {
+            let encoded = match at {
+                None => 0,
+                // An instant before the epoch is in the past all the same.
+                Some(at) => u64::try_from(at.saturating_duration_since(epoch()).as_nanos())
+                    .unwrap_or(u64::MAX - 1)
+                    .saturating_add(1),
+            };
+            // ORDERING: stored before the channel is replaced (under the
+            // mutex): a parked thread woken by the old channel, or one that
+            // takes the new receiver, then reads this value.
+            self.at.store(encoded, Ordering::SeqCst);
+            let fresh = bounded(0);
+            drop(std::mem::replace(&mut *self.moved.lock(), fresh));
+        }
+
+        /// The deadline, if one is set.
+        pub(crate) fn get(&self) -> Option<Instant> {
+            // ORDERING: a deadline is a plain value; waits that must see a
+            // change are woken through `moved`.
+            match self.at.load(Ordering::Relaxed) {
+                0 => None,
+                n => epoch().checked_add(Duration::from_nanos(n - 1)),
+            }
+        }
+
+        /// The receiver a parked thread watches.
+        fn receiver(&self) -> Receiver<Never> {
+            self.moved.lock().1.clone()
+        }
+    }
+
+    /// When a blocking wait gives up: a fixed instant (from the half's
+    /// timeout, taken when the call started), the half's absolute deadline as
+    /// it is now, whichever comes first.
     #[derive(Clone, Copy, Debug)]
-    pub(crate) struct Deadline(Option<Instant>);
+    pub(crate) struct Deadline {
+        /// From the timeout.
+        fixed: Option<Instant>,
+        /// The half's absolute deadline, or null.
+        ///
+        /// # Safety
+        ///
+        /// Points into the pipe's `Shared`, which the call that made this
+        /// `Deadline` (`Shared::read` and the like, through
+        /// [`Deadline::with_half`]) keeps alive: a `Deadline` never outlives the
+        /// call it was made for.
+        half: *const AbsDeadline,
+    }
 
     impl Deadline {
         /// A deadline `nanos` from now, or none for `0` (no timeout set).
         #[inline]
         pub(crate) fn after_nanos(nanos: u64) -> Self {
-            if nanos == 0 {
-                return Self(None);
+            let fixed = if nanos == 0 {
+                None
+            } else {
+                // A timeout too far away to be represented never expires.
+                Instant::now().checked_add(Duration::from_nanos(nanos))
+            };
+            Self {
+                fixed,
+                half: std::ptr::null(),
             }
-            // A timeout too far away to be represented never expires.
-            Self(Instant::now().checked_add(Duration::from_nanos(nanos)))
+        }
+
+        /// This deadline, and `half`'s absolute one (read at every look).
+        ///
+        /// # Safety
+        ///
+        /// The returned `Deadline` must not outlive `half` (see
+        /// `Deadline::half`).
+        #[inline]
+        pub(crate) unsafe fn with_half(self, half: &AbsDeadline) -> Self {
+            Self {
+                fixed: self.fixed,
+                half,
+            }
         }
 
         /// No deadline: wait as long as it takes.
         pub(crate) const fn never() -> Self {
-            Self(None)
+            Self {
+                fixed: None,
+                half: std::ptr::null(),
+            }
         }
 
-        /// Whether this deadline can expire at all.
+        /// The half's absolute deadline, if this one has a half.
+        #[inline]
+        fn half(&self) -> Option<&AbsDeadline> {
+            // SAFETY: non-null only when made by `with_half`, whose caller
+            // keeps the half alive for as long as this `Deadline` (`half`).
+            unsafe { self.half.as_ref() }
+        }
+
+        /// Whether this deadline can expire at all (for a wait that must not
+        /// give up: no timeout and no half).
         pub(crate) fn is_never(&self) -> bool {
-            self.0.is_none()
+            self.fixed.is_none() && self.half.is_null()
         }
 
-        /// The instant it expires at, if it can.
-        #[cfg_attr(not(feature = "__reference-engine"), allow(dead_code))]
+        /// The instant it expires at now, if any.
+        #[inline]
         pub(crate) fn instant(&self) -> Option<Instant> {
-            self.0
+            match (self.fixed, self.half().and_then(AbsDeadline::get)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         }
 
-        /// Whichever of the two deadlines comes first.
+        /// Whichever of the two deadlines comes first (the half of `self` is
+        /// kept; `other` is a fixed one).
         pub(crate) fn earlier(self, other: Deadline) -> Self {
-            match (self.0, other.0) {
-                (Some(a), Some(b)) => Self(Some(a.min(b))),
-                (a, b) => Self(a.or(b)),
+            let fixed = match (self.fixed, other.fixed) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Self {
+                fixed,
+                half: self.half,
             }
         }
 
         /// Whether the deadline has passed.
         #[inline]
         pub(crate) fn passed(&self) -> bool {
-            self.0.is_some_and(|at| Instant::now() >= at)
+            if self.fixed.is_none() && self.half.is_null() {
+                return false;
+            }
+            self.instant().is_some_and(|at| Instant::now() >= at)
         }
 
         /// `spin`, cut to what is left before the deadline: spinning counts
         /// against it like any other wait.
         #[inline]
         pub(crate) fn budget(&self, spin: Duration) -> Duration {
-            match self.0 {
+            if self.fixed.is_none() && self.half.is_null() {
+                return spin;
+            }
+            match self.instant() {
                 None => spin,
                 Some(at) => spin.min(at.saturating_duration_since(Instant::now())),
             }
@@ -174,7 +297,10 @@ mod imp {
 
         /// When it runs out, as a deadline for a park.
         pub(crate) fn deadline(&self) -> Deadline {
-            Deadline(Some(self.0))
+            Deadline {
+                fixed: Some(self.0),
+                half: std::ptr::null(),
+            }
         }
 
         /// Whether it has run out.
@@ -406,24 +532,42 @@ mod imp {
         /// Call only while registered on `bell` (see [`Signals::registered`]).
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
             let rx = &self.bells[bell as usize].1;
-            match (watch_done, deadline.0) {
-                (false, _) => {
-                    debug_assert!(deadline.is_never());
-                    // The signals hold the sender, so this cannot disconnect.
-                    let _ = rx.recv();
-                    Park::Rung
-                }
-                (true, None) => select! {
+            if !watch_done {
+                debug_assert!(deadline.is_never());
+                // The signals hold the sender, so this cannot disconnect.
+                let _ = rx.recv();
+                return Park::Rung;
+            }
+            // Taken before the deadline is read: a move after the read wakes
+            // us (the caller then looks again, and reads the new deadline).
+            let moved = deadline.half().map(AbsDeadline::receiver);
+            let at = deadline.instant();
+            // A passed deadline wins over a waiting token: the caller looked
+            // at the state before it parked, and a stream of tokens must not
+            // keep a timed wait going for ever.
+            if at.is_some_and(|at| Instant::now() >= at) {
+                return Park::TimedOut;
+            }
+            // A move of the deadline reads as a ring: look again.
+            match (moved, at) {
+                (None, None) => select! {
                     recv(rx) -> _ => Park::Rung,
                     recv(self.done_rx) -> _ => Park::Closed,
                 },
-                // A passed deadline wins over a waiting token: the caller looked
-                // at the state before it parked, and a stream of tokens must not
-                // keep a timed wait going for ever.
-                (true, Some(at)) if Instant::now() >= at => Park::TimedOut,
-                (true, Some(at)) => select! {
+                (None, Some(at)) => select! {
                     recv(rx) -> _ => Park::Rung,
                     recv(self.done_rx) -> _ => Park::Closed,
+                    default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
+                },
+                (Some(moved), None) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(self.done_rx) -> _ => Park::Closed,
+                    recv(moved) -> _ => Park::Rung,
+                },
+                (Some(moved), Some(at)) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(self.done_rx) -> _ => Park::Closed,
+                    recv(moved) -> _ => Park::Rung,
                     default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
                 },
             }
@@ -518,6 +662,41 @@ mod imp {
             Self(self.0 || other.0)
         }
 
+        /// This deadline, or one if `half` has one set (loom has no clock:
+        /// the half's deadline as it is when the call starts).
+        ///
+        /// # Safety
+        ///
+        /// None under loom; `unsafe` to match the std build's signature.
+        pub(crate) unsafe fn with_half(self, half: &AbsDeadline) -> Self {
+            Self(self.0 || half.0.load(std::sync::atomic::Ordering::Relaxed))
+        }
+    }
+
+    /// Loom twin of a half's absolute deadline: only whether one is set (a
+    /// std atomic, outside what loom explores: models set it before their
+    /// threads start).
+    pub(crate) struct AbsDeadline(std::sync::atomic::AtomicBool);
+
+    impl AbsDeadline {
+        /// No deadline.
+        pub(crate) fn new() -> Self {
+            Self(std::sync::atomic::AtomicBool::new(false))
+        }
+
+        /// Sets or clears it.
+        pub(crate) fn set(&self, at: Option<std::time::Instant>) {
+            self.0
+                .store(at.is_some(), std::sync::atomic::Ordering::Relaxed);
+        }
+
+        /// Loom has no clock: the std build's value is not kept.
+        pub(crate) fn get(&self) -> Option<std::time::Instant> {
+            None
+        }
+    }
+
+    impl Deadline {
         /// Loom has no clock: a deadline only fires where a wait would sleep
         /// (in `Signals::park`), never in the middle of a loop.
         pub(crate) fn passed(&self) -> bool {

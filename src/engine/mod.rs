@@ -31,7 +31,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::error::{self, Cause};
-use crate::sync::{AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals};
+use crate::sync::{AbsDeadline, AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals};
 
 /// A writer's slice, lent to one reader at a time.
 ///
@@ -197,6 +197,10 @@ pub(crate) struct Shared {
     pub(crate) read_timeout: Timeout,
     /// The write half's timeout.
     pub(crate) write_timeout: Timeout,
+    /// The read half's absolute deadline.
+    pub(crate) read_deadline: AbsDeadline,
+    /// The write half's absolute deadline.
+    pub(crate) write_deadline: AbsDeadline,
     /// Test-only fault injection (never in a shipping build).
     #[cfg(any(test, gopipe_loom))]
     pub(crate) failpoints: Failpoints,
@@ -250,6 +254,8 @@ impl Shared {
             writers: AtomicUsize::new(1),
             read_timeout: Timeout::new(),
             write_timeout: Timeout::new(),
+            read_deadline: AbsDeadline::new(),
+            write_deadline: AbsDeadline::new(),
             #[cfg(any(test, gopipe_loom))]
             failpoints: Failpoints::default(),
         }
@@ -277,13 +283,48 @@ impl Shared {
         );
     }
 
+    /// The deadline of a read that starts now: its timeout and the read
+    /// half's absolute deadline, whichever comes first.
+    #[inline]
+    fn read_deadline(&self) -> Deadline {
+        // SAFETY: the deadline is used by the read that starts now, which
+        // borrows `self` throughout.
+        unsafe { self.read_timeout.deadline().with_half(&self.read_deadline) }
+    }
+
+    /// The deadline of a write that starts now (see `read_deadline`).
+    #[inline]
+    fn write_deadline(&self) -> Deadline {
+        // SAFETY: as for `read_deadline`.
+        unsafe { self.write_timeout.deadline().with_half(&self.write_deadline) }
+    }
+
+    /// Sets the read half's absolute deadline: see
+    /// `PipeReader::set_read_deadline`.
+    pub(crate) fn set_read_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        if self.signals.is_closed() {
+            return Err(error::ClosedPipe.into());
+        }
+        self.read_deadline.set(at);
+        Ok(())
+    }
+
+    /// Sets the write half's absolute deadline.
+    pub(crate) fn set_write_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
+        if self.signals.is_closed() {
+            return Err(error::ClosedPipe.into());
+        }
+        self.write_deadline.set(at);
+        Ok(())
+    }
+
     /// Reads into `buf`: see `PipeReader`'s `Read` impl.
     #[inline]
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let deadline = self.read_timeout.deadline();
+        let deadline = self.read_deadline();
         match &self.engine {
             Engine::Fast(e) => e.read(self, buf, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
@@ -294,7 +335,7 @@ impl Shared {
     /// Writes all of `buf` unless closed or timed out: see `PipeWriter`'s `Write`.
     #[inline]
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.write_timeout.deadline();
+        let deadline = self.write_deadline();
         match &self.engine {
             Engine::Fast(e) => e.write(self, buf, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
@@ -375,7 +416,7 @@ impl Shared {
     /// A read that hands the bytes of one write to `take` (see `fast::Take`):
     /// how many it took, `Ok(0)` at end of file.
     pub(crate) fn consume(&self, take: &mut fast::Take<'_>) -> io::Result<usize> {
-        let deadline = self.read_timeout.deadline();
+        let deadline = self.read_deadline();
         match &self.engine {
             Engine::Fast(e) => e.consume(self, take, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
@@ -458,7 +499,7 @@ impl Shared {
         let mut total = 0u64;
         let mut own: Vec<u8> = Vec::new();
         loop {
-            let deadline = self.write_timeout.deadline();
+            let deadline = self.write_deadline();
             #[allow(irrefutable_let_patterns)]
             if let Engine::Fast(e) = &self.engine {
                 let mut source = |buf: &mut [u8]| r.read(buf);
@@ -528,7 +569,7 @@ impl Shared {
             }
             return self.write(&gathered[..total]);
         }
-        let deadline = self.write_timeout.deadline();
+        let deadline = self.write_deadline();
         match &self.engine {
             Engine::Fast(e) => e.write_all_of(self, bufs, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
