@@ -11,6 +11,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::conn::Conn;
 #[cfg(feature = "tokio")]
 use crate::engine::Shared;
 use crate::pipe::{PipeReader, PipeWriter};
@@ -158,6 +159,86 @@ macro_rules! futures_writer {
     };
 }
 
+/// Implements the async traits for a `Conn` type by forwarding to its halves.
+macro_rules! conn_async {
+    ($ty:ty) => {
+        #[cfg(feature = "tokio")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+        impl tokio::io::AsyncRead for $ty {
+            /// Reads as the conn's [`PipeReader`] does.
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                tokio_read(&self.split().0.shared, cx, buf)
+            }
+        }
+
+        #[cfg(feature = "tokio")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+        impl tokio::io::AsyncWrite for $ty {
+            /// Writes as the conn's [`PipeWriter`] does.
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                tokio_write(&self.split().1.shared, cx, buf)
+            }
+
+            /// Ready once the peer has read every accepted byte.
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.split().1.shared.poll_flush(cx)
+            }
+
+            /// Flushes, then closes the write direction (the peer reads end of
+            /// file).
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.split().1.shared.poll_shutdown(cx)
+            }
+        }
+
+        #[cfg(feature = "futures-io")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
+        impl futures_io::AsyncRead for $ty {
+            /// Reads as the conn's [`PipeReader`] does.
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.split().0.shared.poll_read(cx, buf)
+            }
+        }
+
+        #[cfg(feature = "futures-io")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
+        impl futures_io::AsyncWrite for $ty {
+            /// Writes as the conn's [`PipeWriter`] does.
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.split().1.shared.poll_write(cx, buf)
+            }
+
+            /// Ready once the peer has read every accepted byte.
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.split().1.shared.poll_flush(cx)
+            }
+
+            /// Flushes, then closes the write direction.
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.split().1.shared.poll_shutdown(cx)
+            }
+        }
+    };
+}
+
+conn_async!(Conn);
+conn_async!(&Conn);
 tokio_reader!(PipeReader);
 tokio_reader!(&PipeReader);
 tokio_writer!(PipeWriter);

@@ -254,7 +254,7 @@ fn crossing_kind(kind: io::ErrorKind) -> io::ErrorKind {
 }
 
 /// Why a half was closed: what the slot of that half stores.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Cause {
     /// The writer closed without an error: reads see end of file.
     Eof,

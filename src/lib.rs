@@ -126,6 +126,12 @@
 //! semantics), and every pending read, write or flush is cancel safe. See
 //! [`PipeReader`] and [`PipeWriter`] for the rules.
 //!
+//! # Duplex connections
+//!
+//! [`duplex`] is Go's `net.Pipe`: two connected [`Conn`]s, each reading what
+//! the other writes, with absolute deadlines that apply to calls already
+//! blocked ([`Conn::set_deadline`]).
+//!
 //! # From Go
 //!
 //! | Go (`io`)                       | gopipe                                   |
@@ -142,7 +148,8 @@
 //! | `io.ErrClosedPipe`              | [`ClosedPipe`], tested with [`is_closed_pipe`] (kind `BrokenPipe`) |
 //! | `errors.As(err, &target)`       | [`CloseError::from_io`] then [`CloseError::downcast_ref`] |
 //! | sharing `r`/`w` between goroutines | clone the half, or share `&PipeReader` / `&PipeWriter` |
-//! | `SetReadDeadline` (on `net.Pipe`) | [`PipeReader::set_read_timeout`] (kind `TimedOut`) |
+//! | `SetReadDeadline` (on `net.Pipe`) | [`PipeReader::set_read_deadline`] (kind `TimedOut`), or a timeout per call: [`PipeReader::set_read_timeout`] |
+//! | `net.Pipe()`                    | [`duplex`], two [`Conn`]s                |
 //! | `r.WriteTo(w)` (`io.WriterTo`)  | [`PipeReader::write_to`] (std's `io::copy` does not find it: call it) |
 //! | `w.ReadFrom(r)` (`io.ReaderFrom`) | [`PipeWriter::read_from`]              |
 //!
@@ -161,11 +168,13 @@
 
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 mod async_io;
+mod conn;
 mod engine;
 mod error;
 mod pipe;
 mod sync;
 
+pub use crate::conn::{duplex, Conn};
 pub use crate::error::{is_closed_pipe, CloseError, ClosedPipe};
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]

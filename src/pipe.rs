@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::engine::Shared;
 use crate::error::Cause;
@@ -488,6 +488,43 @@ impl PipeReader {
         self.shared.write_to(&mut Dyn(w))
     }
 
+    /// Sets an absolute deadline for reads: reads blocked now or later fail
+    /// with kind [`TimedOut`](io::ErrorKind::TimedOut) once it passes, having
+    /// consumed nothing. `None` clears it. Go's `SetReadDeadline`.
+    ///
+    /// The deadline applies to reads already blocked: one set in the past
+    /// wakes them at once, one moved later keeps them waiting until the new
+    /// time. A read whose timeout is set too gives up at whichever comes
+    /// first. Once the deadline has passed every read fails at once, until it
+    /// is moved to the future or cleared. Shared by every clone of this half;
+    /// async reads ignore it (use the runtime's timers).
+    ///
+    /// # Errors
+    ///
+    /// The closed-pipe error ([`ClosedPipe`](crate::ClosedPipe)) if either
+    /// half of the pipe is closed, as Go's `net.Pipe` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    /// use std::time::Instant;
+    ///
+    /// let (reader, _writer) = gopipe::pipe();
+    /// let blocked = std::thread::scope(|s| {
+    ///     let t = s.spawn(|| (&reader).read(&mut [0; 8]));
+    ///     // Wakes the read blocked above (or fails the one about to block).
+    ///     reader.set_read_deadline(Some(Instant::now()))?;
+    ///     Ok::<_, std::io::Error>(t.join().unwrap())
+    /// })?;
+    /// assert_eq!(blocked.unwrap_err().kind(), ErrorKind::TimedOut);
+    /// reader.set_read_deadline(None)?; // reads block again
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn set_read_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.shared.set_read_deadline(at)
+    }
+
     /// The timeout set by [`set_read_timeout`](PipeReader::set_read_timeout).
     ///
     /// # Examples
@@ -627,6 +664,36 @@ impl PipeWriter {
             }
         }
         self.shared.read_from(&mut Dyn(r))
+    }
+
+    /// Sets an absolute deadline for writes: writes blocked now or later stop
+    /// once it passes, with kind [`TimedOut`](io::ErrorKind::TimedOut) if
+    /// readers took nothing, else `Ok(n)` with exactly what they took (a copy
+    /// in progress is never cut). `None` clears it. Go's `SetWriteDeadline`.
+    ///
+    /// As for [`set_read_deadline`](PipeReader::set_read_deadline): it applies
+    /// to writes already blocked, moving it later keeps them waiting, a passed
+    /// deadline fails every write until it is moved or cleared, the earlier
+    /// of it and the timeout applies, and async writes ignore it.
+    ///
+    /// # Errors
+    ///
+    /// The closed-pipe error if either half of the pipe is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Write};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let (_reader, mut writer) = gopipe::pipe();
+    /// writer.set_write_deadline(Some(Instant::now() + Duration::from_millis(10)))?;
+    /// let err = writer.write(b"nobody reads this").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    pub fn set_write_deadline(&self, at: Option<Instant>) -> io::Result<()> {
+        self.shared.set_write_deadline(at)
     }
 
     /// The timeout set by [`set_write_timeout`](PipeWriter::set_write_timeout).

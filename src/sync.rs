@@ -690,10 +690,6 @@ mod imp {
                 .store(at.is_some(), std::sync::atomic::Ordering::Relaxed);
         }
 
-        /// Loom has no clock: the std build's value is not kept.
-        pub(crate) fn get(&self) -> Option<std::time::Instant> {
-            None
-        }
     }
 
     impl Deadline {

@@ -296,7 +296,11 @@ impl Shared {
     #[inline]
     fn write_deadline(&self) -> Deadline {
         // SAFETY: as for `read_deadline`.
-        unsafe { self.write_timeout.deadline().with_half(&self.write_deadline) }
+        unsafe {
+            self.write_timeout
+                .deadline()
+                .with_half(&self.write_deadline)
+        }
     }
 
     /// Sets the read half's absolute deadline: see
