@@ -215,9 +215,8 @@ impl Conn {
     /// ```
     pub fn set_deadline(&self, at: Option<Instant>) -> io::Result<()> {
         self.check_open()?;
-        self.rx.shared.read_deadline.set(at);
-        self.tx.shared.write_deadline.set(at);
-        Ok(())
+        self.rx.shared.set_read_deadline(at)?;
+        self.tx.shared.set_write_deadline(at)
     }
 
     /// Sets the read deadline: see [`PipeReader::set_read_deadline`]. Go's
@@ -240,8 +239,7 @@ impl Conn {
     /// ```
     pub fn set_read_deadline(&self, at: Option<Instant>) -> io::Result<()> {
         self.check_open()?;
-        self.rx.shared.read_deadline.set(at);
-        Ok(())
+        self.rx.shared.set_read_deadline(at)
     }
 
     /// Sets the write deadline: see [`PipeWriter::set_write_deadline`]. Go's
@@ -264,8 +262,7 @@ impl Conn {
     /// ```
     pub fn set_write_deadline(&self, at: Option<Instant>) -> io::Result<()> {
         self.check_open()?;
-        self.tx.shared.write_deadline.set(at);
-        Ok(())
+        self.tx.shared.set_write_deadline(at)
     }
 
     /// Sets how long each read may block: see

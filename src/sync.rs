@@ -442,6 +442,11 @@ mod imp {
             self.tasks.wake_all();
         }
 
+        /// Nothing: in this build a half's deadline wakes its parked threads
+        /// itself (`AbsDeadline::set`).
+        #[inline(always)]
+        pub(crate) fn deadline_moved(&self) {}
+
         /// Whether the done channel has been closed.
         #[inline]
         pub(crate) fn is_closed(&self) -> bool {
@@ -639,60 +644,66 @@ mod imp {
     /// gives up at the first point where it would have to sleep, and loom explores
     /// every place that point can fall relative to the other threads.
     #[derive(Clone, Copy, Debug)]
-    pub(crate) struct Deadline(bool);
+    pub(crate) struct Deadline {
+        /// Whether a timeout was set when the call started.
+        fixed: bool,
+        /// The half's absolute deadline, or null (see the std build's
+        /// `Deadline::half` for the lifetime rule).
+        half: *const AbsDeadline,
+    }
 
     impl Deadline {
         /// A deadline, unless `nanos` is `0` (no timeout set).
         pub(crate) fn after_nanos(nanos: u64) -> Self {
-            Self(nanos != 0)
+            Self {
+                fixed: nanos != 0,
+                half: std::ptr::null(),
+            }
         }
 
         /// No deadline.
         pub(crate) const fn never() -> Self {
-            Self(false)
+            Self {
+                fixed: false,
+                half: std::ptr::null(),
+            }
         }
 
         /// Whether this deadline can expire at all.
         pub(crate) fn is_never(&self) -> bool {
-            !self.0
+            !self.fixed && self.half.is_null()
         }
 
-        /// Whichever comes first: a deadline if either has one.
+        /// Whichever comes first: a deadline if either has one (the half of
+        /// `self` is kept).
         pub(crate) fn earlier(self, other: Deadline) -> Self {
-            Self(self.0 || other.0)
+            Self {
+                fixed: self.fixed || other.fixed,
+                half: self.half,
+            }
         }
 
-        /// This deadline, or one if `half` has one set (loom has no clock:
-        /// the half's deadline as it is when the call starts).
+        /// This deadline and `half`'s, which is looked at every time a wait
+        /// would sleep.
         ///
         /// # Safety
         ///
-        /// None under loom; `unsafe` to match the std build's signature.
+        /// The returned `Deadline` must not outlive `half`.
         pub(crate) unsafe fn with_half(self, half: &AbsDeadline) -> Self {
-            Self(self.0 || half.0.load(std::sync::atomic::Ordering::Relaxed))
-        }
-    }
-
-    /// Loom twin of a half's absolute deadline: only whether one is set (a
-    /// std atomic, outside what loom explores: models set it before their
-    /// threads start).
-    pub(crate) struct AbsDeadline(std::sync::atomic::AtomicBool);
-
-    impl AbsDeadline {
-        /// No deadline.
-        pub(crate) fn new() -> Self {
-            Self(std::sync::atomic::AtomicBool::new(false))
+            Self {
+                fixed: self.fixed,
+                half,
+            }
         }
 
-        /// Sets or clears it.
-        pub(crate) fn set(&self, at: Option<std::time::Instant>) {
-            self.0
-                .store(at.is_some(), std::sync::atomic::Ordering::Relaxed);
+        /// Whether a wait that would sleep now gives up instead: a timeout was
+        /// set, or the half's deadline is set now (loom has no clock, so a
+        /// set deadline is one that has passed by the time anyone sleeps).
+        fn fires(&self) -> bool {
+            // SAFETY: as in the std build, the half outlives this deadline.
+            self.fixed || unsafe { self.half.as_ref() }.is_some_and(AbsDeadline::is_set)
         }
 
-    }
-
-    impl Deadline {
         /// Loom has no clock: a deadline only fires where a wait would sleep
         /// (in `Signals::park`), never in the middle of a loop.
         pub(crate) fn passed(&self) -> bool {
@@ -702,6 +713,29 @@ mod imp {
         /// Spins are a single look under loom.
         pub(crate) fn budget(&self, spin: Duration) -> Duration {
             spin
+        }
+    }
+
+    /// Loom twin of a half's absolute deadline: whether one is set. A change
+    /// wakes the parked threads through `Signals::deadline_moved`.
+    pub(crate) struct AbsDeadline(AtomicBool);
+
+    impl AbsDeadline {
+        /// No deadline.
+        pub(crate) fn new() -> Self {
+            Self(AtomicBool::new(false))
+        }
+
+        /// Sets or clears it.
+        pub(crate) fn set(&self, at: Option<std::time::Instant>) {
+            // ORDERING: SeqCst, before the caller wakes the parked threads,
+            // which then read it under the signals' lock.
+            self.0.store(at.is_some(), Ordering::SeqCst);
+        }
+
+        /// Whether one is set.
+        fn is_set(&self) -> bool {
+            self.0.load(Ordering::SeqCst)
         }
     }
 
@@ -792,6 +826,12 @@ mod imp {
             self.tasks.wake_all();
         }
 
+        /// Wakes every parked thread to look at a half's deadline again.
+        pub(crate) fn deadline_moved(&self) {
+            drop(self.board.lock());
+            self.changed.notify_all();
+        }
+
         /// Whether done has been closed.
         pub(crate) fn is_closed(&self) -> bool {
             self.closed.load(Ordering::SeqCst)
@@ -860,6 +900,7 @@ mod imp {
 
         /// Parks until a token, done (when `watch_done`) or the deadline.
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+            debug_assert!(watch_done || deadline.is_never());
             let mut board = self.board.lock();
             loop {
                 if board.tokens[bell as usize] {
@@ -869,7 +910,7 @@ mod imp {
                 if watch_done && board.done {
                     return Park::Closed;
                 }
-                if !deadline.is_never() {
+                if deadline.fires() {
                     return Park::TimedOut;
                 }
                 board = self.changed.wait(board).unwrap();

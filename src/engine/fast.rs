@@ -969,8 +969,15 @@ impl Fast {
         deadline: Deadline,
     ) -> Option<io::Result<usize>> {
         let state = &self.slot.state;
-        // ORDERING: a hint only; the claim below decides.
-        if state.load(Ordering::Relaxed) < LENT_MIN || !self.stage.is_empty() {
+        // A reader that just took our last write lends again within about
+        // `LEND_AFTER` of coming back: wait that long for it (on a core of
+        // our own) rather than fall back to a copy of our own.
+        // ORDERING: hints only; the claim below decides.
+        let lent = || state.load(Ordering::Relaxed) >= LENT_MIN;
+        if !lent() && (core_crowded() || !spin_until(deadline.budget(2 * LEND_AFTER), lent)) {
+            return None;
+        }
+        if !self.stage.is_empty() {
             return None;
         }
         if sh.signals.is_closed() {

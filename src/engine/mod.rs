@@ -310,6 +310,7 @@ impl Shared {
             return Err(error::ClosedPipe.into());
         }
         self.read_deadline.set(at);
+        self.signals.deadline_moved();
         Ok(())
     }
 
@@ -319,6 +320,7 @@ impl Shared {
             return Err(error::ClosedPipe.into());
         }
         self.write_deadline.set(at);
+        self.signals.deadline_moved();
         Ok(())
     }
 
