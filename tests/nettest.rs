@@ -531,6 +531,56 @@ fn write_cut_by_a_deadline_reports_the_exact_count() {
     });
 }
 
+/// A passed deadline fails a call before it looks for a partner (Go's
+/// pre-check): a read gets nothing although a write is on offer, a write
+/// leaves a waiting reader alone; both moved nothing. A closed end's result
+/// comes before the deadline's.
+#[test]
+fn passed_deadline_wins_over_a_ready_partner() {
+    bounded("passed_deadline_wins", BOUND_SECS, || {
+        for _ in 0..20 {
+            let (c1, c2) = duplex();
+            let writer = {
+                let c2 = c2.clone();
+                thread::spawn(move || (&c2).write(b"ready"))
+            };
+            // Let the write get on offer (or not: either way the read must
+            // time out having taken nothing).
+            thread::sleep(Duration::from_millis(2));
+            c1.set_read_deadline(Some(a_long_time_ago())).unwrap();
+            let err = (&c1).read(&mut [0; 8]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::TimedOut);
+            c1.set_read_deadline(None).unwrap();
+            let mut got = [0; 5];
+            (&c1).read_exact(&mut got).unwrap();
+            assert_eq!(&got, b"ready", "the write was left whole");
+            assert_eq!(writer.join().unwrap().unwrap(), 5);
+
+            // A write with a passed deadline, a reader waiting.
+            let reader = {
+                let c2 = c2.clone();
+                thread::spawn(move || {
+                    let mut buf = [0u8; 8];
+                    (&c2).read(&mut buf).map(|n| buf[..n].to_vec())
+                })
+            };
+            thread::sleep(Duration::from_millis(2));
+            c1.set_write_deadline(Some(a_long_time_ago())).unwrap();
+            let err = (&c1).write(b"late").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::TimedOut);
+            c1.set_write_deadline(None).unwrap();
+            (&c1).write_all(b"next").unwrap();
+            assert_eq!(reader.join().unwrap().unwrap(), b"next");
+
+            // Closed wins over the deadline.
+            c1.set_deadline(Some(a_long_time_ago())).unwrap();
+            c1.close();
+            assert!(is_closed_pipe(&(&c1).read(&mut [0; 8]).unwrap_err()));
+            assert!(is_closed_pipe(&(&c1).write(b"x").unwrap_err()));
+        }
+    });
+}
+
 /// The earlier of a timeout and a deadline applies.
 #[test]
 fn timeout_and_deadline_the_earlier_wins() {

@@ -303,6 +303,19 @@ impl Shared {
         }
     }
 
+    /// Fails a call whose deadline has already passed before it moves a byte,
+    /// as Go checks a deadline before it looks for a partner: a reader gets
+    /// nothing although a write is on offer, a writer leaves a waiting
+    /// reader's buffer alone. A closed pipe wins: its result comes first, as
+    /// in Go.
+    #[inline]
+    fn deadline_check(&self, deadline: Deadline) -> io::Result<()> {
+        if deadline.passed() && !self.signals.is_closed() {
+            return Err(error::timed_out());
+        }
+        Ok(())
+    }
+
     /// Sets the read half's absolute deadline: see
     /// `PipeReader::set_read_deadline`.
     pub(crate) fn set_read_deadline(&self, at: Option<std::time::Instant>) -> io::Result<()> {
@@ -331,6 +344,7 @@ impl Shared {
             return Ok(0);
         }
         let deadline = self.read_deadline();
+        self.deadline_check(deadline)?;
         match &self.engine {
             Engine::Fast(e) => e.read(self, buf, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
@@ -342,6 +356,7 @@ impl Shared {
     #[inline]
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         let deadline = self.write_deadline();
+        self.deadline_check(deadline)?;
         match &self.engine {
             Engine::Fast(e) => e.write(self, buf, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
@@ -423,6 +438,7 @@ impl Shared {
     /// how many it took, `Ok(0)` at end of file.
     pub(crate) fn consume(&self, take: &mut fast::Take<'_>) -> io::Result<usize> {
         let deadline = self.read_deadline();
+        self.deadline_check(deadline)?;
         match &self.engine {
             Engine::Fast(e) => e.consume(self, take, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
@@ -506,6 +522,7 @@ impl Shared {
         let mut own: Vec<u8> = Vec::new();
         loop {
             let deadline = self.write_deadline();
+            self.deadline_check(deadline)?;
             #[allow(irrefutable_let_patterns)]
             if let Engine::Fast(e) = &self.engine {
                 let mut source = |buf: &mut [u8]| r.read(buf);
@@ -576,6 +593,7 @@ impl Shared {
             return self.write(&gathered[..total]);
         }
         let deadline = self.write_deadline();
+        self.deadline_check(deadline)?;
         match &self.engine {
             Engine::Fast(e) => e.write_all_of(self, bufs, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
