@@ -661,3 +661,34 @@ fn read_half_close_discards_staged_bytes() {
         assert!(matches!(poll_flush_once(&w), Poll::Ready(Err(_))));
     });
 }
+
+/// A `Conn` between a task and a thread: the task writes a request and reads
+/// the reply through tokio's traits, the thread serves through std's.
+#[test]
+fn conn_between_a_task_and_a_thread() {
+    run("conn_between_a_task_and_a_thread", async {
+        let (client, server) = gopipe::duplex();
+        let srv = thread::spawn(move || {
+            let mut req = [0u8; 4];
+            std::io::Read::read_exact(&mut &server, &mut req)?;
+            req.reverse();
+            std::io::Write::write_all(&mut &server, &req)?;
+            // Then end of file: the client shut its write direction down.
+            let mut rest = Vec::new();
+            std::io::Read::read_to_end(&mut &server, &mut rest)?;
+            Ok::<_, std::io::Error>(rest.len())
+        });
+        let mut client = client;
+        client.write_all(b"ping").await.unwrap();
+        client.flush().await.unwrap();
+        let mut reply = [0u8; 4];
+        client.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"gnip");
+        client.shutdown().await.unwrap();
+        let rest = tokio::task::spawn_blocking(move || srv.join().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rest, 0);
+    });
+}
