@@ -72,7 +72,11 @@ pub fn duplex() -> (Conn, Conn) {
 /// lends them, [`into_split`](Conn::into_split) hands this handle's share
 /// over. Each direction closes when its last handle, conn or half, goes.
 /// `Conn` is `Send` and `Sync`, and `&Conn` implements [`Read`] and [`Write`]
-/// too.
+/// too. With the `tokio` or `futures-io` feature, `Conn` and `&Conn` also
+/// implement the async traits, as the halves do (see [`PipeWriter`]'s async
+/// section); the inherent [`shutdown`](Conn::shutdown) and
+/// [`close`](Conn::close) shadow the extension traits' `shutdown` and `close`:
+/// call `AsyncWriteExt::shutdown(&mut conn)` for the flushing one.
 ///
 /// # From Go
 ///

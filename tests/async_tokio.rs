@@ -684,7 +684,8 @@ fn conn_between_a_task_and_a_thread() {
         let mut reply = [0u8; 4];
         client.read_exact(&mut reply).await.unwrap();
         assert_eq!(&reply, b"gnip");
-        client.shutdown().await.unwrap();
+        // The inherent `Conn::shutdown(how)` shadows the trait method.
+        AsyncWriteExt::shutdown(&mut client).await.unwrap();
         let rest = tokio::task::spawn_blocking(move || srv.join().unwrap())
             .await
             .unwrap()
