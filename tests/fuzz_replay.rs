@@ -17,8 +17,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use script::{
-    check, execute, payload, run, Ctor, ErrorChoice, Log, Op, Outcome, Record, Rng, Script, Side,
-    Summary, WATCHDOG,
+    check, execute, payload, payload_byte, run, Act, Call, Ctor, ErrorChoice, Log, Op, Outcome,
+    Record, Rng, Script, Side, Stop, Summary, DECOY_K, SOURCE_FAILS, WATCHDOG,
 };
 
 /// The engines every script runs on.
@@ -85,19 +85,51 @@ fn push_size(rng: &mut Rng, data: &mut Vec<u8>) {
 /// Input bytes for [`Script::decode`], mostly I/O operations: plain random
 /// bytes close the pipe within a few operations, which leaves little traffic.
 /// Two scripts in five are async ones (bit 4 of the header), whose codes 12
-/// to 15 are async reads and writes, flushes and shutdowns.
+/// to 15 are async reads and writes, flushes and shutdowns. Two in five
+/// (either kind) are zero-copy ones (top bits `101`), where a third of the
+/// I/O is vectored reads and writes, `write_to` and `read_from` (codes 4 and
+/// 5; the plain I/O codes are then 0 to 3).
 fn random_input(rng: &mut Rng) -> Vec<u8> {
-    let header = rng.bytes(1)[0] & !0x10;
+    let mut header = rng.bytes(1)[0] & !0x10;
     let asynchronous = rng.below(5) < 2;
-    let mut data = vec![if asynchronous { header | 0x10 } else { header }];
+    let zero_copy = rng.below(5) < 2;
+    if asynchronous {
+        header |= 0x10;
+    }
+    if zero_copy {
+        header = (header & 0x1F) | 0xA0;
+    } else if header & 0xE0 == 0xA0 {
+        header ^= 0x20;
+    }
+    let mut data = vec![header];
     for _ in 0..1 + rng.below(32) {
         let thread = (rng.below(16) as u8) << 4;
+        if zero_copy && rng.below(100) < 24 {
+            if rng.below(2) == 0 {
+                // Vectored: 1 to 4 slices or buffers, some empty.
+                let a = rng.bytes(1)[0];
+                data.extend([thread | 4, a]);
+                for _ in 0..=(a & 3) {
+                    match rng.below(4) {
+                        0 => data.push(0),
+                        _ => push_size(rng, &mut data),
+                    }
+                }
+            } else {
+                // write_to or read_from: the argument byte, then a size.
+                data.extend([thread | 5, rng.bytes(1)[0]]);
+                push_size(rng, &mut data);
+            }
+            continue;
+        }
+        let io = if zero_copy { 4 } else { 6 };
         let (code, args) = match rng.below(100) {
             0..=71 if asynchronous => match rng.below(12) {
-                0..=4 => (rng.below(6) as u8, 1),
+                0..=4 => (rng.below(io) as u8, 1),
                 5..=9 => (12 + rng.below(2) as u8, 2), // async I/O
                 _ => (14, 3),                          // flush
             },
+            0..=71 if zero_copy => ([0, 1, 2, 3, 12, 13, 14, 15][rng.below(8)], 1),
             0..=71 => ([0, 1, 2, 3, 4, 5, 12, 13, 14, 15][rng.below(10)], 1),
             72..=77 => (6, 0),             // clone
             78..=80 => (7, 0),             // drop
@@ -157,6 +189,20 @@ fn random_sweep() {
             ("async bytes", total.async_bytes),
             ("dropped futures", total.dropped),
             ("flushes", total.flushes),
+            ("vectored reads and writes", total.vectored),
+            ("bytes sinks took", total.sink_bytes),
+            ("sinks that stopped", total.sink_stops),
+            ("bytes sources yielded", total.source_bytes),
+            ("sources that failed", total.source_fails),
+            ("sinks or sources that panicked", total.panics),
+            (
+                "source calls into a reader's lent buffer",
+                total.lent_yields,
+            ),
+            (
+                "sink calls that took part of their offer",
+                total.partial_takes,
+            ),
             (
                 "staged bytes read after the write half closed",
                 total.late_reads,
@@ -639,4 +685,202 @@ fn flush_is_woken_when_the_read_half_closes_second() {
     );
     eprintln!("flush returned {:?}", got.unwrap());
     flusher.join().unwrap();
+}
+
+/// Runs one corpus file (`GOPIPE_CORPUS_FILE`) on both engines many times
+/// (`GOPIPE_CORPUS_RUNS`), printing what it covered: for writing corpus files.
+#[test]
+#[ignore = "a tool: set GOPIPE_CORPUS_FILE"]
+fn corpus_file_coverage() {
+    let file = std::env::var("GOPIPE_CORPUS_FILE").expect("GOPIPE_CORPUS_FILE");
+    let runs: usize = std::env::var("GOPIPE_CORPUS_RUNS")
+        .ok()
+        .map_or(20, |s| s.parse().expect("a count"));
+    let data = std::fs::read(&file).expect("read the file");
+    let script = Script::decode(&data);
+    eprintln!("{script:?}");
+    let mut total = Summary::default();
+    for _ in 0..runs {
+        run_everywhere(&script, &file, &mut total);
+    }
+    eprintln!("{runs} runs: {total:?}");
+}
+
+/// A source call or sink call for the hand-made logs below.
+fn call(span: (u64, u64), k: usize, offered: usize, act: Act, data: Vec<u8>) -> Call {
+    Call {
+        start: span.0,
+        end: span.1,
+        k,
+        offered,
+        act,
+        data,
+    }
+}
+
+/// W0's `read_from` of a source that yields 5 bytes (write number 0), then
+/// fails; R0 reads them. Returns the script and a log the checker accepts.
+fn read_from_log() -> (Script, Log) {
+    let drain = Op::Drain {
+        chunk: 5,
+        limit: 5,
+        stop: Stop::Fail,
+    };
+    let read = Op::Io {
+        len: 64,
+        by_ref: false,
+    };
+    let script = Script {
+        writers: vec![vec![drain]],
+        readers: vec![vec![read]],
+    };
+    let calls = vec![
+        call((11, 14), 0, 64, Act::Moved(5), Vec::new()),
+        call((16, 17), 1, 65536, Act::Failed, Vec::new()),
+    ];
+    let err = io::Error::new(io::ErrorKind::InvalidInput, SOURCE_FAILS);
+    let outcome = Outcome::Drained {
+        calls,
+        result: Ok(Err(err)),
+    };
+    let log = Log {
+        writers: vec![vec![record(drain, Some(0), (10, 18), outcome), drop_at(30)]],
+        readers: vec![vec![read_of(64, 0, (9, 15), payload(0, 0, 5)), drop_at(40)]],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+    };
+    check(&script, &log).expect("the hand-made log is clean");
+    (script, log)
+}
+
+/// A reader that got a failing source's decoy bytes past the count it
+/// yielded, or a `read_from` that miscounts, is caught.
+#[test]
+fn checker_rejects_decoys_and_miscounted_read_from() {
+    let (script, log) = read_from_log();
+    let mut decoyed = log;
+    let mut data = payload(0, 0, 5);
+    data.extend((0..3).map(|i| payload_byte(0, DECOY_K, i)));
+    decoyed.readers[0][0] = read_of(64, 0, (9, 15), data);
+    assert_rejected(&script, &decoyed, &["do not tile"]);
+
+    let (script, mut log) = read_from_log();
+    if let Outcome::Drained { result, .. } = &mut log.writers[0][0].outcome {
+        *result = Ok(Ok(5));
+    }
+    assert_rejected(&script, &log, &["with no end of file", "source failed"]);
+}
+
+/// A sink that takes 3 bytes of a 10-byte write and fails: the rest goes to
+/// the next read. The checker accepts that, and catches a lost byte, a
+/// `write_to` that reports bytes the sink never took, and a sink handed an
+/// empty slice.
+#[test]
+fn checker_rejects_sink_losses_and_miscounts() {
+    let write = Op::Io {
+        len: 10,
+        by_ref: false,
+    };
+    let drain = Op::Drain {
+        chunk: 3,
+        limit: 3,
+        stop: Stop::Fail,
+    };
+    let read = Op::Io {
+        len: 64,
+        by_ref: false,
+    };
+    let script = Script {
+        writers: vec![vec![write]],
+        readers: vec![vec![drain, read]],
+    };
+    let bytes = payload(0, 0, 10);
+    let sink = |calls: Vec<Call>, result| Outcome::Drained { calls, result };
+    let failed = || {
+        Ok(Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "script sink fails",
+        )))
+    };
+    let wrote = Outcome::Wrote {
+        k: 0,
+        result: Ok(10),
+    };
+    let calls = vec![
+        call((12, 13), 0, 10, Act::Moved(3), bytes[..3].to_vec()),
+        call((14, 15), 0, 7, Act::Failed, Vec::new()),
+    ];
+    let log = Log {
+        writers: vec![vec![record(write, Some(0), (10, 20), wrote), drop_at(30)]],
+        readers: vec![vec![
+            record(drain, Some(0), (11, 16), sink(calls, failed())),
+            read_of(64, 1, (17, 19), bytes[3..].to_vec()),
+            drop_at(40),
+        ]],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+    };
+    check(&script, &log).expect("the rest of the write went to the next read");
+
+    let mut lost = log;
+    lost.readers[0][1] = read_of(64, 1, (17, 19), bytes[4..].to_vec());
+    assert_rejected(&script, &lost, &["do not tile"]);
+
+    let mut miscounted = lost;
+    miscounted.readers[0][1] = read_of(64, 1, (17, 19), bytes[3..].to_vec());
+    let calls = vec![call((12, 13), 0, 10, Act::Moved(3), bytes[..3].to_vec())];
+    miscounted.readers[0][0] = record(drain, Some(0), (11, 16), sink(calls, Ok(Ok(4))));
+    assert_rejected(&script, &miscounted, &["but the sink took 3"]);
+
+    let mut empty = miscounted;
+    let calls = vec![
+        call((12, 13), 0, 10, Act::Moved(3), bytes[..3].to_vec()),
+        call((14, 15), 0, 0, Act::Failed, Vec::new()),
+    ];
+    empty.readers[0][0] = record(drain, Some(0), (11, 16), sink(calls, failed()));
+    assert_rejected(&script, &empty, &["was handed nothing"]);
+}
+
+/// One writer: a gathered write of 3 slices (one empty), a `read_from` of 40
+/// bytes in calls of at most 17, then a gathered write of 5000 bytes (above
+/// the stack buffer); one reader: a scattered read, then `write_to` into a
+/// sink to the end. Runs clean on both engines, every byte through.
+#[test]
+fn zero_copy_script_runs_clean() {
+    let script = Script {
+        writers: vec![vec![
+            Op::Vectored {
+                lens: [6, 0, 4, 0],
+                count: 3,
+                by_ref: true,
+            },
+            Op::Drain {
+                chunk: 17,
+                limit: 40,
+                stop: Stop::Quiet,
+            },
+            Op::Vectored {
+                lens: [1000, 4000, 0, 0],
+                count: 2,
+                by_ref: false,
+            },
+        ]],
+        readers: vec![vec![
+            Op::Vectored {
+                lens: [3, 3, 100, 0],
+                count: 3,
+                by_ref: false,
+            },
+            Op::Drain {
+                chunk: 1000,
+                limit: usize::MAX,
+                stop: Stop::Fail,
+            },
+        ]],
+    };
+    let mut total = Summary::default();
+    for _ in 0..10 {
+        run_everywhere(&script, "the zero-copy script", &mut total);
+    }
+    assert_eq!(total.bytes, 20 * 5050, "{total:?}");
+    assert_eq!(total.eofs, 20, "{total:?}");
+    assert_eq!(total.source_bytes, 20 * 40, "{total:?}");
 }

@@ -78,6 +78,23 @@ pub(crate) const WRITE_BUDGET: usize = 1 << 20;
 /// most this many bytes is accepted whole or not at all.
 pub(crate) const STAGE_CAP: usize = 64 << 10;
 
+/// Most calls one `write_to` makes to its sink, or one `read_from` to its
+/// source, before the sink or source stops (as it does at its limit).
+pub(crate) const MAX_CALLS: usize = 128;
+
+/// The per-call caps a sink or source byte picks from.
+const CHUNKS: [usize; 8] = [1, 3, 17, 100, 1000, 4096, 65536, usize::MAX];
+
+/// The message (kind [`ErrorKind::InvalidInput`]) of a failing sink's error.
+pub(crate) const SINK_FAILS: &str = "script sink fails";
+
+/// The message (kind [`ErrorKind::InvalidInput`]) of a failing source's error.
+pub(crate) const SOURCE_FAILS: &str = "script source fails";
+
+/// A failing source's decoy bytes are those of this write number plus the
+/// call's own, which no write ever has: a reader must never get them.
+pub(crate) const DECOY_K: usize = 1 << 20;
+
 /// How long a thread polling a future a bounded number of times waits for its
 /// waker between two polls before it polls again anyway.
 const POLL_PATIENCE: Duration = Duration::from_micros(200);
@@ -176,6 +193,23 @@ impl ErrorChoice {
     }
 }
 
+/// What a sink or source does once it reached its limit (or its number of
+/// calls reached [`MAX_CALLS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// A sink returns `Ok(0)` (`write_to` fails with `WriteZero`); a source
+    /// returns end of file.
+    Quiet,
+    /// Returns an error of its own ([`SINK_FAILS`], [`SOURCE_FAILS`]).
+    Fail,
+    /// Panics (`resume_unwind` with a [`ScriptPanic`]).
+    Panic,
+}
+
+/// The payload of a sink's or source's panic.
+#[derive(Debug)]
+pub(crate) struct ScriptPanic;
+
 /// An error type of the script's own, to check `CloseError::downcast_ref`.
 #[derive(Debug)]
 pub(crate) struct ScriptError(String);
@@ -235,6 +269,32 @@ pub(crate) enum Op {
     /// A writer's `poll_close` until ready: a flush, then the write half
     /// closes (skipped by a reader).
     Shutdown,
+    /// A writer's `write_vectored` of `lens[..count]` slices of tagged bytes
+    /// (one write: its bytes are the tagged bytes of one write number), or a
+    /// reader's `read_vectored` into buffers of those sizes; through
+    /// `&PipeWriter`/`&PipeReader` if `by_ref`.
+    Vectored {
+        /// The slices' or buffers' sizes (those from `count` on are unused).
+        lens: [usize; 4],
+        /// How many slices or buffers: 1 to 4.
+        count: u8,
+        /// Through the shared reference's impl.
+        by_ref: bool,
+    },
+    /// A reader's `write_to` into a sink that takes at most `chunk` bytes a
+    /// call until it has taken `limit`, then does `stop`; a writer's
+    /// `read_from` a source that yields at most `chunk` bytes a call (each
+    /// call's bytes the tagged bytes of a write number of their own) until it
+    /// has yielded `limit`, then does `stop`. Either stops after
+    /// [`MAX_CALLS`] calls too.
+    Drain {
+        /// Most bytes one call moves.
+        chunk: usize,
+        /// Bytes moved before the sink or source stops.
+        limit: usize,
+        /// What it does then.
+        stop: Stop,
+    },
 }
 
 impl Op {
@@ -269,6 +329,52 @@ impl Op {
             Op::Flush { polls: 0 } => "flush".into(),
             Op::Flush { polls } => format!("flush/{polls}"),
             Op::Shutdown => "shutdown".into(),
+            Op::Vectored {
+                lens,
+                count,
+                by_ref,
+            } => {
+                let name = if side == Side::Write {
+                    "write_vectored"
+                } else {
+                    "read_vectored"
+                };
+                let via = if by_ref { "&" } else { "" };
+                let lens: Vec<String> = lens[..usize::from(count)]
+                    .iter()
+                    .map(usize::to_string)
+                    .collect();
+                format!("{via}{name}({})", lens.join("+"))
+            }
+            Op::Drain { chunk, limit, stop } => {
+                let name = if side == Side::Write {
+                    "read_from"
+                } else {
+                    "write_to"
+                };
+                let show = |n: usize| {
+                    if n == usize::MAX {
+                        "max".to_string()
+                    } else {
+                        n.to_string()
+                    }
+                };
+                format!(
+                    "{name}({}/call, {} then {stop:?})",
+                    show(chunk),
+                    show(limit)
+                )
+            }
+        }
+    }
+
+    /// The bytes of an I/O operation, or the sizes of its buffers, in all
+    /// (0 for the others).
+    fn io_len(&self) -> usize {
+        match *self {
+            Op::Io { len, .. } | Op::AsyncIo { len, .. } => len,
+            Op::Vectored { lens, count, .. } => lens[..usize::from(count)].iter().sum(),
+            _ => 0,
         }
     }
 
@@ -357,12 +463,25 @@ impl Script {
     /// read into 1, 7, 64 or 4096 bytes (bits 3-4 of the polls byte; bit 5: by
     /// reference), `15` a writer's shutdown, a reader's async read of 256 bytes
     /// through the shared reference until ready.
+    ///
+    /// If the first byte's top three bits are `101` (no input written before
+    /// these operations existed has them), codes 4 and 5 are the zero-copy
+    /// operations instead: `4` + an argument byte `a` + sizes: a writer's
+    /// `write_vectored`, a reader's `read_vectored`, of `1 + (a & 3)` slices
+    /// or buffers, each size a size argument, through the shared reference if
+    /// `a & 4`; `5` + an argument byte `a` + a size: a reader's `write_to`, a
+    /// writer's `read_from` (see [`Op::Drain`]), moving at most
+    /// `CHUNKS[a & 7]` bytes a call; a sink's limit is the size if `a & 8`,
+    /// else none, a source's is the size; then `[Quiet, Fail, Panic, Fail]`
+    /// (a sink) or `[Quiet, Quiet, Fail, Panic]` (a source) by bits 4-5 (a
+    /// panic is a failure where panics abort).
     pub(crate) fn decode(data: &[u8]) -> Script {
         let mut bytes = Bytes(data.iter());
         let header = bytes.byte();
         let writers = [1, 2, 3, 0][usize::from(header & 3)];
         let readers = [1, 2, 2, 0][usize::from((header >> 2) & 3)];
         let asynchronous = header & 0x10 != 0;
+        let zero_copy = header & 0xE0 == 0xA0;
         let mut script = Script {
             writers: vec![Vec::new(); writers],
             readers: vec![Vec::new(); readers],
@@ -382,6 +501,48 @@ impl Script {
                 9 => Op::CloseWithError(ErrorChoice::ALL[usize::from(bytes.byte() % 8)]),
                 10 => Op::SetTimeout(bytes.timeout()),
                 11 => Op::Inspect,
+                4 if zero_copy => {
+                    let a = bytes.byte();
+                    let count = 1 + (a & 3);
+                    let mut lens = [0; 4];
+                    for len in &mut lens[..usize::from(count)] {
+                        *len = bytes.size();
+                        if t < writers {
+                            *len = (*len).min(budget);
+                            budget -= *len;
+                        }
+                    }
+                    Op::Vectored {
+                        lens,
+                        count,
+                        by_ref: a & 4 != 0,
+                    }
+                }
+                5 if zero_copy => {
+                    let a = bytes.byte();
+                    let chunk = CHUNKS[usize::from(a & 7)];
+                    let size = bytes.size();
+                    let ends = (a >> 4) & 3;
+                    let (limit, stop) = if t < writers {
+                        let limit = size.min(budget);
+                        budget -= limit;
+                        let stop = [Stop::Quiet, Stop::Quiet, Stop::Fail, Stop::Panic];
+                        (limit, stop[usize::from(ends)])
+                    } else {
+                        let limit = if a & 8 != 0 { size } else { usize::MAX };
+                        (
+                            limit,
+                            [Stop::Quiet, Stop::Fail, Stop::Panic, Stop::Fail][usize::from(ends)],
+                        )
+                    };
+                    // Where a panic aborts (a fuzz build may), fail instead.
+                    let stop = if stop == Stop::Panic && cfg!(panic = "abort") {
+                        Stop::Fail
+                    } else {
+                        stop
+                    };
+                    Op::Drain { chunk, limit, stop }
+                }
                 code @ (12 | 13) if asynchronous => {
                     let polls = bytes.polls();
                     let mut len = bytes.size();
@@ -550,6 +711,178 @@ pub(crate) enum Outcome {
     Flushed(io::Result<()>),
     /// An async operation's future was dropped while `Pending`.
     Dropped,
+    /// A `write_to` or `read_from`: its sink's or source's calls, and what
+    /// it returned.
+    Drained {
+        /// Every call, in order.
+        calls: Vec<Call>,
+        /// What it returned, or the message of the panic that unwound
+        /// through it.
+        result: Result<io::Result<u64>, String>,
+    },
+}
+
+/// One call of a `write_to`'s sink or a `read_from`'s source.
+#[derive(Debug)]
+pub(crate) struct Call {
+    /// Stamp taken as the call began.
+    pub(crate) start: u64,
+    /// Stamp taken as it returned.
+    pub(crate) end: u64,
+    /// A source's write number for this call (its bytes are this write's).
+    pub(crate) k: usize,
+    /// The size of the slice or buffer it was handed.
+    pub(crate) offered: usize,
+    /// What it did.
+    pub(crate) act: Act,
+    /// The bytes a sink took.
+    pub(crate) data: Vec<u8>,
+}
+
+/// What a sink's or source's call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Act {
+    /// Took (a sink) or yielded (a source) this many bytes.
+    Moved(usize),
+    /// Returned `Ok(0)`.
+    Quiet,
+    /// Returned its error.
+    Failed,
+    /// Panicked.
+    Panicked,
+}
+
+/// A sink for `write_to` that records every call (see [`Op::Drain`]).
+struct Sink<'a> {
+    /// The stamps' clock.
+    clock: &'a Clock,
+    /// Most bytes a call takes.
+    chunk: usize,
+    /// Bytes taken before it stops.
+    limit: usize,
+    /// What it does then.
+    stop: Stop,
+    /// Bytes taken so far.
+    taken: usize,
+    /// Its calls.
+    calls: Vec<Call>,
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let start = self.clock.tick();
+        let offered = buf.len();
+        let (act, n) = if self.taken >= self.limit || self.calls.len() >= MAX_CALLS {
+            let act = match self.stop {
+                Stop::Quiet => Act::Quiet,
+                Stop::Fail => Act::Failed,
+                Stop::Panic => Act::Panicked,
+            };
+            (act, 0)
+        } else {
+            let n = offered.min(self.chunk).min(self.limit - self.taken);
+            (Act::Moved(n), n)
+        };
+        self.taken += n;
+        let data = buf[..n].to_vec();
+        let end = self.clock.tick();
+        self.calls.push(Call {
+            start,
+            end,
+            k: 0,
+            offered,
+            act,
+            data,
+        });
+        match act {
+            Act::Failed => Err(io::Error::new(ErrorKind::InvalidInput, SINK_FAILS)),
+            Act::Panicked => std::panic::resume_unwind(Box::new(ScriptPanic)),
+            _ => Ok(n),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A source for `read_from` that records every call (see [`Op::Drain`]).
+struct Source<'a> {
+    /// The stamps' clock.
+    clock: &'a Clock,
+    /// The writer thread (its bytes' tag).
+    t: usize,
+    /// The next call's write number.
+    k: usize,
+    /// Most bytes a call yields.
+    chunk: usize,
+    /// Bytes yielded before it stops.
+    limit: usize,
+    /// What it does then.
+    stop: Stop,
+    /// Bytes yielded so far.
+    yielded: usize,
+    /// Its calls.
+    calls: Vec<Call>,
+}
+
+impl Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let start = self.clock.tick();
+        let k = self.k;
+        self.k += 1;
+        let offered = buf.len();
+        let (act, n) = if self.yielded >= self.limit || self.calls.len() >= MAX_CALLS {
+            let act = match self.stop {
+                Stop::Quiet => Act::Quiet,
+                Stop::Fail => Act::Failed,
+                Stop::Panic => Act::Panicked,
+            };
+            (act, 0)
+        } else {
+            let n = offered.min(self.chunk).min(self.limit - self.yielded);
+            (Act::Moved(n), n)
+        };
+        self.yielded += n;
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = payload_byte(self.t, k, i);
+        }
+        // Decoys after the bytes yielded (all of them if none): bytes a reader
+        // must never get.
+        let decoys = offered.min(n + 16);
+        for (i, b) in buf[n..decoys].iter_mut().enumerate() {
+            *b = payload_byte(self.t, DECOY_K + k, i);
+        }
+        let end = self.clock.tick();
+        self.calls.push(Call {
+            start,
+            end,
+            k,
+            offered,
+            act,
+            data: Vec::new(),
+        });
+        match act {
+            Act::Failed => Err(io::Error::new(ErrorKind::InvalidInput, SOURCE_FAILS)),
+            Act::Panicked => std::panic::resume_unwind(Box::new(ScriptPanic)),
+            _ => Ok(n),
+        }
+    }
+}
+
+/// Runs `f`, catching a panic: its message, or `ScriptPanic`'s name.
+fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        if payload.is::<ScriptPanic>() {
+            "ScriptPanic".to_string()
+        } else {
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic of another type".into())
+        }
+    })
 }
 
 /// A waker that notes that it was called, for a thread to sleep on.
@@ -693,6 +1026,26 @@ trait Half: Clone + Send + fmt::Debug + 'static {
         polls: u8,
         shutdown: bool,
     ) -> Option<(u64, u64, Outcome)>;
+    /// Runs an [`Op::Vectored`] as thread `t`'s I/O operation number `k`.
+    fn vectored(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        lens: &[usize],
+        by_ref: bool,
+    ) -> (u64, u64, Outcome);
+    /// Runs an [`Op::Drain`] as thread `t`, whose next write number is `k`;
+    /// also returns how many write numbers it used.
+    fn drain(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        chunk: usize,
+        limit: usize,
+        stop: Stop,
+    ) -> (u64, u64, Outcome, usize);
 }
 
 impl Half for PipeWriter {
@@ -777,6 +1130,62 @@ impl Half for PipeWriter {
             result.map_or(Outcome::Dropped, Outcome::Flushed),
         ))
     }
+
+    fn vectored(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        lens: &[usize],
+        by_ref: bool,
+    ) -> (u64, u64, Outcome) {
+        let data = payload(t, k, lens.iter().sum());
+        let mut slices = Vec::with_capacity(lens.len());
+        let mut rest = &data[..];
+        for &len in lens {
+            let (head, tail) = rest.split_at(len);
+            slices.push(io::IoSlice::new(head));
+            rest = tail;
+        }
+        let start = clock.tick();
+        let result = if by_ref {
+            (&*self).write_vectored(&slices)
+        } else {
+            self.write_vectored(&slices)
+        };
+        let end = clock.tick();
+        (start, end, Outcome::Wrote { k, result })
+    }
+
+    fn drain(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        chunk: usize,
+        limit: usize,
+        stop: Stop,
+    ) -> (u64, u64, Outcome, usize) {
+        let mut source = Source {
+            clock,
+            t,
+            k,
+            chunk,
+            limit,
+            stop,
+            yielded: 0,
+            calls: Vec::new(),
+        };
+        let start = clock.tick();
+        let result = catching(|| self.read_from(&mut source));
+        let end = clock.tick();
+        let used = source.k - k;
+        let outcome = Outcome::Drained {
+            calls: source.calls,
+            result,
+        };
+        (start, end, outcome, used)
+    }
 }
 
 impl Half for PipeReader {
@@ -853,6 +1262,60 @@ impl Half for PipeReader {
     fn async_flush(&mut self, _: &Clock, _: u8, _: bool) -> Option<(u64, u64, Outcome)> {
         None
     }
+
+    fn vectored(
+        &mut self,
+        clock: &Clock,
+        _t: usize,
+        _k: usize,
+        lens: &[usize],
+        by_ref: bool,
+    ) -> (u64, u64, Outcome) {
+        let mut bufs: Vec<Vec<u8>> = lens.iter().map(|&len| vec![0xFF; len]).collect();
+        let start = clock.tick();
+        let result = {
+            let mut slices: Vec<io::IoSliceMut<'_>> =
+                bufs.iter_mut().map(|b| io::IoSliceMut::new(b)).collect();
+            if by_ref {
+                (&*self).read_vectored(&mut slices)
+            } else {
+                self.read_vectored(&mut slices)
+            }
+        };
+        let end = clock.tick();
+        // The bytes the count covers, filled in order.
+        let copied = *result.as_ref().unwrap_or(&0);
+        let mut data: Vec<u8> = bufs.concat();
+        data.truncate(copied);
+        (start, end, Outcome::Read { result, data })
+    }
+
+    fn drain(
+        &mut self,
+        clock: &Clock,
+        _t: usize,
+        _k: usize,
+        chunk: usize,
+        limit: usize,
+        stop: Stop,
+    ) -> (u64, u64, Outcome, usize) {
+        let mut sink = Sink {
+            clock,
+            chunk,
+            limit,
+            stop,
+            taken: 0,
+            calls: Vec::new(),
+        };
+        let start = clock.tick();
+        let result = catching(|| self.write_to(&mut sink));
+        let end = clock.tick();
+        let outcome = Outcome::Drained {
+            calls: sink.calls,
+            result,
+        };
+        (start, end, outcome, 0)
+    }
 }
 
 /// Runs thread `t`'s `ops` on `first` (and the clones it makes), then drops
@@ -870,7 +1333,7 @@ fn worker<H: Half>(
     ready.wait();
     for (index, op) in ops.into_iter().enumerate() {
         let this_k = k;
-        if let Op::Io { .. } | Op::AsyncIo { .. } = op {
+        if let Op::Io { .. } | Op::AsyncIo { .. } | Op::Vectored { .. } = op {
             k += 1;
         }
         let mut record = Record {
@@ -951,6 +1414,25 @@ fn worker<H: Half>(
                     record.end = end;
                     record.outcome = outcome;
                 }
+            }
+            Op::Vectored {
+                lens,
+                count,
+                by_ref,
+            } => {
+                let lens = &lens[..usize::from(count)];
+                let (start, end, outcome) = handles[last].vectored(&clock, t, this_k, lens, by_ref);
+                record.start = start;
+                record.end = end;
+                record.outcome = outcome;
+            }
+            Op::Drain { chunk, limit, stop } => {
+                let (start, end, outcome, used) =
+                    handles[last].drain(&clock, t, this_k, chunk, limit, stop);
+                k += used;
+                record.start = start;
+                record.end = end;
+                record.outcome = outcome;
             }
         }
         records.push(record);
@@ -1095,6 +1577,26 @@ pub(crate) struct Summary {
     /// Reads that returned staged bytes after a close of the write half had
     /// returned.
     pub(crate) late_reads: u64,
+    /// Vectored reads and writes that returned `Ok`.
+    pub(crate) vectored: u64,
+    /// Bytes `write_to`'s sinks took.
+    pub(crate) sink_bytes: u64,
+    /// Sinks that failed or took nothing, ending their `write_to`.
+    pub(crate) sink_stops: u64,
+    /// Bytes `read_from`'s sources yielded.
+    pub(crate) source_bytes: u64,
+    /// Sources that failed, ending their `read_from`.
+    pub(crate) source_fails: u64,
+    /// Sinks and sources that panicked through their call.
+    pub(crate) panics: u64,
+    /// `read_from` calls that a close or a timeout ended.
+    pub(crate) cut_read_froms: u64,
+    /// Source calls that yielded bytes into a buffer smaller than
+    /// `read_from`'s own (a reader's lent buffer).
+    pub(crate) lent_yields: u64,
+    /// Sink calls that took part of what they were offered (the rest stayed
+    /// on offer).
+    pub(crate) partial_takes: u64,
 }
 
 impl Summary {
@@ -1114,6 +1616,15 @@ impl Summary {
         self.flushes += other.flushes;
         self.flush_errors += other.flush_errors;
         self.late_reads += other.late_reads;
+        self.vectored += other.vectored;
+        self.sink_bytes += other.sink_bytes;
+        self.sink_stops += other.sink_stops;
+        self.source_bytes += other.source_bytes;
+        self.source_fails += other.source_fails;
+        self.panics += other.panics;
+        self.cut_read_froms += other.cut_read_froms;
+        self.lent_yields += other.lent_yields;
+        self.partial_takes += other.partial_takes;
     }
 }
 
@@ -1253,6 +1764,9 @@ struct WriteDone {
     /// An async write: its bytes may be staged, read after it returned, and
     /// lost to a close of the read half.
     asynch: bool,
+    /// `n` is at most what readers got: the last write of a `read_from` that
+    /// the pipe's close or timeout ended may have been delivered in part.
+    elastic: bool,
 }
 
 /// Where the reads of one write went, once placed.
@@ -1489,9 +2003,13 @@ impl<'a> Checker<'a> {
                 match (&r.op, &r.outcome) {
                     (_, Outcome::Skipped | Outcome::Done) => {}
                     (
-                        &Op::Io { len, .. } | &Op::AsyncIo { len, .. },
+                        Op::Io { .. } | Op::AsyncIo { .. } | Op::Vectored { .. },
                         Outcome::Wrote { result, .. },
                     ) => {
+                        let len = r.op.io_len();
+                        if matches!(r.op, Op::Vectored { .. }) && result.is_ok() {
+                            self.summary.vectored += 1;
+                        }
                         let asynch = r.op.is_async();
                         let previous_cut = cut_by_close.take();
                         if let (Some(cut), Ok(_)) = (&previous_cut, result) {
@@ -1508,11 +2026,36 @@ impl<'a> Checker<'a> {
                         }
                     }
                     (
-                        &Op::Io { len, .. } | &Op::AsyncIo { len, .. },
+                        Op::Io { .. } | Op::AsyncIo { .. } | Op::Vectored { .. },
                         Outcome::Read { result, data },
                     ) => {
-                        self.check_read(len, r, result, data, &at, r.op.is_async())
+                        if matches!(r.op, Op::Vectored { .. }) && result.is_ok() {
+                            self.summary.vectored += 1;
+                        }
+                        self.check_read(r.op.io_len(), r, result, data, &at, r.op.is_async())
                             .or_else(|why| fail(&why))?;
+                    }
+                    (Op::Drain { .. }, Outcome::Drained { calls, result }) => {
+                        if side == Side::Read {
+                            self.check_write_to(r, calls, result, &at)
+                                .or_else(|why| fail(&why))?;
+                            continue;
+                        }
+                        // Its source is read before each write: only a
+                        // success tells that bytes went through.
+                        let wrote = matches!(result, Ok(Ok(n)) if *n > 0);
+                        if let (Some(cut), true) = (&cut_by_close, wrote) {
+                            return fail(&format!(
+                                "wrote a source's bytes after {cut} was cut short by a close"
+                            ));
+                        }
+                        let closed = match self.check_read_from(r, calls, result, &at) {
+                            Ok(closed) => closed,
+                            Err(why) => return fail(&why),
+                        };
+                        if closed {
+                            cut_by_close = Some(at.clone());
+                        }
                     }
                     (&Op::AsyncIo { len, .. }, Outcome::Dropped) => {
                         if side == Side::Write {
@@ -1598,7 +2141,7 @@ impl<'a> Checker<'a> {
                 if len == 0 {
                     // A rendezvous: some reader was inside a read meanwhile.
                     let met = self.log.readers.iter().flatten().any(|q| {
-                        matches!(q.op, Op::Io { len, .. } | Op::AsyncIo { len, .. } if len > 0)
+                        (q.op.io_len() > 0 || matches!(q.op, Op::Drain { .. }))
                             && !matches!(q.outcome, Outcome::Skipped)
                             && q.start < r.end
                             && r.start < q.end
@@ -1610,42 +2153,53 @@ impl<'a> Checker<'a> {
                 }
                 Ok(())
             }
-            Err(err) => {
-                let seen = self.classify(side, err)?;
-                if own_closed && seen != Seen::ClosedPipe {
-                    return Err(format!("{err:?}, but this half had closed itself"));
+            Err(err) => self.write_error(side, r, err, at, asynch),
+        }
+    }
+
+    /// Checks the error of a write (or a `read_from`) on its own.
+    fn write_error(
+        &mut self,
+        side: Side,
+        r: &Record,
+        err: &io::Error,
+        at: &str,
+        asynch: bool,
+    ) -> Result<(), String> {
+        let own_closed = self.closed_by(Side::Write, r.start);
+        let seen = self.classify(side, err)?;
+        if own_closed && seen != Seen::ClosedPipe {
+            return Err(format!("{err:?}, but this half had closed itself"));
+        }
+        match seen {
+            Seen::ClosedPipe => {
+                self.summary.closed_pipe += 1;
+                if !self.closing_by(Side::Write, r.end) {
+                    if !self.closing_with_by(Side::Read, &Cause::ClosedPipe, r.end) {
+                        return Err("closed-pipe error with no such close".into());
+                    }
+                    self.read_cause_seen.push((Cause::ClosedPipe, at.into()));
                 }
-                match seen {
-                    Seen::ClosedPipe => {
-                        self.summary.closed_pipe += 1;
-                        if !self.closing_by(Side::Write, r.end) {
-                            if !self.closing_with_by(Side::Read, &Cause::ClosedPipe, r.end) {
-                                return Err("closed-pipe error with no such close".into());
-                            }
-                            self.read_cause_seen.push((Cause::ClosedPipe, at.into()));
-                        }
-                    }
-                    Seen::TimedOut => {
-                        self.summary.timeouts += 1;
-                        if asynch {
-                            return Err("an async write timed out".into());
-                        }
-                        if !self.timeout_by(Side::Write, r.end) {
-                            return Err("timed out with no timeout set".into());
-                        }
-                    }
-                    Seen::Peer(message) => {
-                        self.summary.peer_errors += 1;
-                        let cause = Cause::Error(message);
-                        if !self.closing_with_by(Side::Read, &cause, r.end) {
-                            return Err(format!("{err:?} before that close started"));
-                        }
-                        self.read_cause_seen.push((cause, at.into()));
-                    }
+            }
+            Seen::TimedOut => {
+                self.summary.timeouts += 1;
+                if asynch {
+                    return Err("an async write timed out".into());
                 }
-                Ok(())
+                if !self.timeout_by(Side::Write, r.end) {
+                    return Err("timed out with no timeout set".into());
+                }
+            }
+            Seen::Peer(message) => {
+                self.summary.peer_errors += 1;
+                let cause = Cause::Error(message);
+                if !self.closing_with_by(Side::Read, &cause, r.end) {
+                    return Err(format!("{err:?} before that close started"));
+                }
+                self.read_cause_seen.push((cause, at.into()));
             }
         }
+        Ok(())
     }
 
     /// Checks one read on its own (its bytes are checked by the tiling;
@@ -1665,77 +2219,269 @@ impl<'a> Checker<'a> {
                 other => Err(format!("an empty buffer got {other:?}")),
             };
         }
-        let own_closed = self.closed_by(Side::Read, r.start);
         match result {
-            Ok(0) => {
-                self.summary.eofs += 1;
-                if own_closed {
-                    return Err("end of file, but this half had closed itself".into());
-                }
-                if !self.closing_with_by(Side::Write, &Cause::Eof, r.end) {
-                    return Err("Ok(0) before the writer closed".into());
-                }
-                self.write_cause_seen.push((Cause::Eof, at.into()));
-                self.close_reads.push((r.start, r.end, at.into()));
-                Ok(())
-            }
+            Ok(0) => self.read_eof(r.start, r.start, r.end, at),
             Ok(n) => {
                 let n = *n;
                 if n > len {
                     return Err(format!("returned {n} for a {len}-byte buffer"));
                 }
-                // A close of the read half discards staged bytes; after a
-                // close of the write half, only staged bytes can be read (the
-                // tiling checks that they are an async write's).
-                if own_closed {
-                    return Err(format!(
-                        "returned {n} bytes though this half was closed before it"
-                    ));
-                }
-                if self.closed_by(Side::Write, r.start) {
-                    self.summary.late_reads += 1;
-                }
                 debug_assert_eq!(data.len(), n);
-                self.summary.reads += 1;
-                self.summary.bytes += n as u64;
+                self.read_bytes(r.start, n)
+            }
+            Err(err) => self.read_error(r.start, r.start, r.end, err, at, asynch),
+        }
+    }
+
+    /// Checks that a read (or a sink's call) that started at `start` could
+    /// return `n` bytes, and counts them.
+    fn read_bytes(&mut self, start: u64, n: usize) -> Result<(), String> {
+        // A close of the read half discards staged bytes; after a close of
+        // the write half, only staged bytes can be read (the tiling checks
+        // that they are an async write's).
+        if self.closed_by(Side::Read, start) {
+            return Err(format!(
+                "returned {n} bytes though this half was closed before it"
+            ));
+        }
+        if self.closed_by(Side::Write, start) {
+            self.summary.late_reads += 1;
+        }
+        self.summary.reads += 1;
+        self.summary.bytes += n as u64;
+        Ok(())
+    }
+
+    /// Checks an end of file that a read (or `write_to`) which started at
+    /// `own_start` met in a look at the pipe that started at `last_start`
+    /// and ended by `end`.
+    fn read_eof(
+        &mut self,
+        own_start: u64,
+        last_start: u64,
+        end: u64,
+        at: &str,
+    ) -> Result<(), String> {
+        self.summary.eofs += 1;
+        if self.closed_by(Side::Read, own_start) {
+            return Err("end of file, but this half had closed itself".into());
+        }
+        if !self.closing_with_by(Side::Write, &Cause::Eof, end) {
+            return Err("Ok(0) before the writer closed".into());
+        }
+        self.write_cause_seen.push((Cause::Eof, at.into()));
+        self.close_reads.push((last_start, end, at.into()));
+        Ok(())
+    }
+
+    /// Checks the error of a read (or `write_to`), stamped as for
+    /// [`Checker::read_eof`].
+    fn read_error(
+        &mut self,
+        own_start: u64,
+        last_start: u64,
+        end: u64,
+        err: &io::Error,
+        at: &str,
+        asynch: bool,
+    ) -> Result<(), String> {
+        let own_closed = self.closed_by(Side::Read, own_start);
+        let seen = self.classify(Side::Read, err)?;
+        if own_closed && seen != Seen::ClosedPipe {
+            return Err(format!("{err:?}, but this half had closed itself"));
+        }
+        match seen {
+            Seen::ClosedPipe => {
+                self.summary.closed_pipe += 1;
+                if !self.closing_by(Side::Read, end) {
+                    if !self.closing_with_by(Side::Write, &Cause::ClosedPipe, end) {
+                        return Err("closed-pipe error with no such close".into());
+                    }
+                    self.write_cause_seen.push((Cause::ClosedPipe, at.into()));
+                    self.close_reads.push((last_start, end, at.into()));
+                }
+            }
+            Seen::TimedOut => {
+                self.summary.timeouts += 1;
+                if asynch {
+                    return Err("an async read timed out".into());
+                }
+                if !self.timeout_by(Side::Read, end) {
+                    return Err("timed out with no timeout set".into());
+                }
+            }
+            Seen::Peer(message) => {
+                self.summary.peer_errors += 1;
+                let cause = Cause::Error(message);
+                if !self.closing_with_by(Side::Write, &cause, end) {
+                    return Err(format!("{err:?} before that close started"));
+                }
+                self.write_cause_seen.push((cause, at.into()));
+                self.close_reads.push((last_start, end, at.into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what a sink's or source's calls did on their own: never handed
+    /// an empty slice or buffer, none after one that stopped, each within
+    /// what it was handed; returns the bytes they moved.
+    fn check_calls(summary: &mut Summary, calls: &[Call], what: &str) -> Result<usize, String> {
+        let mut moved = 0;
+        for (i, c) in calls.iter().enumerate() {
+            if c.offered == 0 {
+                return Err(format!("{what} call {i} was handed nothing"));
+            }
+            match c.act {
+                Act::Moved(n) if n > 0 && n <= c.offered => {
+                    moved += n;
+                    if what == "the source" && c.offered < 64 << 10 {
+                        summary.lent_yields += 1;
+                    }
+                    if what == "the sink" && n < c.offered {
+                        summary.partial_takes += 1;
+                    }
+                }
+                Act::Moved(n) => return Err(format!("{what} call {i} moved {n}: a script bug")),
+                _ if i + 1 < calls.len() => {
+                    return Err(format!(
+                        "{what} called again after it stopped ({:?})",
+                        c.act
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if calls.len() > MAX_CALLS + 1 {
+            return Err(format!("{what} called {} times", calls.len()));
+        }
+        Ok(moved)
+    }
+
+    /// Checks a `write_to` on its own: the sink's calls are placed by the
+    /// tiling, each as a read of its own.
+    fn check_write_to(
+        &mut self,
+        r: &Record,
+        calls: &[Call],
+        result: &Result<io::Result<u64>, String>,
+        at: &str,
+    ) -> Result<(), String> {
+        let moved = Self::check_calls(&mut self.summary, calls, "the sink")?;
+        for c in calls {
+            if let Act::Moved(n) = c.act {
+                // Whether a close had returned is judged from the start of
+                // the whole call: the sink may be called again for the same
+                // write after a close returned.
+                self.read_bytes(r.start, n)?;
+                self.summary.sink_bytes += n as u64;
+            }
+        }
+        let last = calls.last().map(|c| c.act);
+        // The last look at the pipe began after the last call returned.
+        let last_start = calls.last().map_or(r.start, |c| c.end);
+        match (last, result) {
+            (Some(Act::Panicked), Err(why)) if why == "ScriptPanic" => {
+                self.summary.panics += 1;
                 Ok(())
             }
-            Err(err) => {
-                let seen = self.classify(Side::Read, err)?;
-                if own_closed && seen != Seen::ClosedPipe {
-                    return Err(format!("{err:?}, but this half had closed itself"));
-                }
-                match seen {
-                    Seen::ClosedPipe => {
-                        self.summary.closed_pipe += 1;
-                        if !self.closing_by(Side::Read, r.end) {
-                            if !self.closing_with_by(Side::Write, &Cause::ClosedPipe, r.end) {
-                                return Err("closed-pipe error with no such close".into());
-                            }
-                            self.write_cause_seen.push((Cause::ClosedPipe, at.into()));
-                            self.close_reads.push((r.start, r.end, at.into()));
-                        }
-                    }
-                    Seen::TimedOut => {
-                        self.summary.timeouts += 1;
-                        if asynch {
-                            return Err("an async read timed out".into());
-                        }
-                        if !self.timeout_by(Side::Read, r.end) {
-                            return Err("timed out with no timeout set".into());
-                        }
-                    }
-                    Seen::Peer(message) => {
-                        self.summary.peer_errors += 1;
-                        let cause = Cause::Error(message);
-                        if !self.closing_with_by(Side::Write, &cause, r.end) {
-                            return Err(format!("{err:?} before that close started"));
-                        }
-                        self.write_cause_seen.push((cause, at.into()));
-                        self.close_reads.push((r.start, r.end, at.into()));
-                    }
-                }
+            (_, Err(why)) => Err(format!("panicked ({why}) after the sink's {last:?}")),
+            (Some(Act::Panicked), Ok(got)) => {
+                Err(format!("the sink panicked, but write_to returned {got:?}"))
+            }
+            (Some(Act::Failed), Ok(Err(e)))
+                if e.kind() == ErrorKind::InvalidInput && e.to_string() == SINK_FAILS =>
+            {
+                self.summary.sink_stops += 1;
                 Ok(())
+            }
+            (Some(Act::Quiet), Ok(Err(e))) if e.kind() == ErrorKind::WriteZero => {
+                self.summary.sink_stops += 1;
+                Ok(())
+            }
+            (Some(Act::Failed | Act::Quiet), Ok(got)) => Err(format!(
+                "the sink stopped ({last:?}), but write_to returned {got:?}"
+            )),
+            (_, Ok(Ok(total))) => {
+                if *total != moved as u64 {
+                    return Err(format!("returned Ok({total}), but the sink took {moved}"));
+                }
+                self.read_eof(r.start, last_start, r.end, at)
+            }
+            (_, Ok(Err(err))) => self.read_error(r.start, last_start, r.end, err, at, false),
+        }
+    }
+
+    /// Checks a `read_from` on its own (each source call's bytes are a write
+    /// of their own, placed by the tiling); returns whether a close ended it.
+    fn check_read_from(
+        &mut self,
+        r: &Record,
+        calls: &[Call],
+        result: &Result<io::Result<u64>, String>,
+        at: &str,
+    ) -> Result<bool, String> {
+        let moved = Self::check_calls(&mut self.summary, calls, "the source")?;
+        // Each write began after the call before its own returned.
+        for (i, c) in calls.iter().enumerate() {
+            let began = if i == 0 { r.start } else { calls[i - 1].end };
+            if let Act::Moved(n) = c.act {
+                if self.closed_by(Side::Read, began) || self.closed_by(Side::Write, began) {
+                    // Only a write cut short (the last one) may fail.
+                    if i + 1 < calls.len() || matches!(result, Ok(Ok(_))) {
+                        return Err(format!(
+                            "source call {i} ({n} bytes) was written though the pipe was \
+                             closed before it"
+                        ));
+                    }
+                }
+            }
+        }
+        let last = calls.last().map(|c| c.act);
+        match (last, result) {
+            (Some(Act::Panicked), Err(why)) if why == "ScriptPanic" => {
+                self.summary.panics += 1;
+                self.summary.source_bytes += moved as u64;
+                Ok(false)
+            }
+            (_, Err(why)) => Err(format!("panicked ({why}) after the source's {last:?}")),
+            (Some(Act::Panicked), Ok(got)) => Err(format!(
+                "the source panicked, but read_from returned {got:?}"
+            )),
+            (Some(Act::Failed), Ok(Err(e)))
+                if e.kind() == ErrorKind::InvalidInput && e.to_string() == SOURCE_FAILS =>
+            {
+                self.summary.source_fails += 1;
+                self.summary.source_bytes += moved as u64;
+                Ok(false)
+            }
+            (Some(Act::Failed), Ok(got)) => {
+                Err(format!("the source failed, but read_from returned {got:?}"))
+            }
+            (_, Ok(Ok(total))) => {
+                if last != Some(Act::Quiet) {
+                    return Err(format!(
+                        "returned Ok({total}) with no end of file from the source"
+                    ));
+                }
+                if *total != moved as u64 {
+                    return Err(format!(
+                        "returned Ok({total}), but the source yielded {moved}"
+                    ));
+                }
+                self.summary.source_bytes += moved as u64;
+                Ok(false)
+            }
+            (Some(Act::Quiet), Ok(Err(err))) => {
+                Err(format!("{err:?} after the source's end of file"))
+            }
+            (_, Ok(Err(err))) => {
+                // The pipe's own error: as a write's (the last source call's
+                // bytes may have been delivered in part).
+                self.summary.cut_read_froms += 1;
+                self.write_error(Side::Write, r, err, at, false)?;
+                let seen = self.classify(Side::Write, err)?;
+                Ok(seen != Seen::TimedOut)
             }
         }
     }
@@ -1804,17 +2550,17 @@ impl<'a> Checker<'a> {
     /// a read of the earlier one's started.
     fn check_drains(&self, placed: &Placed) -> Result<(), String> {
         let (writes, coverage) = placed;
-        let all: Vec<(usize, usize, &WriteDone, Coverage)> = writes
+        // Per write: its writer, the write, its reads' coverage, and its
+        // count (for an elastic write, what readers got).
+        let all: Vec<(usize, &WriteDone, Coverage, usize)> = writes
             .iter()
             .enumerate()
             .flat_map(|(w, ws)| {
-                ws.iter()
-                    .enumerate()
-                    .filter(|(_, x)| x.n > 0)
-                    .map(move |(wi, x)| {
-                        let cover = coverage.get(&(w, wi)).copied().unwrap_or_default();
-                        (w, wi, x, cover)
-                    })
+                ws.iter().enumerate().filter_map(move |(wi, x)| {
+                    let cover = coverage.get(&(w, wi)).copied().unwrap_or_default();
+                    let n = if x.elastic { cover.bytes } else { x.n };
+                    (n > 0).then_some((w, x, cover, n))
+                })
             })
             .collect();
         let drains = self.flushed.iter().map(|f| ("returned Ok", f)).chain(
@@ -1823,23 +2569,23 @@ impl<'a> Checker<'a> {
                 .map(|c| ("saw the write half closed", c)),
         );
         for (what, (start, end, at)) in drains {
-            for &(w, _, x, cover) in &all {
-                if x.end < *start && (cover.bytes < x.n || cover.last_start > *end) {
+            for &(w, x, cover, n) in &all {
+                if x.end < *start && (cover.bytes < n || cover.last_start > *end) {
                     return Err(format!(
                         "{at} [{start}..{end}] {what}, but of W{w}'s write #{} of {} bytes \
                          [{}..{}], readers had taken {} (the last read of them started \
                          at {})",
-                        x.k, x.n, x.start, x.end, cover.bytes, cover.last_start
+                        x.k, n, x.start, x.end, cover.bytes, cover.last_start
                     ));
                 }
             }
         }
-        for &(w, _, x, xc) in &all {
-            for &(v, _, y, yc) in &all {
+        for &(w, x, xc, xn) in &all {
+            for &(v, y, yc, _) in &all {
                 if !(x.end < y.start && yc.bytes > 0) {
                     continue;
                 }
-                if xc.bytes < x.n || yc.first_end < xc.last_start {
+                if xc.bytes < xn || yc.first_end < xc.last_start {
                     return Err(format!(
                         "W{v}'s write #{} [{}..{}] was read (a read of it returned at {}) \
                          before W{w}'s earlier write #{} [{}..{}] was ({} of {} bytes read, \
@@ -1852,7 +2598,7 @@ impl<'a> Checker<'a> {
                         x.start,
                         x.end,
                         xc.bytes,
-                        x.n,
+                        xn,
                         xc.last_start
                     ));
                 }
@@ -1957,7 +2703,25 @@ impl<'a> Checker<'a> {
                         start: r.start,
                         end: r.end,
                         asynch: r.op.is_async(),
+                        elastic: false,
                     });
+                }
+                if let Outcome::Drained { calls, result } = &r.outcome {
+                    // Each source call's bytes are one write, made after the
+                    // call before it returned and before the next one began.
+                    let cut = matches!(result, Ok(Err(e)) if e.to_string() != SOURCE_FAILS);
+                    let last_moved = calls.iter().rposition(|c| matches!(c.act, Act::Moved(_)));
+                    for (i, c) in calls.iter().enumerate() {
+                        let Act::Moved(n) = c.act else { continue };
+                        writes[w].push(WriteDone {
+                            k: c.k,
+                            n,
+                            start: if i == 0 { r.start } else { calls[i - 1].end },
+                            end: calls.get(i + 1).map_or(r.end, |next| next.start),
+                            asynch: false,
+                            elastic: cut && Some(i) == last_moved,
+                        });
+                    }
                 }
             }
         }
@@ -1965,23 +2729,32 @@ impl<'a> Checker<'a> {
             .map(|_| (0..readers).map(|_| Vec::new()).collect())
             .collect();
         for (q, records) in log.readers.iter().enumerate() {
+            // Every read that returned bytes, and every sink call that took
+            // some: (bytes, start, end, the start of the whole call, where).
+            let mut reads: Vec<(&[u8], u64, u64, u64, String)> = Vec::new();
             for r in records {
-                let Outcome::Read {
-                    result: Ok(n),
-                    data,
-                } = &r.outcome
-                else {
-                    continue;
-                };
-                if *n == 0 || data.is_empty() {
-                    continue;
+                let index = r.index.map_or("end".into(), |i| i.to_string());
+                match &r.outcome {
+                    Outcome::Read {
+                        result: Ok(n),
+                        data,
+                    } if *n > 0 && !data.is_empty() => {
+                        let at = format!("R{q} #{index} [{}..{}]", r.start, r.end);
+                        reads.push((data, r.start, r.end, r.start, at));
+                    }
+                    Outcome::Drained { calls, .. } => {
+                        for (i, c) in calls.iter().enumerate() {
+                            if !c.data.is_empty() {
+                                let at =
+                                    format!("R{q} #{index} sink call {i} [{}..{}]", c.start, c.end);
+                                reads.push((&c.data, c.start, c.end, r.start, at));
+                            }
+                        }
+                    }
+                    _ => {}
                 }
-                let at = format!(
-                    "R{q} #{} [{}..{}]",
-                    r.index.map_or("end".into(), |i| i.to_string()),
-                    r.start,
-                    r.end
-                );
+            }
+            for (data, start, end, began, at) in reads {
                 let w = usize::from(data[0] >> 6);
                 if w >= writers || data.iter().any(|b| usize::from(b >> 6) != w) {
                     return Err(format!(
@@ -1990,9 +2763,9 @@ impl<'a> Checker<'a> {
                 }
                 chunks[w][q].push(Chunk {
                     bytes: data,
-                    start: r.start,
-                    end: r.end,
-                    late: self.closed_by(Side::Write, r.start),
+                    start,
+                    end,
+                    late: self.closed_by(Side::Write, began),
                     at,
                 });
             }
@@ -2053,7 +2826,9 @@ type Placed = (Vec<Vec<WriteDone>>, HashMap<(usize, usize), Coverage>);
 /// started before any close of the write half returned unless the write is
 /// async, and no other reader's next read had returned before it started (that
 /// one was first). Readers may leave the stream's end unread only where it is
-/// async writes' (staged bytes, which a close of the read half discards).
+/// async writes' (staged bytes, which a close of the read half discards) or
+/// elastic writes' (see [`WriteDone::elastic`]); an elastic write's tail may
+/// also be left unread before later writes.
 struct Tiler<'a, 'b> {
     /// The writer.
     w: usize,
@@ -2067,8 +2842,9 @@ struct Tiler<'a, 'b> {
     seqs: &'a [Vec<Chunk<'b>>],
     /// Per reader, prefix sums of its read lengths.
     prefix: Vec<Vec<usize>>,
-    /// States already found to lead nowhere.
-    dead: HashSet<u64>,
+    /// States (readers' positions, bytes skipped) already found to lead
+    /// nowhere.
+    dead: HashSet<(u64, usize)>,
     /// The deepest state reached, for the report.
     deepest: (usize, Vec<usize>),
 }
@@ -2085,7 +2861,7 @@ impl<'a, 'b> Tiler<'a, 'b> {
         }
         let mut lossy = vec![true; writes.len() + 1];
         for i in (0..writes.len()).rev() {
-            lossy[i] = lossy[i + 1] && (writes[i].asynch || writes[i].n == 0);
+            lossy[i] = lossy[i + 1] && (writes[i].asynch || writes[i].elastic || writes[i].n == 0);
         }
         let prefix = seqs
             .iter()
@@ -2113,13 +2889,24 @@ impl<'a, 'b> Tiler<'a, 'b> {
     fn solve(&mut self) -> Option<Vec<(usize, usize, usize)>> {
         let mut idx = vec![0; self.seqs.len()];
         let mut path = Vec::new();
-        self.search(&mut idx, &mut path).then_some(path)
+        self.search(&mut idx, 0, &mut path).then_some(path)
     }
 
-    /// The search from state `idx`; on success `path` holds the placement.
-    fn search(&mut self, idx: &mut Vec<usize>, path: &mut Vec<(usize, usize, usize)>) -> bool {
+    /// The search from state `idx`, with `skipped` bytes of elastic writes
+    /// left unread; on success `path` holds the placement.
+    fn search(
+        &mut self,
+        idx: &mut Vec<usize>,
+        skipped: usize,
+        path: &mut Vec<(usize, usize, usize)>,
+    ) -> bool {
         let total = *self.bounds.last().expect("not empty");
-        let offset: usize = idx.iter().zip(&self.prefix).map(|(&i, p)| p[i]).sum();
+        let offset: usize = skipped
+            + idx
+                .iter()
+                .zip(&self.prefix)
+                .map(|(&i, p)| p[i])
+                .sum::<usize>();
         if path.len() > self.deepest.0 {
             self.deepest = (path.len(), idx.clone());
         }
@@ -2127,7 +2914,10 @@ impl<'a, 'b> Tiler<'a, 'b> {
             return offset == total
                 || self.lossy[self.bounds.partition_point(|&b| b <= offset) - 1];
         }
-        let key = idx.iter().fold(0u64, |key, &i| (key << 16) | i as u64);
+        let key = (
+            idx.iter().fold(0u64, |key, &i| (key << 16) | i as u64),
+            skipped,
+        );
         if self.dead.contains(&key) || self.dead.len() > SEARCH_BUDGET {
             return false;
         }
@@ -2162,11 +2952,21 @@ impl<'a, 'b> Tiler<'a, 'b> {
             }
             idx[q] += 1;
             path.push((q, idx[q] - 1, wi));
-            if self.search(idx, path) {
+            if self.search(idx, skipped, path) {
                 return true;
             }
             path.pop();
             idx[q] -= 1;
+        }
+        // The rest of an elastic write unread.
+        if offset < total {
+            let wi = self.bounds.partition_point(|&b| b <= offset) - 1;
+            if self.writes[wi].elastic {
+                let rest = self.bounds[wi + 1] - offset;
+                if self.search(idx, skipped + rest, path) {
+                    return true;
+                }
+            }
         }
         self.dead.insert(key);
         false
