@@ -84,6 +84,17 @@ mutant_names=(
   closed-read-drops-staged
   task-wake-only-oldest
   async-fill-drops-rest
+  deadline-moved-wakes-nobody
+  write-deadline-set-wakes-nobody
+  park-ignores-half-deadline
+  write-ignores-half-deadline
+  clearing-read-deadline-keeps-it
+  sink-error-keeps-claim
+  sink-panic-keeps-claim
+  drain-advances-past-sink
+  fill-answers-zero
+  read-from-takes-empty-lend
+  vectored-releases-write-side
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -137,6 +148,17 @@ declare -A mutant_tests=(
   [closed-read-drops-staged]="async:writer_drop_with_staged_bytes"
   [task-wake-only-oldest]="async:dropped_pending_read_racing_write"
   [async-fill-drops-rest]="async:async_writer_to_sync_reader"
+  [deadline-moved-wakes-nobody]="deadline:read_deadline_wakes_parked_read"
+  [write-deadline-set-wakes-nobody]="deadline:write_deadline_set_while_reader_copies"
+  [park-ignores-half-deadline]="deadline:read_deadline_wakes_parked_read"
+  [write-ignores-half-deadline]="deadline:write_deadline_set_while_reader_copies"
+  [clearing-read-deadline-keeps-it]="deadline:read_deadline_cleared_while_parked"
+  [sink-error-keeps-claim]="zero_copy:write_to_sink_fails_half_way"
+  [sink-panic-keeps-claim]="zero_copy:write_to_sink_panics_half_way"
+  [drain-advances-past-sink]="zero_copy:write_to_sink_fails_half_way"
+  [fill-answers-zero]="zero_copy:read_from_into_lent_buffer_racing_read_deadline"
+  [read-from-takes-empty-lend]="zero_copy:read_from_into_write_to"
+  [vectored-releases-write-side]="zero_copy:large_vectored_write_holds_write_side"
 )
 
 mutant_patch() {
@@ -389,6 +411,82 @@ EOF
 # takes it back) but reports it as accepted.
 sub(FAST, "staged = ring.push(&buf[n..]);\n",
     "staged = ring.push(&buf[n..]);\n                ring.unpush(staged);\n")
+EOF
+    ;;
+    deadline-moved-wakes-nobody) cat <<'EOF'
+# A change of a half's deadline (loom twin of Signals) wakes no parked thread:
+# a call blocked before the change never looks at the new deadline.
+sub(SYNC, "            drop(self.board.lock());\n            self.changed.notify_all();\n",
+    "            drop(self.board.lock());\n")
+EOF
+    ;;
+    write-deadline-set-wakes-nobody) cat <<'EOF'
+# set_write_deadline stores the deadline but wakes nobody: a write parked
+# before it never sees it.
+sub(MOD, "        self.write_deadline.set(at);\n        self.signals.deadline_moved();\n",
+    "        self.write_deadline.set(at);\n")
+EOF
+    ;;
+    park-ignores-half-deadline) cat <<'EOF'
+# A park (loom twin of Deadline) gives up only for the call's timeout, never
+# for the half's absolute deadline.
+sub(SYNC, "self.fixed || unsafe { self.half.as_ref() }.is_some_and(AbsDeadline::is_set)",
+    "self.fixed")
+EOF
+    ;;
+    write-ignores-half-deadline) cat <<'EOF'
+# A write's deadline is its timeout only: the write half's absolute deadline
+# is never looked at.
+sub(MOD, "        unsafe {\n            self.write_timeout\n                .deadline()\n                .with_half(&self.write_deadline)\n        }\n",
+    "        self.write_timeout.deadline()\n")
+EOF
+    ;;
+    clearing-read-deadline-keeps-it) cat <<'EOF'
+# set_read_deadline(None) leaves the old deadline in place: reads keep timing
+# out after the deadline was cleared.
+sub(MOD, "        self.read_deadline.set(at);\n",
+    "        if at.is_some() {\n            self.read_deadline.set(at);\n        }\n")
+EOF
+    ;;
+    sink-error-keeps-claim) cat <<'EOF'
+# A draining read (write_to) whose sink fails returns without handing the
+# claimed lease back: the writer and every other reader wait for ever.
+sub(FAST, "                Err(e) => {\n                    failed = Some(e);\n                    break;\n",
+    "                Err(e) => {\n                    std::mem::forget(guard);\n                    return (total, Some(e));\n")
+EOF
+    ;;
+    sink-panic-keeps-claim) cat <<'EOF'
+# The draining read's unwind guard does nothing: a panicking sink leaves the
+# lease claimed.
+sub(FAST, "    fn drop(&mut self) {\n        self.engine.hand_back_lease(self.sh);\n    }\n",
+    "    fn drop(&mut self) {}\n")
+EOF
+    ;;
+    drain-advances-past-sink) cat <<'EOF'
+# A draining read advances the lease past the whole slice it handed to the
+# sink, not just the bytes the sink took: the rest is lost.
+sub(FAST, "unsafe { (*lease).advance(n) }", "unsafe { (*lease).advance(bytes.len()) }")
+EOF
+    ;;
+    fill-answers-zero) cat <<'EOF'
+# read_from fills a reader's lent buffer from its source but answers the lend
+# with 0: the reader never gets bytes that read_from counts as written.
+sub(FAST, "                guard.answer = n;\n", "")
+EOF
+    ;;
+    read-from-takes-empty-lend) cat <<'EOF'
+# read_from takes a draining read's empty lend: its source reads into an empty
+# buffer, returns 0, and read_from takes that for the source's end.
+sub(FAST, "        if len == 0 {\n            // A draining read's empty lend",
+    "        if false && len == 0 {\n            // A draining read's empty lend")
+EOF
+    ;;
+    vectored-releases-write-side) cat <<'EOF'
+# A large write_vectored releases the write side between its slices (and takes
+# it again): another writer's write can come between them.
+sub(FAST, "        for slice in slices.iter().filter(|s| !s.is_empty()) {\n",
+    "        for slice in slices.iter().filter(|s| !s.is_empty()) {\n"
+    "            self.unlock(sh);\n            if !self.try_lock() {\n                self.lock_slow(sh, deadline)?;\n            }\n")
 EOF
     ;;
     *) return 1 ;;

@@ -1,10 +1,12 @@
 //! Loom models of gopipe's protocol.
 //!
 //! The models live in `tests/`, one file per topic (`handoff.rs`, `close.rs`,
-//! `timeout.rs`, `hardening.rs`, `lend.rs`, `async.rs`); this library only holds
+//! `timeout.rs`, `hardening.rs`, `lend.rs`, `async.rs`, `deadline.rs`,
+//! `zero_copy.rs`); this library only holds
 //! what they share: [`model`] (and [`model_with_bound`]), which runs a scenario
 //! under loom and reports how many interleavings it explored, and small read
-//! and write loops, blocking and async, that record exactly what each side saw.
+//! and write loops, blocking and async, that record exactly what each side saw,
+//! and a [`Sink`] for `PipeReader::write_to` that can fail or panic on cue.
 //!
 //! Run them with
 //!
@@ -75,23 +77,95 @@ where
 }
 
 /// Silences the panic message of gopipe's injected fault
-/// (`gopipe::__loom_panic_after_next_offer`), which a model raises on purpose
-/// in every interleaving; every other panic is reported by the hook that was
-/// installed before. Idempotent.
+/// (`gopipe::__loom_panic_after_next_offer`) and of a [`Sink`] told to panic,
+/// which a model raises on purpose in every interleaving; every other panic is
+/// reported by the hook that was installed before. Idempotent.
 pub fn quiet_failpoint_panics() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let injected = info
-                .payload()
-                .downcast_ref::<&str>()
-                .is_some_and(|msg| msg.starts_with("gopipe failpoint"));
+            let injected = info.payload().downcast_ref::<&str>().is_some_and(|msg| {
+                msg.starts_with("gopipe failpoint") || msg.starts_with(SINK_PANIC)
+            });
             if !injected {
                 previous(info);
             }
         }));
     });
+}
+
+/// The payload of a [`Sink`]'s injected panic.
+const SINK_PANIC: &str = "loom-tests: the sink panics";
+
+/// What a [`Sink`] does once it has taken its limit.
+#[derive(Clone, Copy, Debug)]
+pub enum SinkEnd {
+    /// Fails every later call with an `io::Error` of kind `Other`.
+    Fails,
+    /// Panics in the next call (silenced by [`quiet_failpoint_panics`]).
+    Panics,
+}
+
+/// A `Write` for `PipeReader::write_to` that records the bytes it took: at most
+/// `per_call` bytes a call, and, after `limit` bytes in all, it fails or panics
+/// (`end`).
+#[derive(Debug)]
+pub struct Sink {
+    /// The bytes taken, in order.
+    pub got: Vec<u8>,
+    /// The most bytes one call takes.
+    per_call: usize,
+    /// How many bytes it takes in all before `end`.
+    limit: usize,
+    /// What happens past the limit.
+    end: SinkEnd,
+}
+
+impl Sink {
+    /// A sink that takes everything, `per_call` bytes at a time.
+    pub fn new(per_call: usize) -> Self {
+        Self::limited(per_call, usize::MAX, SinkEnd::Fails)
+    }
+
+    /// A sink that takes `limit` bytes, `per_call` at a time, then fails or
+    /// panics.
+    pub fn limited(per_call: usize, limit: usize, end: SinkEnd) -> Self {
+        Self {
+            got: Vec::new(),
+            per_call,
+            limit,
+            end,
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.got.len() >= self.limit {
+            match self.end {
+                SinkEnd::Fails => return Err(io::Error::other("the sink is full")),
+                SinkEnd::Panics => std::panic::panic_any(SINK_PANIC),
+            }
+        }
+        let n = buf
+            .len()
+            .min(self.per_call)
+            .min(self.limit - self.got.len());
+        self.got.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Asserts that `err` is the error of a [`Sink`] past its limit.
+#[track_caller]
+pub fn assert_sink_full(err: &io::Error) {
+    assert_eq!(err.kind(), io::ErrorKind::Other, "{err:?}");
+    assert_eq!(err.to_string(), "the sink is full");
 }
 
 /// How a run of reads ended.
@@ -123,6 +197,27 @@ pub fn read_until(reader: &PipeReader, chunk: usize, want: usize) -> (Vec<u8>, R
                 got.extend_from_slice(&buf[..n]);
             }
             Err(e) => return (got, ReadEnd::Failed(e)),
+        }
+    }
+}
+
+/// Reads with `read_vectored` into `bufs` buffers of one byte each until end of
+/// file or an error; returns what each call returned (every call's bytes
+/// apart) and how it ended.
+pub fn read_vectored_to_end(reader: &PipeReader, bufs: usize) -> (Vec<Vec<u8>>, ReadEnd) {
+    let mut calls = Vec::new();
+    let mut storage = vec![[0u8; 1]; bufs];
+    loop {
+        let mut slices: Vec<io::IoSliceMut<'_>> =
+            storage.iter_mut().map(|b| io::IoSliceMut::new(b)).collect();
+        match { reader }.read_vectored(&mut slices) {
+            Ok(0) => return (calls, ReadEnd::Eof),
+            Ok(n) => {
+                assert!(n <= bufs, "a vectored read returned {n} bytes into {bufs}");
+                drop(slices);
+                calls.push(storage.iter().take(n).map(|b| b[0]).collect());
+            }
+            Err(e) => return (calls, ReadEnd::Failed(e)),
         }
     }
 }
