@@ -383,6 +383,12 @@ pub(crate) struct Fast {
     /// Bytes async writes staged: they come before any offer or fill (see
     /// [`super::stage`]).
     stage: Stage,
+    /// Set once an async write has used this pipe (a task writes): a lending
+    /// reader then spins for its answer about a task's wake-up time
+    /// ([`WAKE`]) before it parks, because the task that answers comes back
+    /// only after the runtime has scheduled it. A std atomic also under loom:
+    /// it only sets a spin's length, and loom's spins are single looks.
+    task_writes: std::sync::atomic::AtomicBool,
 }
 
 /// Frees the write side when dropped, also when a panic unwinds through a write.
@@ -477,6 +483,7 @@ impl Fast {
             lock: CachePadded::new(AtomicUsize::new(FREE)),
             lender: CachePadded::new(AtomicBool::new(false)),
             stage: Stage::new(),
+            task_writes: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -678,7 +685,13 @@ impl Fast {
         // staging and rings us, so one of the two looks sees the other.)
         let staged = || !self.stage.is_empty();
         let mut woke = Park::Rung;
-        if !spin_until(deadline.budget(SPIN), || {
+        // ORDERING: a hint for how long to spin, nothing more.
+        let patience = if self.task_writes.load(std::sync::atomic::Ordering::Relaxed) {
+            WAKE
+        } else {
+            SPIN
+        };
+        if !spin_until(deadline.budget(patience), || {
             lend.answered() || sig.is_closed() || staged()
         }) || !(lend.answered() || staged())
         {
@@ -1184,6 +1197,11 @@ impl Fast {
         // Frees the write side (and rings the writers waiting for it) on
         // every way out.
         let _held = WriteSide { engine: self, sh };
+        // ORDERING: a hint for lenders' spins (see `task_writes`).
+        if !self.task_writes.load(std::sync::atomic::Ordering::Relaxed) {
+            self.task_writes
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if sig.is_closed() {
             return Poll::Ready(Err(sh.write_close_error()));
         }

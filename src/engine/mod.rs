@@ -584,13 +584,20 @@ impl Shared {
             .iter()
             .fold(0usize, |sum, b| sum.saturating_add(b.len()));
         if total <= GATHER {
-            let mut gathered = [0u8; GATHER];
+            // Not zeroed first: only the `total` bytes copied in are read.
+            let mut gathered = std::mem::MaybeUninit::<[u8; GATHER]>::uninit();
+            let base = gathered.as_mut_ptr().cast::<u8>();
             let mut at = 0;
             for b in bufs {
-                gathered[at..at + b.len()].copy_from_slice(b);
+                // SAFETY: `at + b.len() <= total <= GATHER`, so the copy stays
+                // inside the array; a caller's slice cannot overlap our stack
+                // buffer.
+                unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), base.add(at), b.len()) };
                 at += b.len();
             }
-            return self.write(&gathered[..total]);
+            // SAFETY: the first `total` bytes were just written (`at == total`).
+            let gathered = unsafe { std::slice::from_raw_parts(base, total) };
+            return self.write(gathered);
         }
         let deadline = self.write_deadline();
         self.deadline_check(deadline)?;
