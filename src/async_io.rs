@@ -12,7 +12,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::conn::Conn;
-#[cfg(feature = "tokio")]
 use crate::engine::Shared;
 use crate::pipe::{PipeReader, PipeWriter};
 
@@ -65,7 +64,7 @@ macro_rules! tokio_reader {
                 cx: &mut Context<'_>,
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                tokio_read(&self.shared, cx, buf)
+                tokio_read(self.read_side(), cx, buf)
             }
         }
     };
@@ -86,7 +85,7 @@ macro_rules! tokio_writer {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                tokio_write(&self.shared, cx, buf)
+                tokio_write(self.write_side(), cx, buf)
             }
 
             /// Ready once readers have taken every byte the pipe accepted:
@@ -94,14 +93,14 @@ macro_rules! tokio_writer {
             /// consumed it". Fails with the close error if the read half
             /// closes first.
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.shared.poll_flush(cx)
+                self.write_side().poll_flush(cx)
             }
 
             /// Flushes, then closes the write half (for every clone), as
             /// [`PipeWriter::close`] does: readers get every accepted byte,
             /// then end of file.
             fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.shared.poll_shutdown(cx)
+                self.write_side().poll_shutdown(cx)
             }
         }
     };
@@ -122,7 +121,7 @@ macro_rules! futures_reader {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.shared.poll_read(cx, buf)
+                self.read_side().poll_read(cx, buf)
             }
         }
     };
@@ -141,104 +140,72 @@ macro_rules! futures_writer {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.shared.poll_write(cx, buf)
+                self.write_side().poll_write(cx, buf)
             }
 
             /// Ready once readers have taken every byte the pipe accepted.
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.shared.poll_flush(cx)
+                self.write_side().poll_flush(cx)
             }
 
             /// Flushes, then closes the write half. (The inherent
             /// [`PipeWriter::close`] shadows `AsyncWriteExt::close`: call
             /// `AsyncWriteExt::close(&mut writer)` for this one.)
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.shared.poll_shutdown(cx)
+                self.write_side().poll_shutdown(cx)
             }
         }
     };
 }
 
-/// Implements the async traits for a `Conn` type by forwarding to its halves.
-macro_rules! conn_async {
-    ($ty:ty) => {
-        #[cfg(feature = "tokio")]
-        #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-        impl tokio::io::AsyncRead for $ty {
-            /// Reads as the conn's [`PipeReader`] does.
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut tokio::io::ReadBuf<'_>,
-            ) -> Poll<io::Result<()>> {
-                tokio_read(&self.split().0.shared, cx, buf)
-            }
-        }
-
-        #[cfg(feature = "tokio")]
-        #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-        impl tokio::io::AsyncWrite for $ty {
-            /// Writes as the conn's [`PipeWriter`] does.
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                tokio_write(&self.split().1.shared, cx, buf)
-            }
-
-            /// Ready once the peer has read every accepted byte.
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.split().1.shared.poll_flush(cx)
-            }
-
-            /// Flushes, then closes the write direction (the peer reads end of
-            /// file).
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.split().1.shared.poll_shutdown(cx)
-            }
-        }
-
-        #[cfg(feature = "futures-io")]
-        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
-        impl futures_io::AsyncRead for $ty {
-            /// Reads as the conn's [`PipeReader`] does.
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                self.split().0.shared.poll_read(cx, buf)
-            }
-        }
-
-        #[cfg(feature = "futures-io")]
-        #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
-        impl futures_io::AsyncWrite for $ty {
-            /// Writes as the conn's [`PipeWriter`] does.
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.split().1.shared.poll_write(cx, buf)
-            }
-
-            /// Ready once the peer has read every accepted byte.
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.split().1.shared.poll_flush(cx)
-            }
-
-            /// Flushes, then closes the write direction.
-            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.split().1.shared.poll_shutdown(cx)
-            }
-        }
-    };
+/// The pipe a type reads from (a half, or a conn's read direction).
+trait ReadSide {
+    /// The pipe.
+    fn read_side(&self) -> &Shared;
 }
 
-conn_async!(Conn);
-conn_async!(&Conn);
+/// The pipe a type writes to.
+trait WriteSide {
+    /// The pipe.
+    fn write_side(&self) -> &Shared;
+}
+
+impl ReadSide for PipeReader {
+    fn read_side(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl WriteSide for PipeWriter {
+    fn write_side(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl ReadSide for Conn {
+    fn read_side(&self) -> &Shared {
+        &self.split().0.shared
+    }
+}
+
+impl WriteSide for Conn {
+    fn write_side(&self) -> &Shared {
+        &self.split().1.shared
+    }
+}
+
+impl<T: ReadSide> ReadSide for &T {
+    fn read_side(&self) -> &Shared {
+        (**self).read_side()
+    }
+}
+
+impl<T: WriteSide> WriteSide for &T {
+    fn write_side(&self) -> &Shared {
+        (**self).write_side()
+    }
+}
+
 tokio_reader!(PipeReader);
 tokio_reader!(&PipeReader);
 tokio_writer!(PipeWriter);
@@ -247,3 +214,11 @@ futures_reader!(PipeReader);
 futures_reader!(&PipeReader);
 futures_writer!(PipeWriter);
 futures_writer!(&PipeWriter);
+tokio_reader!(Conn);
+tokio_reader!(&Conn);
+tokio_writer!(Conn);
+tokio_writer!(&Conn);
+futures_reader!(Conn);
+futures_reader!(&Conn);
+futures_writer!(Conn);
+futures_writer!(&Conn);

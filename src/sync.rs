@@ -265,7 +265,7 @@ mod imp {
         /// Whether the deadline has passed.
         #[inline]
         pub(crate) fn passed(&self) -> bool {
-            if self.fixed.is_none() && self.half.is_null() {
+            if self.is_never() {
                 return false;
             }
             self.instant().is_some_and(|at| Instant::now() >= at)
@@ -275,7 +275,7 @@ mod imp {
         /// against it like any other wait.
         #[inline]
         pub(crate) fn budget(&self, spin: Duration) -> Duration {
-            if self.fixed.is_none() && self.half.is_null() {
+            if self.is_never() {
                 return spin;
             }
             match self.instant() {

@@ -505,6 +505,13 @@ impl Fast {
     /// another reader took them first).
     fn take_staged(&self, sh: &Shared, buf: &mut [u8]) -> usize {
         let (n, left) = self.stage.take(buf);
+        self.staged_taken(sh, n, left);
+        n
+    }
+
+    /// Rings after a read took `n` staged bytes and left `left` staged.
+    #[inline]
+    fn staged_taken(&self, sh: &Shared, n: usize, left: usize) {
         if n > 0 {
             // Room for a waiting async writer, or the drain a sync writer or
             // a flush waits for.
@@ -514,7 +521,6 @@ impl Fast {
                 sh.signals.notify(Bell::Offer);
             }
         }
-        n
     }
 
     /// Reads from the next write; `buf` is not empty.
@@ -556,16 +562,7 @@ impl Fast {
                 // having the writer copy in (see `FILL_MAX`). A reader whose
                 // core is crowded lends at once: its writer cannot run until
                 // it stops, and a lend lets that writer finish without waiting.
-                EMPTY | REPLIED
-                    if !core_crowded()
-                        && spin_until(deadline.budget(LEND_AFTER), || {
-                            self.slot.state.load(Ordering::SeqCst) == OFFERED
-                                || sig.is_closed()
-                                || !self.stage.is_empty()
-                        }) =>
-                {
-                    continue
-                }
+                EMPTY | REPLIED if self.offer_coming(sig, deadline) => continue,
                 // Lend our buffer, for the next writer to copy into. (If the
                 // state moved on during the spin, the lend's CAS fails and the
                 // loop looks again.)
@@ -580,32 +577,54 @@ impl Fast {
                 }
                 _ => {}
             }
-            // Nothing we can use now: another reader holds the offer or lends
-            // its buffer, or a writer is busy with the slot (or another reader
-            // won the race, with the wake-up we may have taken from the
-            // doorbell: it has work to do, we do not). Only here may a timed
-            // read give up: a read woken for a usable state must try it first,
-            // or the wake-up would be lost.
-            if deadline.passed() {
-                return Err(timed_out());
-            }
-            if !spin_until(deadline.budget(SPIN), || self.usable() || sig.is_closed()) {
-                let woke = sig.registered(Bell::Offer, || loop {
-                    if self.usable() {
-                        return Park::Rung;
-                    }
-                    match sig.park(Bell::Offer, deadline, true) {
-                        Park::Rung => {}
-                        other => return other,
-                    }
-                });
-                match woke {
-                    Park::Rung => {}
-                    Park::Closed => return self.read_closed(sh, buf),
-                    Park::TimedOut => return Err(timed_out()),
-                }
+            match self.wait_usable(sh, deadline) {
+                Park::Rung => {}
+                Park::Closed => return self.read_closed(sh, buf),
+                Park::TimedOut => return Err(timed_out()),
             }
         }
+    }
+
+    /// On a core of its own, whether a reader that found the slot free sees
+    /// a writer's offer (or staged bytes, or the close) within
+    /// [`LEND_AFTER`]: copying an offer out is cheaper than having the writer
+    /// copy in (see `FILL_MAX`). A reader whose core is crowded does not wait:
+    /// its writer cannot run until it stops, and a lend lets that writer
+    /// finish without waiting.
+    #[inline]
+    fn offer_coming(&self, sig: &crate::sync::Signals, deadline: Deadline) -> bool {
+        !core_crowded()
+            && spin_until(deadline.budget(LEND_AFTER), || {
+                self.slot.state.load(Ordering::SeqCst) == OFFERED
+                    || sig.is_closed()
+                    || !self.stage.is_empty()
+            })
+    }
+
+    /// A reader's wait when it found nothing it can use: another reader holds
+    /// the offer or lends its buffer, or a writer is busy with the slot (or
+    /// another reader won the race, with the wake-up we may have taken from
+    /// the doorbell: it has work to do, we do not). Spins, then parks until
+    /// the state may be usable (`Rung`: look again), the pipe closes or the
+    /// deadline passes. Only here may a timed read give up: a read woken for a
+    /// usable state must try it first, or the wake-up would be lost.
+    fn wait_usable(&self, sh: &Shared, deadline: Deadline) -> Park {
+        let sig = &sh.signals;
+        if deadline.passed() {
+            return Park::TimedOut;
+        }
+        if spin_until(deadline.budget(SPIN), || self.usable() || sig.is_closed()) {
+            return Park::Rung;
+        }
+        sig.registered(Bell::Offer, || loop {
+            if self.usable() {
+                return Park::Rung;
+            }
+            match sig.park(Bell::Offer, deadline, true) {
+                Park::Rung => {}
+                other => return other,
+            }
+        })
     }
 
     /// Whether a reader could do something now: take staged bytes, claim an
@@ -876,13 +895,7 @@ impl Fast {
     /// (see [`Fast::drain_claimed`]); returns how many it took, and its error.
     fn drain_staged(&self, sh: &Shared, take: &mut Take<'_>) -> (usize, Option<io::Error>) {
         let (n, left, failed) = self.stage.drain(take);
-        let sig = &sh.signals;
-        if n > 0 {
-            sig.notify(Bell::Stage);
-            if left > 0 {
-                sig.notify(Bell::Offer);
-            }
-        }
+        self.staged_taken(sh, n, left);
         (n, failed)
     }
 
@@ -926,16 +939,7 @@ impl Fast {
                     (0, None) => continue,
                     (n, None) => return Ok(n),
                 },
-                EMPTY | REPLIED
-                    if !core_crowded()
-                        && spin_until(deadline.budget(LEND_AFTER), || {
-                            self.slot.state.load(Ordering::SeqCst) == OFFERED
-                                || sig.is_closed()
-                                || !self.stage.is_empty()
-                        }) =>
-                {
-                    continue
-                }
+                EMPTY | REPLIED if self.offer_coming(sig, deadline) => continue,
                 // Lend an empty buffer: the writer copies nothing into it and
                 // offers (or stages) its bytes, and answers us, so we wait
                 // exactly as a lending reader does.
@@ -949,23 +953,9 @@ impl Fast {
                 }
                 _ => {}
             }
-            if deadline.passed() {
+            // A close is handled at the top of the loop.
+            if self.wait_usable(sh, deadline) == Park::TimedOut {
                 return Err(timed_out());
-            }
-            if !spin_until(deadline.budget(SPIN), || self.usable() || sig.is_closed()) {
-                let woke = sig.registered(Bell::Offer, || loop {
-                    if self.usable() {
-                        return Park::Rung;
-                    }
-                    match sig.park(Bell::Offer, deadline, true) {
-                        Park::Rung => {}
-                        other => return other,
-                    }
-                });
-                match woke {
-                    Park::Rung | Park::Closed => {}
-                    Park::TimedOut => return Err(timed_out()),
-                }
             }
         }
     }
@@ -993,15 +983,10 @@ impl Fast {
         if !self.stage.is_empty() {
             return None;
         }
-        if sh.signals.is_closed() {
-            return Some(Err(sh.write_close_error()));
-        }
-        if !self.try_lock() {
-            if let Err(e) = self.lock_slow(sh, deadline) {
-                return Some(Err(e));
-            }
-        }
-        let _held = WriteSide { engine: self, sh };
+        let _held = match self.hold(sh, deadline) {
+            Ok(held) => held,
+            Err(e) => return Some(Err(e)),
+        };
         if sh.signals.is_closed() {
             return Some(Err(sh.write_close_error()));
         }
@@ -1066,13 +1051,7 @@ impl Fast {
         slices: &[std::io::IoSlice<'_>],
         deadline: Deadline,
     ) -> io::Result<usize> {
-        if sh.signals.is_closed() {
-            return Err(sh.write_close_error());
-        }
-        if !self.try_lock() {
-            self.lock_slow(sh, deadline)?;
-        }
-        let _held = WriteSide { engine: self, sh };
+        let _held = self.hold(sh, deadline)?;
         let mut total = 0;
         for slice in slices.iter().filter(|s| !s.is_empty()) {
             match self.hand_over(sh, slice, deadline) {
@@ -1086,15 +1065,21 @@ impl Fast {
 
     /// Writes all of `buf` unless the pipe closes or the deadline passes first.
     pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+        let _held = self.hold(sh, deadline)?;
+        self.hand_over(sh, buf, deadline)
+    }
+
+    /// Takes the write side (waiting for it, up to the deadline), unless the
+    /// pipe is closed; the guard frees it on every way out, a panic included.
+    #[inline]
+    fn hold<'a>(&'a self, sh: &'a Shared, deadline: Deadline) -> io::Result<WriteSide<'a>> {
         if sh.signals.is_closed() {
             return Err(sh.write_close_error());
         }
         if !self.try_lock() {
             self.lock_slow(sh, deadline)?;
         }
-        // Frees the write side on every way out, a panic included.
-        let _held = WriteSide { engine: self, sh };
-        self.hand_over(sh, buf, deadline)
+        Ok(WriteSide { engine: self, sh })
     }
 
     /// Waits, holding the write side, until readers have taken every staged

@@ -77,36 +77,19 @@ impl Reference {
         buf: &mut [u8],
         deadline: Deadline,
     ) -> io::Result<usize> {
-        let done = sh.signals.done();
-        loop {
-            if Self::done(sh) {
-                return sh.read_close_result();
-            }
-            // Empty writes consumed one after another must not keep a timed read
-            // past its deadline.
-            if deadline.passed() {
-                return Err(timed_out());
-            }
-            let lease = match remaining(deadline) {
-                None => select! {
-                    recv(self.wr_rx) -> lease => lease.expect("the pipe holds a sender"),
-                    recv(done) -> _ => return sh.read_close_result(),
-                },
-                Some(left) => select! {
-                    recv(self.wr_rx) -> lease => lease.expect("the pipe holds a sender"),
-                    recv(done) -> _ => return sh.read_close_result(),
-                    default(left) => return Err(timed_out()),
-                },
-            };
-            // SAFETY: we received the lease and have not answered yet; the writer
-            // waits on `rd` for the answer unconditionally (`Lease`).
-            let n = unsafe { lease.copy_to(buf) };
-            self.rd_tx.send(n).expect("the pipe holds a receiver");
-            // An empty write is consumed without ending the read.
-            if n > 0 {
-                return Ok(n);
-            }
-        }
+        // A read is a drain into one buffer: it copies what fits, then takes
+        // nothing more.
+        let mut filled = 0;
+        self.consume(
+            sh,
+            &mut |bytes: &[u8]| {
+                let n = bytes.len().min(buf.len() - filled);
+                buf[filled..filled + n].copy_from_slice(&bytes[..n]);
+                filled += n;
+                Ok(n)
+            },
+            deadline,
+        )
     }
 
     /// A read that hands the bytes of one write to `take` (see
@@ -174,22 +157,7 @@ impl Reference {
         slices: &[io::IoSlice<'_>],
         deadline: Deadline,
     ) -> io::Result<usize> {
-        let done = sh.signals.done();
-        if Self::done(sh) {
-            return Err(sh.write_close_error());
-        }
-        match remaining(deadline) {
-            None => select! {
-                recv(self.lock_rx) -> _ => {},
-                recv(done) -> _ => return Err(sh.write_close_error()),
-            },
-            Some(left) => select! {
-                recv(self.lock_rx) -> _ => {},
-                recv(done) -> _ => return Err(sh.write_close_error()),
-                default(left) => return Err(timed_out()),
-            },
-        }
-        let _token = Token(&self.lock_tx);
+        let _token = self.take_token(sh, deadline)?;
         let mut total = 0;
         for slice in slices.iter().filter(|s| !s.is_empty()) {
             match self.write_locked(sh, slice, deadline) {
@@ -203,6 +171,14 @@ impl Reference {
 
     /// Writes all of `buf` unless the pipe closes or the deadline passes first.
     pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+        let _token = self.take_token(sh, deadline)?;
+        self.write_locked(sh, buf, deadline)
+    }
+
+    /// Takes the write side's token (waiting for it, up to the deadline),
+    /// unless the pipe is closed; the guard puts it back on every way out, a
+    /// panic included.
+    fn take_token(&self, sh: &Shared, deadline: Deadline) -> io::Result<Token<'_>> {
         let done = sh.signals.done();
         if Self::done(sh) {
             return Err(sh.write_close_error());
@@ -218,9 +194,7 @@ impl Reference {
                 default(left) => return Err(timed_out()),
             },
         }
-        // Puts the token back on every way out, a panic included.
-        let _token = Token(&self.lock_tx);
-        self.write_locked(sh, buf, deadline)
+        Ok(Token(&self.lock_tx))
     }
 
     /// The write proper, with the write side's token held.

@@ -32,8 +32,6 @@ pub(crate) struct Ring {
     /// The staged writes' lengths (what is left of each), oldest first: a
     /// read takes bytes of one write only, as from an offer.
     writes: VecDeque<usize>,
-    /// Set by [`Ring::consume`] when it finished a write.
-    ended_front: bool,
 }
 
 impl Ring {
@@ -78,29 +76,25 @@ impl Ring {
     }
 
     /// Drops the first `n` bytes of the oldest staged write (`n` at most
-    /// what [`Ring::front`] gave).
-    pub(crate) fn consume(&mut self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let write = self.writes.front_mut().expect("consume within front()");
+    /// what [`Ring::front`] gave); returns whether that finished the write (a
+    /// read takes bytes of one write only, so it stops there).
+    pub(crate) fn consume(&mut self, n: usize) -> bool {
+        let Some(write) = self.writes.front_mut() else {
+            return false;
+        };
+        debug_assert!(n <= *write);
         *write -= n;
-        let emptied = *write == 0;
+        let finished = *write == 0;
+        if finished {
+            self.writes.pop_front();
+        }
         self.head = (self.head + n) % STAGE_CAP;
         self.len -= n;
-        if emptied {
-            self.writes.pop_front();
-            self.ended_front = true;
-        }
         if self.len == 0 {
+            // Start over at the front: the next push is then one copy.
             self.head = 0;
         }
-    }
-
-    /// Whether the last [`Ring::consume`] finished a staged write (a draining
-    /// read stops there: it takes one write's bytes only). Clears the mark.
-    pub(crate) fn front_write_done(&mut self) -> bool {
-        std::mem::take(&mut self.ended_front)
+        finished
     }
 
     /// Takes back the last push of `n` bytes (the pipe closed while it was
@@ -114,25 +108,19 @@ impl Ring {
     /// Moves as many bytes of the oldest staged write as fit into `out`;
     /// returns how many.
     pub(crate) fn take(&mut self, out: &mut [u8]) -> usize {
-        let Some(write) = self.writes.front_mut() else {
-            return 0;
-        };
-        let n = out.len().min(*write);
-        if n == 0 {
-            return 0;
-        }
-        *write -= n;
-        if *write == 0 {
-            self.writes.pop_front();
-        }
-        let first = n.min(STAGE_CAP - self.head);
-        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
-        out[first..n].copy_from_slice(&self.buf[..n - first]);
-        self.head = (self.head + n) % STAGE_CAP;
-        self.len -= n;
-        if self.len == 0 {
-            // Start over at the front: the next push is then one copy.
-            self.head = 0;
+        let mut n = 0;
+        // At most two rounds: the write may wrap around the ring's end.
+        while n < out.len() {
+            let front = self.front();
+            if front.is_empty() {
+                break;
+            }
+            let k = front.len().min(out.len() - n);
+            out[n..n + k].copy_from_slice(&front[..k]);
+            n += k;
+            if self.consume(k) {
+                break;
+            }
         }
         n
     }
@@ -205,9 +193,8 @@ impl Stage {
                 Ok(0) => break,
                 Ok(n) => {
                     let n = n.min(front.len());
-                    ring.consume(n);
                     total += n;
-                    if ring.front_write_done() {
+                    if ring.consume(n) {
                         break;
                     }
                 }
