@@ -52,13 +52,13 @@
 //! `GOPIPE_BENCH_QUICK=1`. Beside Go's `io.Pipe` in the same shapes:
 //! `benches/compare_async.sh [--quick]`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
-use gopipe_benches::human;
+use gopipe_benches::{human, Progress, Watch};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::runtime::Runtime;
 use tokio::sync::Barrier;
@@ -101,91 +101,6 @@ fn check_read(buf: &[u8], got: usize, (s, seed): (usize, usize), check: bool) {
             pattern(seed, got % s),
             "stream {seed}: byte {got} wrong"
         );
-    }
-}
-
-// ---------------------------------------------------------------- watchdog
-
-/// How many bytes one reader has taken so far, for the watchdog; alone on its
-/// cache line, so that readers do not slow one another by updating it.
-#[derive(Default)]
-#[repr(align(128))]
-struct Progress(AtomicUsize);
-
-/// The run the watchdog is looking at.
-struct Watched {
-    /// Which case, for the report.
-    label: String,
-    /// Tells runs apart when two in a row have the same label.
-    run: u64,
-    /// One counter per reader.
-    progress: Arc<[Progress]>,
-}
-
-/// The run in progress, if any.
-static WATCHED: Mutex<Option<Watched>> = Mutex::new(None);
-
-/// Puts a run under the watchdog until dropped.
-struct Watch;
-
-impl Watch {
-    /// Starts watching `progress`, on behalf of the case named `label`.
-    fn start(label: String, progress: &Arc<[Progress]>) -> Watch {
-        static RUNS: AtomicUsize = AtomicUsize::new(0);
-        static WATCHDOG: OnceLock<()> = OnceLock::new();
-        WATCHDOG.get_or_init(|| {
-            thread::Builder::new()
-                .name("watchdog".into())
-                .spawn(watchdog)
-                .expect("spawn watchdog");
-        });
-        *WATCHED.lock().expect("watchdog lock") = Some(Watched {
-            label,
-            run: RUNS.fetch_add(1, Ordering::Relaxed) as u64,
-            progress: Arc::clone(progress),
-        });
-        Watch
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        *WATCHED.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-}
-
-/// Ends the process when the watched run has made no progress for too long.
-fn watchdog() {
-    let stall = std::env::var("GOPIPE_BENCH_STALL_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(60), Duration::from_secs);
-    let mut last: Option<(u64, Vec<usize>)> = None;
-    let mut since = Instant::now();
-    loop {
-        thread::sleep(Duration::from_millis(500));
-        let watched = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(w) = watched.as_ref() else {
-            last = None;
-            continue;
-        };
-        let now: (u64, Vec<usize>) = (
-            w.run,
-            w.progress
-                .iter()
-                .map(|p| p.0.load(Ordering::Relaxed))
-                .collect(),
-        );
-        if last.as_ref() != Some(&now) {
-            last = Some(now);
-            since = Instant::now();
-        } else if since.elapsed() >= stall {
-            eprintln!(
-                "async_shapes: STALL in {}: no reader moved for {:?}; bytes read so far, per reader: {:?}",
-                w.label, stall, now.1
-            );
-            std::process::exit(3);
-        }
     }
 }
 

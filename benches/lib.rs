@@ -1,6 +1,11 @@
 //! gopipe's benches (see `pipe.rs` and `compare.sh` beside this file, and for
 //! shapes where pipes outnumber cores, `shapes.rs` and `compare_shapes.sh`).
-//! This library holds the helpers both benches use.
+//! This library holds the helpers the benches share.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// A human name for a byte count: `64B`, `1KiB`, `1MiB`.
 pub fn human(n: usize) -> String {
@@ -24,4 +29,89 @@ pub fn pin_to_core0() {
     // defines it) for the duration of the call; pid 0 means this thread.
     let rc = unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) };
     assert_eq!(rc, 0, "sched_setaffinity failed");
+}
+
+// ---------------------------------------------------------------- watchdog
+
+/// How many bytes one reading thread has taken so far, for the watchdog; alone
+/// on its cache line, so that readers do not slow one another by updating it.
+#[derive(Default)]
+#[repr(align(128))]
+pub struct Progress(pub AtomicUsize);
+
+/// The run the watchdog is looking at.
+struct Watched {
+    /// Which case, for the report.
+    label: String,
+    /// Tells runs apart when two in a row have the same label.
+    run: u64,
+    /// One counter per reading thread.
+    progress: Arc<[Progress]>,
+}
+
+/// The run in progress, if any.
+static WATCHED: Mutex<Option<Watched>> = Mutex::new(None);
+
+/// Puts a run under the watchdog until dropped.
+pub struct Watch;
+
+impl Watch {
+    /// Starts watching `progress`, on behalf of the case named `label`.
+    pub fn start(label: String, progress: &Arc<[Progress]>) -> Watch {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        static WATCHDOG: OnceLock<()> = OnceLock::new();
+        WATCHDOG.get_or_init(|| {
+            thread::Builder::new()
+                .name("watchdog".into())
+                .spawn(watchdog)
+                .expect("spawn watchdog");
+        });
+        *WATCHED.lock().expect("watchdog lock") = Some(Watched {
+            label,
+            run: RUNS.fetch_add(1, Ordering::Relaxed) as u64,
+            progress: Arc::clone(progress),
+        });
+        Watch
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        *WATCHED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// Ends the process when the watched run has made no progress for too long.
+fn watchdog() {
+    let stall = std::env::var("GOPIPE_BENCH_STALL_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_secs);
+    let mut last: Option<(u64, Vec<usize>)> = None;
+    let mut since = Instant::now();
+    loop {
+        thread::sleep(Duration::from_millis(500));
+        let watched = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(w) = watched.as_ref() else {
+            last = None;
+            continue;
+        };
+        let now: (u64, Vec<usize>) = (
+            w.run,
+            w.progress
+                .iter()
+                .map(|p| p.0.load(Ordering::Relaxed))
+                .collect(),
+        );
+        if last.as_ref() != Some(&now) {
+            last = Some(now);
+            since = Instant::now();
+        } else if since.elapsed() >= stall {
+            eprintln!(
+                "bench: STALL in {}: no reader moved for {:?}; bytes read so far, per reader: {:?}",
+                w.label, stall, now.1
+            );
+            std::process::exit(3);
+        }
+    }
 }

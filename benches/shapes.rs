@@ -35,15 +35,15 @@
 //! `io.Pipe` in the same shapes: `benches/compare_shapes.sh [--quick]`.
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Barrier, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
-use gopipe_benches::human;
 #[cfg(target_os = "linux")]
 use gopipe_benches::pin_to_core0;
+use gopipe_benches::{human, Progress, Watch};
 
 /// Write sizes (and reader buffers) of every shape.
 const SIZES: [usize; 2] = [1 << 10, 64 << 10];
@@ -63,89 +63,6 @@ fn pattern(seed: usize, i: usize) -> u8 {
 /// bytes, so a reader can check any read from its position in the stream.
 fn payload(seed: usize, s: usize) -> Vec<u8> {
     (0..s).map(|i| pattern(seed, i)).collect()
-}
-
-/// How many bytes one reading thread has taken so far, for the watchdog; alone
-/// on its cache line, so that readers do not slow one another by updating it.
-#[derive(Default)]
-#[repr(align(128))]
-struct Progress(AtomicUsize);
-
-/// The run the watchdog is looking at.
-struct Watched {
-    /// Which case, for the report.
-    label: String,
-    /// Tells runs apart when two in a row have the same label.
-    run: u64,
-    /// One counter per reading thread.
-    progress: Arc<[Progress]>,
-}
-
-/// The run in progress, if any.
-static WATCHED: Mutex<Option<Watched>> = Mutex::new(None);
-
-/// Puts a run under the watchdog until dropped.
-struct Watch;
-
-impl Watch {
-    /// Starts watching `progress`, on behalf of the case named `label`.
-    fn start(label: String, progress: &Arc<[Progress]>) -> Watch {
-        static RUNS: AtomicUsize = AtomicUsize::new(0);
-        static WATCHDOG: OnceLock<()> = OnceLock::new();
-        WATCHDOG.get_or_init(|| {
-            thread::Builder::new()
-                .name("watchdog".into())
-                .spawn(watchdog)
-                .expect("spawn watchdog");
-        });
-        *WATCHED.lock().expect("watchdog lock") = Some(Watched {
-            label,
-            run: RUNS.fetch_add(1, Ordering::Relaxed) as u64,
-            progress: Arc::clone(progress),
-        });
-        Watch
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        *WATCHED.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-}
-
-/// Ends the process when the watched run has made no progress for too long.
-fn watchdog() {
-    let stall = std::env::var("GOPIPE_BENCH_STALL_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(60), Duration::from_secs);
-    let mut last: Option<(u64, Vec<usize>)> = None;
-    let mut since = Instant::now();
-    loop {
-        thread::sleep(Duration::from_millis(500));
-        let watched = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(w) = watched.as_ref() else {
-            last = None;
-            continue;
-        };
-        let now: (u64, Vec<usize>) = (
-            w.run,
-            w.progress
-                .iter()
-                .map(|p| p.0.load(Ordering::Relaxed))
-                .collect(),
-        );
-        if last.as_ref() != Some(&now) {
-            last = Some(now);
-            since = Instant::now();
-        } else if since.elapsed() >= stall {
-            eprintln!(
-                "shapes: STALL in {}: no reader moved for {:?}; bytes read so far, per reader: {:?}",
-                w.label, stall, now.1
-            );
-            std::process::exit(3);
-        }
-    }
 }
 
 /// Pins the calling thread to core 0 when `pin` (Linux only; elsewhere the
