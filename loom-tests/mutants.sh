@@ -80,7 +80,7 @@ mutant_names=(
   poll-read-no-register
   poll-read-no-second-look
   close-wakes-no-task
-  flush-ready-with-a-byte-staged
+  consumed-ready-with-a-byte-staged
   closed-read-drops-staged
   task-wake-only-oldest
   async-fill-drops-rest
@@ -139,12 +139,12 @@ declare -A mutant_tests=(
   [lent-bytes-lost-on-timeout]="close:reader_close_racing_in_flight_write"
   [lender-ignores-stage]="async:async_writer_to_sync_reader"
   [stager-skips-filled-bell]="async:async_writer_to_sync_reader"
-  [take-staged-skips-stage-bell]="async:async_writer_to_async_reader_flush"
+  [take-staged-skips-stage-bell]="async:async_writer_to_async_reader_consumed"
   [sync-write-skips-drain]="async:staged_bytes_before_later_blocking_write"
   [poll-read-no-register]="async:sync_writer_to_async_reader"
   [poll-read-no-second-look]="async:sync_writer_to_async_reader"
-  [close-wakes-no-task]="async:reader_close_racing_pending_flush"
-  [flush-ready-with-a-byte-staged]="async:async_writer_to_async_reader_flush"
+  [close-wakes-no-task]="async:reader_close_racing_pending_consumed"
+  [consumed-ready-with-a-byte-staged]="async:async_writer_to_async_reader_consumed"
   [closed-read-drops-staged]="async:writer_drop_with_staged_bytes"
   [task-wake-only-oldest]="async:dropped_pending_read_racing_write"
   [async-fill-drops-rest]="async:async_writer_to_sync_reader"
@@ -368,15 +368,15 @@ EOF
     ;;
     poll-read-no-register) cat <<'EOF'
 # An async read returns Pending without registering its waker.
-sub(FAST, "            sig.register_task(Bell::Offer, cx.waker());\n", "")
+sub(FAST, "            sig.register_task(Bell::Offer, task, cx.waker());\n", "")
 EOF
     ;;
     poll-read-no-second-look) cat <<'EOF'
 # An async read registers its waker and returns Pending without looking at
 # the state again: a write that came between its look and its registration
 # rang nobody.
-sub(FAST, "            sig.register_task(Bell::Offer, cx.waker());\n            registered = true;\n",
-    "            sig.register_task(Bell::Offer, cx.waker());\n            return Poll::Pending;\n")
+sub(FAST, "            sig.register_task(Bell::Offer, task, cx.waker());\n            registered = true;\n",
+    "            sig.register_task(Bell::Offer, task, cx.waker());\n            return Poll::Pending;\n")
 EOF
     ;;
     close-wakes-no-task) cat <<'EOF'
@@ -386,10 +386,10 @@ sub(SYNC, "            self.changed.notify_all();\n            self.tasks.wake_a
     "            self.changed.notify_all();\n")
 EOF
     ;;
-    flush-ready-with-a-byte-staged) cat <<'EOF'
-# An async flush is ready while one byte is still staged (off by one).
-sub(FAST, "            if self.stage.is_empty() {\n                return Poll::Ready(Ok(()));",
-    "            if self.stage.len() <= 1 {\n                return Poll::Ready(Ok(()));")
+    consumed-ready-with-a-byte-staged) cat <<'EOF'
+# A consumed wait is ready while one byte is still staged (off by one).
+sub(FAST, "            if self.stage.lock().taken_past(mark) {\n",
+    "            if self.stage.lock().taken_past(mark.saturating_sub(1)) {\n")
 EOF
     ;;
     closed-read-drops-staged) cat <<'EOF'
@@ -402,15 +402,15 @@ EOF
     task-wake-only-oldest) cat <<'EOF'
 # A doorbell's ring wakes only the oldest task listed on it, which may belong
 # to a read future that was dropped; the others stay listed.
-sub(SYNC, "        let woken = std::mem::take(&mut *list);\n",
-    "        let woken: Vec<_> = if list.is_empty() { Vec::new() } else { vec![list.remove(0)] };\n")
+sub(SYNC, "        let listed = std::mem::take(&mut list.listed);\n",
+    "        let listed: Vec<_> = match list.listed.first().map(|&(p, _)| p) { Some(p) => vec![(p, list.unlist(p).unwrap())], None => Vec::new() };\n")
 EOF
     ;;
     async-fill-drops-rest) cat <<'EOF'
 # An async write that filled a lent buffer drops the rest (it stages it and
 # takes it back) but reports it as accepted.
-sub(FAST, "staged = ring.push(&buf[n..]);\n",
-    "staged = ring.push(&buf[n..]);\n                ring.unpush(staged);\n")
+sub(FAST, "staged = ring.push_gather(bufs, n);\n",
+    "staged = ring.push_gather(bufs, n);\n                ring.unpush(staged);\n")
 EOF
     ;;
     deadline-moved-wakes-nobody) cat <<'EOF'

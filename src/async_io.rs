@@ -1,8 +1,9 @@
 //! The async halves: `tokio::io` and `futures_io` traits on the same
 //! [`PipeReader`] and [`PipeWriter`] the blocking code uses.
 //!
-//! Both sets of impls are thin: the engine's `poll_read`, `poll_write`,
-//! `poll_flush` and `poll_shutdown` do the work (see `engine/fast.rs` and
+//! Both sets of impls are thin: the engine's `poll_read` and `poll_write`
+//! (which takes a gather) do the work, flush is ready at once and shutdown
+//! closes the write half (see `engine/fast.rs` and
 //! `engine/stage.rs`). The tokio impls also take part in tokio's cooperative
 //! budget, so a pipe that is always ready cannot starve the other branches of
 //! a `select!` loop.
@@ -12,13 +13,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::conn::Conn;
-use crate::engine::Shared;
 use crate::pipe::{PipeReader, PipeWriter};
 
 /// Polls a read into tokio's `ReadBuf`, charging the task's budget for it.
 #[cfg(feature = "tokio")]
 fn tokio_read(
-    sh: &Shared,
+    r: &PipeReader,
     cx: &mut Context<'_>,
     buf: &mut tokio::io::ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
@@ -26,7 +26,10 @@ fn tokio_read(
         return Poll::Ready(Ok(()));
     }
     let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-    match sh.poll_read(cx, buf.initialize_unfilled()) {
+    match r
+        .shared()
+        .poll_read(cx, r.task_slot(), buf.initialize_unfilled())
+    {
         Poll::Ready(Ok(n)) => {
             buf.advance(n);
             coop.made_progress();
@@ -40,13 +43,27 @@ fn tokio_read(
     }
 }
 
-/// Polls a write, charging the task's budget for it.
+/// Polls a write of the gather `bufs`, charging the task's budget for it.
 #[cfg(feature = "tokio")]
-fn tokio_write(sh: &Shared, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+fn tokio_write(
+    w: &PipeWriter,
+    cx: &mut Context<'_>,
+    bufs: &[io::IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
     let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-    let res = std::task::ready!(sh.poll_write(cx, buf));
+    let res = std::task::ready!(w.shared().poll_write(cx, w.task_slot(), bufs));
     coop.made_progress();
     Poll::Ready(res)
+}
+
+/// Polls a write of the gather `bufs` (futures-io: no budget).
+#[cfg(feature = "futures-io")]
+fn futures_write(
+    w: &PipeWriter,
+    cx: &mut Context<'_>,
+    bufs: &[io::IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    w.shared().poll_write(cx, w.task_slot(), bufs)
 }
 
 /// Implements tokio's `AsyncRead` for a reader type.
@@ -85,22 +102,39 @@ macro_rules! tokio_writer {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                tokio_write(self.write_side(), cx, buf)
+                tokio_write(self.write_side(), cx, &[io::IoSlice::new(buf)])
             }
 
-            /// Ready once readers have taken every byte the pipe accepted:
-            /// `write_all` then `flush` is Go's "Write returns once the reader
-            /// consumed it". Fails with the close error if the read half
-            /// closes first.
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.write_side().poll_flush(cx)
+            /// Accepts the gather `bufs` as one write: at most 64 KiB in all is
+            /// accepted whole or not at all, never interleaved with another
+            /// writer's bytes; of a larger gather, at most 64 KiB of its
+            /// prefix.
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                tokio_write(self.write_side(), cx, bufs)
             }
 
-            /// Flushes, then closes the write half (for every clone), as
+            /// True: a gather is one write.
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            /// Ready at once, as a socket's flush is: accepted bytes are in
+            /// the pipe already. To wait until readers have taken them (Go's
+            /// "Write returns once the reader consumed it"), use
+            /// [`PipeWriter::consumed`].
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            /// Closes the write half at once (for every clone), as
             /// [`PipeWriter::close`] does: readers get every accepted byte,
             /// then end of file.
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.write_side().poll_shutdown(cx)
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.write_side().shared().poll_shutdown()
             }
         }
     };
@@ -121,7 +155,8 @@ macro_rules! futures_reader {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.read_side().poll_read(cx, buf)
+                let r = self.read_side();
+                r.shared().poll_read(cx, r.task_slot(), buf)
             }
         }
     };
@@ -140,68 +175,78 @@ macro_rules! futures_writer {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.write_side().poll_write(cx, buf)
+                futures_write(self.write_side(), cx, &[io::IoSlice::new(buf)])
             }
 
-            /// Ready once readers have taken every byte the pipe accepted.
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.write_side().poll_flush(cx)
+            /// Accepts the gather `bufs` as one write (see the tokio impl).
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                futures_write(self.write_side(), cx, bufs)
             }
 
-            /// Flushes, then closes the write half. (The inherent
+            /// Ready at once, as a socket's flush is (see the tokio impl and
+            /// [`PipeWriter::consumed`]).
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            /// Closes the write half at once. (The inherent
             /// [`PipeWriter::close`] shadows `AsyncWriteExt::close`: call
             /// `AsyncWriteExt::close(&mut writer)` for this one.)
-            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                self.write_side().poll_shutdown(cx)
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.write_side().shared().poll_shutdown()
             }
         }
     };
 }
 
-/// The pipe a type reads from (a half, or a conn's read direction).
+/// The half a type reads through (a half, or a conn's read direction).
 trait ReadSide {
-    /// The pipe.
-    fn read_side(&self) -> &Shared;
+    /// The half.
+    fn read_side(&self) -> &PipeReader;
 }
 
-/// The pipe a type writes to.
+/// The half a type writes through.
 trait WriteSide {
-    /// The pipe.
-    fn write_side(&self) -> &Shared;
+    /// The half.
+    fn write_side(&self) -> &PipeWriter;
 }
 
 impl ReadSide for PipeReader {
-    fn read_side(&self) -> &Shared {
-        &self.shared
+    fn read_side(&self) -> &PipeReader {
+        self
     }
 }
 
 impl WriteSide for PipeWriter {
-    fn write_side(&self) -> &Shared {
-        &self.shared
+    fn write_side(&self) -> &PipeWriter {
+        self
     }
 }
 
 impl ReadSide for Conn {
-    fn read_side(&self) -> &Shared {
-        &self.split().0.shared
+    fn read_side(&self) -> &PipeReader {
+        self.split().0
     }
 }
 
 impl WriteSide for Conn {
-    fn write_side(&self) -> &Shared {
-        &self.split().1.shared
+    fn write_side(&self) -> &PipeWriter {
+        self.split().1
     }
 }
 
 impl<T: ReadSide> ReadSide for &T {
-    fn read_side(&self) -> &Shared {
+    fn read_side(&self) -> &PipeReader {
         (**self).read_side()
     }
 }
 
 impl<T: WriteSide> WriteSide for &T {
-    fn write_side(&self) -> &Shared {
+    fn write_side(&self) -> &PipeWriter {
         (**self).write_side()
     }
 }

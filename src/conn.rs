@@ -76,7 +76,8 @@ pub fn duplex() -> (Conn, Conn) {
 /// implement the async traits, as the halves do (see [`PipeWriter`]'s async
 /// section); the inherent [`shutdown`](Conn::shutdown) and
 /// [`close`](Conn::close) shadow the extension traits' `shutdown` and `close`:
-/// call `AsyncWriteExt::shutdown(&mut conn)` for the flushing one.
+/// call `AsyncWriteExt::shutdown(&mut conn)` for the async one, which closes
+/// this end's write direction at once.
 ///
 /// # From Go
 ///
@@ -160,8 +161,8 @@ impl Conn {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let cause = Cause::from_error(err.into());
-        self.rx.shared.close_read(cause.clone());
-        self.tx.shared.close_write(cause);
+        self.rx.shared().close_read(cause.clone());
+        self.tx.shared().close_write(cause);
     }
 
     /// Closes one direction or both, as [`TcpStream::shutdown`] does:
@@ -219,8 +220,8 @@ impl Conn {
     /// ```
     pub fn set_deadline(&self, at: Option<Instant>) -> io::Result<()> {
         self.check_open()?;
-        self.rx.shared.set_read_deadline(at)?;
-        self.tx.shared.set_write_deadline(at)
+        self.rx.shared().set_read_deadline(at)?;
+        self.tx.shared().set_write_deadline(at)
     }
 
     /// Sets the read deadline: see [`PipeReader::set_read_deadline`]. Go's
@@ -243,7 +244,7 @@ impl Conn {
     /// ```
     pub fn set_read_deadline(&self, at: Option<Instant>) -> io::Result<()> {
         self.check_open()?;
-        self.rx.shared.set_read_deadline(at)
+        self.rx.shared().set_read_deadline(at)
     }
 
     /// Sets the write deadline: see [`PipeWriter::set_write_deadline`]. Go's
@@ -266,7 +267,7 @@ impl Conn {
     /// ```
     pub fn set_write_deadline(&self, at: Option<Instant>) -> io::Result<()> {
         self.check_open()?;
-        self.tx.shared.set_write_deadline(at)
+        self.tx.shared().set_write_deadline(at)
     }
 
     /// Sets how long each read may block: see
@@ -362,9 +363,55 @@ impl Conn {
         (self.rx, self.tx)
     }
 
+    /// Waits until the peer has read every byte this end's async writes had
+    /// put into the connection when the future was first polled: see
+    /// [`PipeWriter::consumed`], which this is for the write direction.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")]
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let (mut a, mut b) = gopipe::duplex();
+    /// let peer = tokio::spawn(async move {
+    ///     let mut buf = [0; 4];
+    ///     b.read_exact(&mut buf).await.map(|_| buf)
+    /// });
+    /// a.write_all(b"ping").await?;
+    /// a.consumed().await?; // the peer has read it
+    /// assert_eq!(&peer.await.unwrap()?, b"ping");
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn consumed(&self) -> io::Result<()> {
+        self.tx.consumed().await
+    }
+
+    /// Polls for the peer to have read every byte this end's async writes
+    /// had put into the connection at this poll: see
+    /// [`PipeWriter::poll_consumed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let (a, _b) = gopipe::duplex();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(matches!(a.poll_consumed(&mut cx), Poll::Ready(Ok(()))));
+    /// ```
+    pub fn poll_consumed(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.tx.poll_consumed(cx)
+    }
+
     /// The closed-pipe error if this end or its peer has closed a direction.
     fn check_open(&self) -> io::Result<()> {
-        if self.rx.shared.signals.is_closed() || self.tx.shared.signals.is_closed() {
+        if self.rx.shared().signals.is_closed() || self.tx.shared().signals.is_closed() {
             return Err(crate::ClosedPipe.into());
         }
         Ok(())

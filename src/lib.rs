@@ -122,9 +122,12 @@
 //! Where a thread waits, the bytes are copied once, between the two sides'
 //! buffers; between two tasks, an async write stages its bytes in the pipe's
 //! own buffer (64 KiB at most, allocated at first use) and the reader copies
-//! them out. `flush` waits until readers have taken every byte (Go's
-//! semantics), and every pending read, write or flush is cancel safe. See
-//! [`PipeReader`] and [`PipeWriter`] for the rules.
+//! them out. Async writes are thus buffered up to 64 KiB, like a socket's
+//! send buffer (blocking writes stay unbuffered): `flush` returns at once and
+//! `shutdown` closes the write half at once, as on a socket, and
+//! [`PipeWriter::consumed`] waits until readers have taken what was written
+//! (Go's semantics). Every pending read, write or `consumed` is cancel safe.
+//! See [`PipeReader`] and [`PipeWriter`] for the rules.
 //!
 //! # Duplex connections
 //!
@@ -152,6 +155,7 @@
 //! | `net.Pipe()`                    | [`duplex`], two [`Conn`]s                |
 //! | `r.WriteTo(w)` (`io.WriterTo`)  | [`PipeReader::write_to`] (std's `io::copy` does not find it: call it) |
 //! | `w.ReadFrom(r)` (`io.ReaderFrom`) | [`PipeWriter::read_from`]              |
+//! | `w.Write(p)` in a goroutine, as a task | `w.write_all(&p).await?; w.consumed().await?` ([`PipeWriter::consumed`]) |
 //!
 //! # Memory ordering
 //!

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::engine::Shared;
 use crate::error::Cause;
-use crate::sync::{Arc, Ordering};
+use crate::sync::{Arc, Ordering, TaskSlot};
 
 /// Creates a synchronous, unbuffered in-memory pipe.
 ///
@@ -117,19 +118,35 @@ pub(crate) fn halves_for_tests(shared: Shared) -> (PipeReader, PipeWriter) {
     halves(shared)
 }
 
-#[cfg(test)]
 impl PipeWriter {
-    /// The pipe, for the crate's unit tests.
+    /// The pipe this half writes to.
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
     }
+
+    /// Where a task polling through this handle keeps its waker.
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
+        allow(dead_code)
+    )]
+    pub(crate) fn task_slot(&self) -> &TaskSlot {
+        &self.task
+    }
 }
 
-#[cfg(test)]
 impl PipeReader {
-    /// The pipe, for the crate's unit tests.
+    /// The pipe this half reads from.
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// Where a task polling through this handle keeps its waker.
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
+        allow(dead_code)
+    )]
+    pub(crate) fn task_slot(&self) -> &TaskSlot {
+        &self.task
     }
 }
 
@@ -152,8 +169,12 @@ fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
     (
         PipeReader {
             shared: shared.clone(),
+            task: TaskSlot::new(),
         },
-        PipeWriter { shared },
+        PipeWriter {
+            shared,
+            task: TaskSlot::new(),
+        },
     )
 }
 
@@ -227,7 +248,9 @@ fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
 /// ```
 pub struct PipeReader {
     /// The pipe; this handle counts in `shared.readers`.
-    pub(crate) shared: Arc<Shared>,
+    shared: Arc<Shared>,
+    /// Where a task polling through this handle keeps its waker.
+    task: TaskSlot,
 }
 
 /// The writing half of a [`pipe`].
@@ -257,16 +280,21 @@ pub struct PipeReader {
 ///   whole messages never interleave; a larger one takes what fits. An empty
 ///   write returns `Ready(Ok(0))` at once (a blocking empty write waits for a
 ///   reader, as in Go).
-/// - `poll_flush` is ready once readers have taken every byte the pipe
-///   accepted: `write_all` then `flush` is Go's "Write returns once the reader
-///   has consumed it". So a flush waits for the reader, and `tokio::io::copy`
-///   into a pipe (which flushes) runs in step with it. If the read half closes
-///   first, the flush fails with the close error; the staged bytes are
-///   discarded.
-/// - `poll_shutdown` (tokio) and `poll_close` (futures) flush, then close the
-///   write half as [`close`](PipeWriter::close) does. Bytes accepted before any
-///   writer-side close (this one, `close`, `close_with_error`, dropping the last
-///   clone) reach readers before the end of file or the error.
+/// - `poll_write_vectored` takes a gather as one write on the same terms (at
+///   most 64 KiB in all, whole or not at all; of a larger gather, 64 KiB of
+///   its prefix), straight into a waiting thread's buffer or the stage;
+///   `is_write_vectored` is true.
+/// - So async writes are buffered up to 64 KiB, like a socket's send buffer,
+///   while blocking writes stay unbuffered. `poll_flush` is ready at once, as
+///   a socket's is (protocol stacks rely on that); to wait until readers have
+///   taken what was written, Go's "Write returns once the reader consumed
+///   it", await [`consumed`](PipeWriter::consumed) after the write. It fails
+///   with the read half's close error if the read half closes first (the
+///   staged bytes are then discarded).
+/// - `poll_shutdown` (tokio) and `poll_close` (futures) close the write half
+///   at once, as [`close`](PipeWriter::close) does. Bytes accepted before any
+///   writer-side close (this one, `close`, `close_with_error`, dropping the
+///   last clone) reach readers before the end of file or the error.
 /// - A blocking write that follows staged bytes waits for readers to take
 ///   them first: the bytes of one half stay in the order they were written.
 /// - Async writes are not bound by the
@@ -275,14 +303,14 @@ pub struct PipeReader {
 ///
 /// The inherent [`close`](PipeWriter::close) shadows futures'
 /// `AsyncWriteExt::close`: call `AsyncWriteExt::close(&mut writer)` for the
-/// flushing one. With both [`Write`] and an async extension trait in scope,
+/// trait's. With both [`Write`] and an async extension trait in scope,
 /// `write`, `write_all` and `flush` are ambiguous on a half: call them through
 /// the trait, or keep the blocking and the async code apart.
 ///
 /// # Cancel safety
 ///
-/// A write or flush that returned `Pending` accepted nothing: dropping its
-/// future loses nothing and sends nothing. (A `write_all` cut short may have
+/// A write that returned `Pending` accepted nothing: dropping its future loses
+/// nothing and sends nothing. A dropped `consumed` changes nothing. (A `write_all` cut short may have
 /// had some of its earlier `poll_write`s accepted, as with any writer.)
 ///
 /// ```
@@ -299,7 +327,7 @@ pub struct PipeReader {
 /// });
 /// // ...fed by a task.
 /// writer.write_all(b"from a task").await?;
-/// writer.flush().await?; // returns once the thread has the bytes
+/// writer.consumed().await?; // returns once the thread has the bytes
 /// writer.shutdown().await?; // end of file
 /// let text = tokio::task::spawn_blocking(move || consumer.join().unwrap()).await??;
 /// assert_eq!(text, "from a task");
@@ -328,7 +356,9 @@ pub struct PipeReader {
 /// ```
 pub struct PipeWriter {
     /// The pipe; this handle counts in `shared.writers`.
-    pub(crate) shared: Arc<Shared>,
+    shared: Arc<Shared>,
+    /// Where a task polling through this handle keeps its waker.
+    task: TaskSlot,
 }
 
 impl PipeReader {
@@ -707,6 +737,94 @@ impl PipeWriter {
     pub fn write_timeout(&self) -> Option<Duration> {
         self.shared.write_timeout.get()
     }
+
+    /// Waits until readers have taken every byte that async writes (from any
+    /// clone of this half) had put into the pipe when this future was first
+    /// polled: `write_all(..).await` then `consumed().await` is the task form
+    /// of a Go `Write`, which returns once the reader consumed the bytes.
+    ///
+    /// Bytes written after the first poll do not delay it. It fails with the
+    /// read half's close error if the read half closes while some of those
+    /// bytes are unread (they are then discarded). A closed write half does
+    /// not end it: after a shutdown, readers still take the bytes accepted
+    /// before, and it waits for them. Blocking writes never need it (they
+    /// return once readers took their bytes), and with nothing written it is
+    /// ready at once. Needs no async feature: any executor can run it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it changes nothing in the pipe (it only waits).
+    /// The future is `Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")]
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let (mut reader, mut writer) = gopipe::pipe();
+    /// let consumer = tokio::spawn(async move {
+    ///     let mut buf = [0; 5];
+    ///     reader.read_exact(&mut buf).await.map(|_| buf)
+    /// });
+    /// writer.write_all(b"hello").await?; // accepted: in the pipe
+    /// writer.consumed().await?; // the reader has taken it
+    /// assert_eq!(&consumer.await.unwrap()?, b"hello");
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn consumed(&self) -> io::Result<()> {
+        /// Gives the future's place in the pipe's task lists back when it
+        /// is dropped, done or cancelled.
+        struct Wait<'a> {
+            /// The pipe.
+            shared: &'a Shared,
+            /// The future's own place.
+            task: TaskSlot,
+        }
+        impl Drop for Wait<'_> {
+            fn drop(&mut self) {
+                self.shared.release_task_slot(&self.task);
+            }
+        }
+        let wait = Wait {
+            shared: &self.shared,
+            task: TaskSlot::new(),
+        };
+        // Taken at the first poll: an async fn's body starts there.
+        let mark = self.shared.consumed_mark();
+        std::future::poll_fn(|cx| wait.shared.poll_consumed(cx, &wait.task, mark)).await
+    }
+
+    /// Polls for readers to have taken every byte that async writes had put
+    /// into the pipe at this poll: [`consumed`](PipeWriter::consumed) for a
+    /// hand-written `poll` function. Each poll looks at the bytes accepted so
+    /// far, so a task that keeps writing between polls may wait for those
+    /// too; `consumed` takes its mark once. `Ready(Err(..))` with the read
+    /// half's close error if it closes while some are unread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let (_reader, writer) = gopipe::pipe();
+    /// // Nothing was written: every byte accepted so far has been taken.
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(matches!(writer.poll_consumed(&mut cx), Poll::Ready(Ok(()))));
+    /// ```
+    pub fn poll_consumed(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mark = self.shared.consumed_mark();
+        self.shared.poll_consumed(cx, &self.task, mark)
+    }
+
+    /// How many task wakers the pipe holds, over every bell: for the crate's
+    /// tests of the bound on them. Not part of the API.
+    #[doc(hidden)]
+    pub fn __task_wakers_held(&self) -> usize {
+        self.shared.task_wakers_held()
+    }
 }
 
 // A panic in another thread, or one that unwinds through a read or a write
@@ -725,6 +843,7 @@ impl Clone for PipeReader {
         self.shared.readers.fetch_add(1, Ordering::Relaxed);
         Self {
             shared: self.shared.clone(),
+            task: TaskSlot::new(),
         }
     }
 }
@@ -735,6 +854,7 @@ impl Clone for PipeWriter {
         self.shared.writers.fetch_add(1, Ordering::Relaxed);
         Self {
             shared: self.shared.clone(),
+            task: TaskSlot::new(),
         }
     }
 }
@@ -742,6 +862,7 @@ impl Clone for PipeWriter {
 impl Drop for PipeReader {
     /// Closes the read half if this is its last clone.
     fn drop(&mut self) {
+        self.shared.signals.release_task_slot(&self.task);
         // ORDERING: AcqRel so the last clone sees every other clone's last use.
         if self.shared.readers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.close_read(Cause::ClosedPipe);
@@ -752,6 +873,7 @@ impl Drop for PipeReader {
 impl Drop for PipeWriter {
     /// Closes the write half if this is its last clone.
     fn drop(&mut self) {
+        self.shared.signals.release_task_slot(&self.task);
         // ORDERING: as for `PipeReader`.
         if self.shared.writers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.close_write(Cause::Eof);

@@ -12,7 +12,7 @@
 //! - `Arc`, `AtomicBool`, `AtomicUsize`, `AtomicU64`, `Ordering`;
 //! - `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every access);
 //! - `ErrorSlot<T>`: an optional `Arc<T>` that only the first store fills;
-//! - `Signals`: the done channel (closed once) plus five doorbells that a parked
+//! - `Signals`: the done channel (closed once) plus six doorbells that a parked
 //!   thread waits on, together with the done channel and an optional deadline;
 //! - `Deadline` and `spin_until`: the spin-then-park policy's clock.
 
@@ -427,12 +427,27 @@ mod imp {
             }
         }
 
-        /// Registers a task's waker on `bell` until the next ring of it (or
-        /// the close); the task must look at the state again afterwards, before
-        /// it returns `Pending`.
+        /// Registers a task's waker on `bell` under `slot`'s place until the
+        /// next ring of it (or the close); the task must look at the state
+        /// again afterwards, before it returns `Pending` (see `TaskBells`).
         #[inline]
-        pub(crate) fn register_task(&self, bell: Bell, waker: &std::task::Waker) {
-            self.tasks.register(bell, waker);
+        pub(crate) fn register_task(
+            &self,
+            bell: Bell,
+            slot: &super::TaskSlot,
+            waker: &std::task::Waker,
+        ) {
+            self.tasks.register(bell, slot, waker);
+        }
+
+        /// Gives back `slot`'s place in the task lists (its handle drops).
+        pub(crate) fn release_task_slot(&self, slot: &super::TaskSlot) {
+            self.tasks.release(slot);
+        }
+
+        /// How many task wakers the pipe holds.
+        pub(crate) fn task_wakers_held(&self) -> usize {
+            self.tasks.held()
         }
 
         /// Wakes every waiting task: a half closed after the done channel
@@ -817,8 +832,23 @@ mod imp {
         }
 
         /// Registers a task's waker on `bell` (see the std build).
-        pub(crate) fn register_task(&self, bell: Bell, waker: &std::task::Waker) {
-            self.tasks.register(bell, waker);
+        pub(crate) fn register_task(
+            &self,
+            bell: Bell,
+            slot: &super::TaskSlot,
+            waker: &std::task::Waker,
+        ) {
+            self.tasks.register(bell, slot, waker);
+        }
+
+        /// Gives back `slot`'s place in the task lists (see the std build).
+        pub(crate) fn release_task_slot(&self, slot: &super::TaskSlot) {
+            self.tasks.release(slot);
+        }
+
+        /// How many task wakers the pipe holds.
+        pub(crate) fn task_wakers_held(&self) -> usize {
+            self.tasks.held()
         }
 
         /// Wakes every waiting task (see the std build).
@@ -924,21 +954,89 @@ pub(crate) use imp::*;
 /// How many doorbells [`Signals`] has.
 const BELLS: usize = 6;
 
-/// The tasks waiting on each doorbell: a list of wakers per bell, and a count
-/// that lets a ring skip the lock when no task waits.
+/// Where a task that polls through one handle keeps its waker: a place of
+/// its own in every bell's list, taken at the handle's first `Pending` poll
+/// and given back when the handle drops (a pipe used only by threads never
+/// takes one). A pending `consumed` future has one of its own too.
 ///
-/// A ring takes the whole list and wakes every task in it: a task woken for
-/// nothing looks at the state, finds nothing to do and registers again, while
-/// waking only one could hand the one wake-up to a task that was dropped.
-/// Registering is `SeqCst` on the count before the task's last look at the
-/// state, and a ring looks at the count after its `SeqCst` change, so one of
-/// the two sees the other (as with the threads' `sleepers`).
+/// `0` while none was taken, else the index plus one.
+#[derive(Debug, Default)]
+pub(crate) struct TaskSlot(std::sync::atomic::AtomicUsize);
+
+impl TaskSlot {
+    /// No place taken yet.
+    pub(crate) const fn new() -> Self {
+        Self(std::sync::atomic::AtomicUsize::new(0))
+    }
+}
+
+/// How many wakers a bell keeps for tasks that polled through a handle whose
+/// place another task took since (several tasks sharing one `&PipeReader`):
+/// past this the oldest is woken and dropped (it polls again and takes its
+/// place back if it still waits).
+const SHARED_HANDLE_WAKERS: usize = 4;
+
+/// One bell's wakers.
+#[derive(Default)]
+struct Wakers {
+    /// The listed wakers, with the place each is listed under.
+    listed: Vec<(usize, std::task::Waker)>,
+    /// Per place, its index in `listed` plus one (`0`: nothing listed).
+    at: Vec<usize>,
+    /// Wakers pushed out of their place by another task polling through the
+    /// same handle, oldest first; at most [`SHARED_HANDLE_WAKERS`].
+    displaced: std::collections::VecDeque<std::task::Waker>,
+}
+
+impl Wakers {
+    /// How many wakers are held.
+    fn len(&self) -> usize {
+        self.listed.len() + self.displaced.len()
+    }
+
+    /// Removes what place `place` has listed.
+    fn unlist(&mut self, place: usize) -> Option<std::task::Waker> {
+        let i = self.at.get(place).copied().filter(|&i| i != 0)? - 1;
+        self.at[place] = 0;
+        let (_, waker) = self.listed.swap_remove(i);
+        if let Some(&(moved, _)) = self.listed.get(i) {
+            self.at[moved] = i + 1;
+        }
+        Some(waker)
+    }
+}
+
+/// The tasks waiting on each doorbell: one waker per place ([`TaskSlot`]) per
+/// bell, so that operations that returned `Pending` and were then dropped
+/// (their state lives in the caller's future, which cannot tell the pipe)
+/// never pile up: the next `Pending` poll through the same handle replaces
+/// its waker. A pipe holds at most one waker per bell for each handle that
+/// polled and each pending `consumed`, plus [`SHARED_HANDLE_WAKERS`] per bell;
+/// registering costs the same however many tasks wait.
+///
+/// # The rule every async wait follows
+///
+/// A task that finds nothing to do registers first, then looks again at
+/// everything that could have completed it (a close of either half, room in
+/// the stage, staged bytes taken, the write side freed) before it returns
+/// `Pending`; whoever changes any of those changes it first (`SeqCst`) and
+/// rings after. Registering is `SeqCst` on the count before that last look,
+/// and a ring looks at the count after its change, so one of the two sees
+/// the other (as with the threads' `sleepers`). A ring wakes every task on
+/// its bell: a task woken for nothing looks, finds nothing and registers
+/// again, while waking only one could spend the wake-up on a task that was
+/// dropped. Closing either half wakes every task on every bell.
+///
+/// No waker is cloned, woken or dropped under a list's lock: that is the
+/// executor's code.
 struct TaskBells {
-    /// Wakers registered and not yet woken, per bell.
+    /// Wakers held per bell, so that a ring skips the lock when none is.
     count: [AtomicUsize; BELLS],
-    /// The wakers, per bell; a waker that will wake the same task as one
-    /// already listed is not listed twice.
-    lists: [Mutex<Vec<std::task::Waker>>; BELLS],
+    /// The wakers, per bell.
+    lists: [Mutex<Wakers>; BELLS],
+    /// Places given back, for the next handle that needs one, and how many
+    /// were ever handed out.
+    places: Mutex<(Vec<usize>, usize)>,
 }
 
 impl TaskBells {
@@ -946,21 +1044,115 @@ impl TaskBells {
     fn new() -> Self {
         Self {
             count: std::array::from_fn(|_| AtomicUsize::new(0)),
-            lists: std::array::from_fn(|_| Mutex::new(Vec::new())),
+            lists: std::array::from_fn(|_| Mutex::new(Wakers::default())),
+            places: Mutex::new((Vec::new(), 0)),
         }
     }
 
-    /// Lists `waker` on `bell` unless it is listed already.
-    fn register(&self, bell: Bell, waker: &std::task::Waker) {
+    /// The place of `slot`, taking one at its first use.
+    fn place(&self, slot: &TaskSlot) -> usize {
+        // ORDERING: Relaxed: the place is only an index into lists that are
+        // behind locks; a race between two first uses is settled by the CAS.
+        match slot.0.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => {}
+            n => return n - 1,
+        }
+        let mine = {
+            let mut places = self.places.lock();
+            match places.0.pop() {
+                Some(place) => place,
+                None => {
+                    places.1 += 1;
+                    places.1 - 1
+                }
+            }
+        };
+        // ORDERING: as above.
+        match slot.0.compare_exchange(
+            0,
+            mine + 1,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        ) {
+            Ok(_) => mine,
+            Err(theirs) => {
+                self.places.lock().0.push(mine);
+                theirs - 1
+            }
+        }
+    }
+
+    /// Gives `slot`'s place back (its handle or future is going away), with
+    /// the wakers it holds.
+    fn release(&self, slot: &TaskSlot) {
+        // ORDERING: the slot's owner is being dropped: nobody else uses it.
+        let place = match slot.0.swap(0, std::sync::atomic::Ordering::Relaxed) {
+            0 => return,
+            n => n - 1,
+        };
+        let mut dropped = Vec::new();
+        for (bell, list) in self.lists.iter().enumerate() {
+            let mut list = list.lock();
+            if let Some(waker) = list.unlist(place) {
+                self.count[bell].fetch_sub(1, Ordering::SeqCst);
+                dropped.push(waker);
+            }
+        }
+        self.places.lock().0.push(place);
+        drop(dropped);
+    }
+
+    /// Lists `waker` on `bell` under `slot`'s place, in place of what that
+    /// place held.
+    fn register(&self, bell: Bell, slot: &TaskSlot, waker: &std::task::Waker) {
+        let place = self.place(slot);
+        let list = self.lists[bell as usize].lock();
+        let held = list.at.get(place).copied().unwrap_or(0);
+        if held != 0 && list.listed[held - 1].1.will_wake(waker) {
+            drop(list);
+            loom_sc_fence();
+            return;
+        }
+        // Cloned without the lock: it is the executor's code.
+        drop(list);
+        let fresh = waker.clone();
         let mut list = self.lists[bell as usize].lock();
-        if !list.iter().any(|w| w.will_wake(waker)) {
-            list.push(waker.clone());
-            // ORDERING: SeqCst, before the task's next look at the state
-            // (paired with a ring's look at the count in `any`).
-            self.count[bell as usize].fetch_add(1, Ordering::SeqCst);
+        let mut evicted = None;
+        let before = list.len();
+        match list.at.get(place).copied().unwrap_or(0) {
+            0 => {
+                if list.at.len() <= place {
+                    list.at.resize(place + 1, 0);
+                }
+                list.listed.push((place, fresh));
+                let i = list.listed.len();
+                list.at[place] = i;
+            }
+            i => {
+                let old = std::mem::replace(&mut list.listed[i - 1].1, fresh);
+                // Another task polled through the same handle: keep the one it
+                // pushed out for a while (both may still wait).
+                list.displaced.push_back(old);
+                if list.displaced.len() > SHARED_HANDLE_WAKERS {
+                    evicted = list.displaced.pop_front();
+                }
+            }
+        }
+        let after = list.len();
+        // ORDERING: SeqCst, before the task's next look at the state (paired
+        // with a ring's look at the count in `any`); under the lock, so the
+        // count never drops below the wakers held.
+        if after > before {
+            self.count[bell as usize].fetch_add(after - before, Ordering::SeqCst);
+        } else if after < before {
+            self.count[bell as usize].fetch_sub(before - after, Ordering::SeqCst);
         }
         drop(list);
         loom_sc_fence();
+        // Woken, not lost: if it still waits it polls again.
+        if let Some(waker) = evicted {
+            waker.wake();
+        }
     }
 
     /// Whether any task waits on `bell`.
@@ -979,16 +1171,23 @@ impl TaskBells {
         }
     }
 
-    /// Takes the list of `bell` and wakes the tasks in it.
+    /// Takes the wakers of `bell` and wakes them.
     #[cold]
     fn wake_slow(&self, bell: Bell) {
         let mut list = self.lists[bell as usize].lock();
-        let woken = std::mem::take(&mut *list);
+        let listed = std::mem::take(&mut list.listed);
+        let displaced = std::mem::take(&mut list.displaced);
+        for &(place, _) in &listed {
+            list.at[place] = 0;
+        }
         // ORDERING: under the lock, so the count never drops below the
-        // wakers listed; a register after this sees an empty list.
-        self.count[bell as usize].fetch_sub(woken.len(), Ordering::SeqCst);
+        // wakers held; a register after this sees an empty list.
+        self.count[bell as usize].fetch_sub(listed.len() + displaced.len(), Ordering::SeqCst);
         drop(list);
-        for waker in woken {
+        for (_, waker) in listed {
+            waker.wake();
+        }
+        for waker in displaced {
             waker.wake();
         }
     }
@@ -1001,6 +1200,11 @@ impl TaskBells {
         for bell in Bell::ALL {
             self.wake_slow(bell);
         }
+    }
+
+    /// How many wakers are held, over every bell (for the tests).
+    fn held(&self) -> usize {
+        self.lists.iter().map(|list| list.lock().len()).sum()
     }
 }
 

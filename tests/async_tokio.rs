@@ -83,6 +83,12 @@ fn poll_flush_once(w: &PipeWriter) -> Poll<std::io::Result<()>> {
     Pin::new(&mut &*w).poll_flush(&mut cx)
 }
 
+/// Polls `poll_consumed` once with a waker that does nothing.
+fn poll_consumed_once(w: &PipeWriter) -> Poll<std::io::Result<()>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    w.poll_consumed(&mut cx)
+}
+
 /// Polls `poll_read` once with a waker that does nothing.
 fn poll_read_once(r: &PipeReader, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
     let mut cx = Context::from_waker(Waker::noop());
@@ -233,34 +239,42 @@ fn poll_write_is_all_or_nothing_up_to_the_stage() {
     });
 }
 
-/// `flush` waits until readers have taken every accepted byte; `write_all` and
-/// `flush` together are Go's "Write returns once the reader consumed it".
+/// `flush` is ready at once, as a socket's is, staged bytes or not; the
+/// consumed wait is what waits for readers: `write_all` then `consumed` is Go's
+/// "Write returns once the reader consumed it".
 #[test]
-fn flush_waits_for_the_reader() {
-    bounded("flush_waits_for_the_reader", BOUND_SECS, || {
+fn flush_is_at_once_and_consumed_waits_for_the_reader() {
+    bounded("flush_at_once_consumed_waits", BOUND_SECS, || {
         let (r, w) = gopipe::pipe();
         assert!(
-            matches!(poll_flush_once(&w), Poll::Ready(Ok(()))),
+            matches!(poll_consumed_once(&w), Poll::Ready(Ok(()))),
             "nothing staged"
         );
         assert!(matches!(poll_write_once(&w, b"hello"), Poll::Ready(Ok(5))));
         assert!(
-            poll_flush_once(&w).is_pending(),
+            matches!(poll_flush_once(&w), Poll::Ready(Ok(()))),
+            "a flush does not wait for the reader"
+        );
+        assert!(
+            poll_consumed_once(&w).is_pending(),
             "the bytes are still staged"
         );
         let mut buf = [0; 3];
         blocking::read_exact(&r, &mut buf).unwrap();
-        assert!(poll_flush_once(&w).is_pending(), "two bytes still staged");
+        assert!(
+            poll_consumed_once(&w).is_pending(),
+            "two bytes still staged"
+        );
         blocking::read_exact(&r, &mut buf[..2]).unwrap();
         assert_eq!(&buf[..2], b"lo");
-        assert!(matches!(poll_flush_once(&w), Poll::Ready(Ok(()))));
+        assert!(matches!(poll_consumed_once(&w), Poll::Ready(Ok(()))));
     });
 }
 
-/// A flush that waits is woken by the read that empties the stage.
+/// A `consumed` that waits is woken by the read that takes the last byte.
 #[test]
-fn pending_flush_is_woken_by_the_reader() {
-    run("pending_flush_is_woken_by_the_reader", async {
+fn pending_consumed_is_woken_by_the_reader() {
+    run("pending_consumed_is_woken_by_the_reader", async {
         let (r, mut w) = gopipe::pipe();
         w.write_all(b"payload").await.unwrap();
         let reader = thread::spawn(move || {
@@ -269,8 +283,58 @@ fn pending_flush_is_woken_by_the_reader() {
             assert_eq!(&buf, b"payload");
             r
         });
-        w.flush().await.unwrap();
+        w.consumed().await.unwrap();
         drop(tokio::task::spawn_blocking(move || reader.join().unwrap()).await);
+    });
+}
+
+/// `consumed` waits only for the bytes accepted before its first poll: bytes
+/// written after do not delay it.
+#[test]
+fn consumed_does_not_wait_for_later_bytes() {
+    bounded("consumed_does_not_wait_for_later_bytes", BOUND_SECS, || {
+        let (r, w) = gopipe::pipe();
+        assert!(matches!(poll_write_once(&w, b"first"), Poll::Ready(Ok(5))));
+        let mut consumed = Box::pin(w.consumed());
+        let counted = Arc::new(Counted::default());
+        let waker = Waker::from(Arc::clone(&counted));
+        let mut cx = Context::from_waker(&waker);
+        assert!(consumed.as_mut().poll(&mut cx).is_pending());
+        // A later write, by another clone: not waited for.
+        let w2 = w.clone();
+        assert!(matches!(
+            poll_write_once(&w2, b"second"),
+            Poll::Ready(Ok(6))
+        ));
+        let mut buf = [0; 5];
+        blocking::read_exact(&r, &mut buf).unwrap();
+        assert_eq!(&buf, b"first");
+        assert!(counted.0.load(Ordering::SeqCst) > 0, "never woken");
+        assert!(matches!(
+            consumed.as_mut().poll(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        // The stateless poll looks at every byte accepted so far.
+        assert!(poll_consumed_once(&w).is_pending());
+        blocking::read_exact(&r, &mut [0; 6]).unwrap();
+        assert!(matches!(poll_consumed_once(&w), Poll::Ready(Ok(()))));
+    });
+}
+
+/// After a shutdown with bytes staged, `consumed` waits for readers to take
+/// them; shutdown itself returns at once and readers then get end of file.
+#[test]
+fn consumed_after_shutdown_waits_for_the_staged_bytes() {
+    run("consumed_after_shutdown", async {
+        let (mut r, mut w) = gopipe::pipe();
+        w.write_all(b"last words").await.unwrap();
+        w.shutdown().await.unwrap();
+        let consumer = tokio::spawn(async move {
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).await.map(|_| got)
+        });
+        w.consumed().await.unwrap();
+        assert_eq!(consumer.await.unwrap().unwrap(), b"last words");
     });
 }
 
@@ -284,45 +348,47 @@ impl std::task::Wake for Counted {
     }
 }
 
-/// A flush waiting for staged bytes is woken when the read half closes, also
-/// when the write half had closed first (then the read half's close is not
-/// the pipe's first; it must still wake the flush).
+/// A `consumed` waiting for staged bytes is woken when the read half closes,
+/// also when the write half had closed first (then the read half's close is
+/// not the pipe's first; it must still wake it).
 #[test]
-fn pending_flush_is_woken_by_a_later_read_close() {
-    bounded("pending_flush_woken_by_later_close", BOUND_SECS, || {
+fn pending_consumed_is_woken_by_a_later_read_close() {
+    bounded("pending_consumed_woken_by_later_close", BOUND_SECS, || {
         let (r, w) = gopipe::pipe();
         assert!(matches!(poll_write_once(&w, b"staged"), Poll::Ready(Ok(6))));
         w.clone().close();
         let counted = Arc::new(Counted::default());
         let waker = Waker::from(Arc::clone(&counted));
         let mut cx = Context::from_waker(&waker);
-        assert!(Pin::new(&mut &w).poll_flush(&mut cx).is_pending());
+        assert!(w.poll_consumed(&mut cx).is_pending());
         drop(r);
         assert!(
             counted.0.load(Ordering::SeqCst) > 0,
-            "the flush was never woken"
+            "the consumed wait was never woken"
         );
-        match poll_flush_once(&w) {
+        match poll_consumed_once(&w) {
             Poll::Ready(Err(e)) => assert!(is_closed_pipe(&e), "{e}"),
-            other => panic!("the flush gave {other:?}"),
+            other => panic!("the consumed wait gave {other:?}"),
         }
     });
 }
 
-/// A flush fails with the close error if the read half closes while bytes are
-/// staged (they are discarded); so does the next write.
+/// `consumed` fails with the close error if the read half closes while bytes
+/// are staged (they are discarded); so does the next write. Flush still
+/// succeeds: it never waits for the reader.
 #[test]
-fn flush_fails_when_the_reader_closes() {
-    run("flush_fails_when_the_reader_closes", async {
+fn consumed_fails_when_the_reader_closes() {
+    run("consumed_fails_when_the_reader_closes", async {
         let (r, mut w) = gopipe::pipe();
         w.write_all(b"never read").await.unwrap();
-        let flush = tokio::spawn(async move {
-            let res = w.flush().await;
+        w.flush().await.unwrap();
+        let wait = tokio::spawn(async move {
+            let res = w.consumed().await;
             (w, res)
         });
         tokio::task::yield_now().await;
         r.close_with_error(std::io::Error::new(ErrorKind::InvalidData, "rejected"));
-        let (mut w, res) = flush.await.unwrap();
+        let (mut w, res) = wait.await.unwrap();
         let err = res.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData);
         assert_eq!(err.to_string(), "rejected");
@@ -344,15 +410,8 @@ fn staged_bytes_survive_every_writer_close() {
             let (mut r, mut w) = gopipe::pipe();
             assert_eq!(w.write(b"staged bytes").await.unwrap(), 12);
             match how {
-                "shutdown" => {
-                    // Shutdown flushes first: it waits for the reader.
-                    let t = tokio::spawn(async move { w.shutdown().await });
-                    let mut got = Vec::new();
-                    r.read_to_end(&mut got).await.unwrap();
-                    assert_eq!(got, b"staged bytes", "{how}");
-                    t.await.unwrap().unwrap();
-                    continue;
-                }
+                // Shutdown closes the write half at once, as a socket's does.
+                "shutdown" => w.shutdown().await.unwrap(),
                 "drop" => drop(w),
                 "close" => w.close(),
                 _ => w.close_with_error(std::io::Error::other("late")),
@@ -658,7 +717,7 @@ fn read_half_close_discards_staged_bytes() {
             Poll::Ready(Err(e)) => assert!(is_closed_pipe(&e), "{e}"),
             other => panic!("a read on a closed read half gave {other:?}"),
         }
-        assert!(matches!(poll_flush_once(&w), Poll::Ready(Err(_))));
+        assert!(matches!(poll_consumed_once(&w), Poll::Ready(Err(_))));
     });
 }
 
@@ -692,4 +751,186 @@ fn conn_between_a_task_and_a_thread() {
             .unwrap();
         assert_eq!(rest, 0);
     });
+}
+
+/// Polls `poll_write_vectored` once with a waker that does nothing.
+fn poll_gather_once(w: &PipeWriter, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    Pin::new(&mut &*w).poll_write_vectored(&mut cx, bufs)
+}
+
+/// A gather of at most 64 KiB is accepted whole or not at all, as one write:
+/// a read returns bytes of it and of no other write; a larger gather accepts
+/// 64 KiB of its prefix. Every async writer type says it writes vectored.
+#[test]
+fn vectored_writes_are_gathered_whole() {
+    bounded("vectored_writes_are_gathered_whole", BOUND_SECS, || {
+        let (r, w) = gopipe::pipe();
+        assert!(w.is_write_vectored());
+        assert!(AsyncWrite::is_write_vectored(&&w));
+        let (a, _b) = gopipe::duplex();
+        assert!(a.is_write_vectored());
+        assert!(AsyncWrite::is_write_vectored(&&a));
+        let gather = [
+            std::io::IoSlice::new(b"header: 14 B\r\n"),
+            std::io::IoSlice::new(b""),
+            std::io::IoSlice::new(b"body of 14 B\r\n"),
+        ];
+        assert!(matches!(poll_gather_once(&w, &gather), Poll::Ready(Ok(28))));
+        assert!(matches!(poll_write_once(&w, b"next"), Poll::Ready(Ok(4))));
+        let mut buf = [0; 64];
+        assert_eq!(blocking::read(&r, &mut buf).unwrap(), 28, "one write");
+        assert_eq!(&buf[..28], b"header: 14 B\r\nbody of 14 B\r\n");
+        assert_eq!(blocking::read(&r, &mut buf).unwrap(), 4);
+        // A gather that does not fit the room left is not taken at all.
+        let big = vec![1u8; STAGE - 10];
+        assert!(matches!(poll_write_once(&w, &big), Poll::Ready(Ok(_))));
+        assert!(
+            poll_gather_once(&w, &gather).is_pending(),
+            "28 B, room 10 B"
+        );
+        blocking::read_exact(&r, &mut vec![0; STAGE - 10]).unwrap();
+        // Larger than the stage: 64 KiB of its prefix, as one write.
+        let (x, y) = (vec![2u8; 40 << 10], vec![3u8; 40 << 10]);
+        let gather = [std::io::IoSlice::new(&x), std::io::IoSlice::new(&y)];
+        assert!(matches!(
+            poll_gather_once(&w, &gather),
+            Poll::Ready(Ok(STAGE))
+        ));
+        let mut got = vec![0; 2 * STAGE];
+        assert_eq!(blocking::read(&r, &mut got).unwrap(), STAGE);
+        assert!(got[..40 << 10].iter().all(|&b| b == 2));
+        assert!(got[40 << 10..STAGE].iter().all(|&b| b == 3));
+    });
+}
+
+/// A gather goes straight into a thread's lent buffer when one waits (the
+/// rest staged in the same call), and tokio's `write_vectored` sends header
+/// and body in one call.
+#[test]
+fn vectored_write_fills_a_waiting_thread() {
+    run("vectored_write_fills_a_waiting_thread", async {
+        let (r, mut w) = gopipe::pipe();
+        let reader = thread::spawn(move || {
+            let mut buf = [0; 10];
+            let first = blocking::read(&r, &mut buf).unwrap();
+            let mut rest = Vec::new();
+            blocking::read_to_end(&r, &mut rest).unwrap();
+            (buf[..first].to_vec(), rest)
+        });
+        let gather = [
+            std::io::IoSlice::new(b"0123456"),
+            std::io::IoSlice::new(b"789abcdef"),
+        ];
+        // The thread may or may not have lent its buffer yet: either way one
+        // call accepts the whole gather.
+        assert_eq!(w.write_vectored(&gather).await.unwrap(), 16);
+        w.shutdown().await.unwrap();
+        let (first, rest) = tokio::task::spawn_blocking(move || reader.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!([first, rest].concat(), b"0123456789abcdef");
+    });
+}
+
+/// Operations that returned `Pending` and were then dropped do not pile up
+/// in the pipe: 200,000 cancelled reads, each with a waker of its own, leave
+/// a handful of wakers held; reads through handles that were dropped leave
+/// none of theirs.
+#[test]
+fn cancelled_operations_do_not_pile_up() {
+    bounded("cancelled_operations_do_not_pile_up", BOUND_SECS, || {
+        let (r, w) = gopipe::pipe();
+        let wakers: Vec<Arc<Counted>> = (0..200_000).map(|_| Arc::default()).collect();
+        for counted in &wakers {
+            let waker = Waker::from(Arc::clone(counted));
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0; 8];
+            let mut rb = ReadBuf::new(&mut buf);
+            assert!(Pin::new(&mut &r).poll_read(&mut cx, &mut rb).is_pending());
+        }
+        let held = wakers.iter().filter(|c| Arc::strong_count(c) > 1).count();
+        assert!(held <= 8, "{held} wakers of cancelled reads still held");
+        assert!(w.__task_wakers_held() <= 8, "{}", w.__task_wakers_held());
+        // Through clones that are dropped after their one poll.
+        for counted in wakers.iter().take(10_000) {
+            let r2 = r.clone();
+            let waker = Waker::from(Arc::clone(counted));
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0; 8];
+            let mut rb = ReadBuf::new(&mut buf);
+            assert!(Pin::new(&mut &r2).poll_read(&mut cx, &mut rb).is_pending());
+        }
+        assert!(w.__task_wakers_held() <= 8, "{}", w.__task_wakers_held());
+        // Writers too: cancelled writes on a full stage.
+        let full = vec![0u8; STAGE];
+        assert!(matches!(poll_write_once(&w, &full), Poll::Ready(Ok(STAGE))));
+        for counted in wakers.iter().take(10_000) {
+            let waker = Waker::from(Arc::clone(counted));
+            let mut cx = Context::from_waker(&waker);
+            assert!(Pin::new(&mut &w).poll_write(&mut cx, b"x").is_pending());
+        }
+        assert!(w.__task_wakers_held() <= 16, "{}", w.__task_wakers_held());
+    });
+}
+
+/// Many tasks waiting through one shared handle (more than the pipe keeps
+/// wakers for) are all woken in the end: a waker pushed out is woken, and its
+/// task polls again.
+#[test]
+fn many_tasks_on_one_handle_all_get_their_message() {
+    run("many_tasks_on_one_handle", async {
+        const TASKS: usize = 64;
+        let (r, w) = gopipe::pipe();
+        let r = Arc::new(r);
+        let mut readers = Vec::new();
+        for _ in 0..TASKS {
+            let r = Arc::clone(&r);
+            readers.push(tokio::spawn(async move {
+                let mut buf = [0; 8];
+                (&*r).read_exact(&mut buf).await.map(|_| buf)
+            }));
+        }
+        // Let them all register before anything is written.
+        for _ in 0..TASKS {
+            tokio::task::yield_now().await;
+        }
+        let writer = tokio::spawn(async move {
+            for i in 0..TASKS as u64 {
+                (&w).write_all(&i.to_le_bytes()).await?;
+            }
+            Ok::<_, std::io::Error>(w)
+        });
+        let mut seen = Vec::new();
+        for t in readers {
+            seen.push(u64::from_le_bytes(t.await.unwrap().unwrap()));
+        }
+        drop(writer.await.unwrap().unwrap());
+        seen.sort_unstable();
+        assert_eq!(seen, (0..TASKS as u64).collect::<Vec<_>>());
+    });
+}
+
+/// A write waiting for room is woken by a read half's close, and fails.
+#[test]
+fn write_waiting_for_room_fails_on_read_close() {
+    bounded(
+        "write_waiting_for_room_fails_on_read_close",
+        BOUND_SECS,
+        || {
+            let (r, w) = gopipe::pipe();
+            let full = vec![0u8; STAGE];
+            assert!(matches!(poll_write_once(&w, &full), Poll::Ready(Ok(STAGE))));
+            let counted = Arc::new(Counted::default());
+            let waker = Waker::from(Arc::clone(&counted));
+            let mut cx = Context::from_waker(&waker);
+            assert!(Pin::new(&mut &w).poll_write(&mut cx, b"x").is_pending());
+            r.close();
+            assert!(counted.0.load(Ordering::SeqCst) > 0, "never woken");
+            match poll_write_once(&w, b"x") {
+                Poll::Ready(Err(e)) => assert!(is_closed_pipe(&e), "{e}"),
+                other => panic!("{other:?}"),
+            }
+        },
+    );
 }

@@ -18,7 +18,7 @@
 //! Without `--cfg gopipe_loom` gopipe is built on its real primitives, which
 //! loom cannot schedule, so every test file compiles to nothing.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -275,9 +275,10 @@ pub fn poll_write(
     AsyncWrite::poll_write(Pin::new(&mut { writer }), cx, buf)
 }
 
-/// Polls an async flush of `writer`.
-pub fn poll_flush(writer: &PipeWriter, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-    AsyncWrite::poll_flush(Pin::new(&mut { writer }), cx)
+/// Polls `writer`'s consumed wait (the stateless one: readers have taken
+/// every byte accepted so far).
+pub fn poll_consumed(writer: &PipeWriter, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    writer.poll_consumed(cx)
 }
 
 /// A task on the calling loom thread: runs `f` as the body of a future until it
@@ -335,7 +336,9 @@ pub fn async_write_until_error(writer: &PipeWriter, bytes: &[u8]) -> (usize, Opt
     (written, err)
 }
 
-/// A task flushes `writer`: ready once readers took every byte it accepted.
-pub fn async_flush(writer: &PipeWriter) -> io::Result<()> {
-    task(|cx| poll_flush(writer, cx))
+/// A task awaits `writer.consumed()`: ready once readers took every byte
+/// accepted before its first poll.
+pub fn async_consumed(writer: &PipeWriter) -> io::Result<()> {
+    let mut consumed = std::pin::pin!(writer.consumed());
+    task(|cx| consumed.as_mut().poll(cx))
 }

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use loom::thread;
 use loom_tests::{
-    assert_closed_pipe, async_flush, async_read_to_end, async_read_until, async_write_until_error,
-    model, poll_flush, poll_read, read_to_end, task, ReadEnd,
+    assert_closed_pipe, async_consumed, async_read_to_end, async_read_until,
+    async_write_until_error, model, poll_consumed, poll_read, read_to_end, task, ReadEnd,
 };
 
 /// Counts interleavings with each of two outcomes, and checks after the model
@@ -83,15 +83,15 @@ fn sync_writer_to_async_reader() {
 }
 
 /// Which way the async write of [`async_writer_to_sync_reader`] found its
-/// reader: the first flush poll found the bytes gone, or still staged.
+/// reader: the first consumed poll found the bytes gone, or still staged.
 static WRITER_TO_SYNC_READER: Outcomes = Outcomes::new("async_writer_to_sync_reader");
 
-/// (b) A task writes `ab`, flushes and drops its half while a blocking reader
+/// (b) A task writes `ab`, waits for `consumed` and drops its half while a blocking reader
 /// thread reads a byte at a time. The write copies `a` into the reader's lent
 /// buffer and stages `b` if the reader lent first, and otherwise stages both
 /// (and a reader that lends after that takes its lend back for the staged
 /// bytes, or is rung by the stager): the reader gets `ab` in order, then end
-/// of file; the flush returns once the reader took `b`.
+/// of file; the wait returns once the reader took `b`.
 #[test]
 fn async_writer_to_sync_reader() {
     model("async_writer_to_sync_reader", || {
@@ -105,7 +105,7 @@ fn async_writer_to_sync_reader() {
             assert_eq!(n, 2);
             let mut first = true;
             task(|cx| {
-                let res = poll_flush(&writer, cx);
+                let res = poll_consumed(&writer, cx);
                 if std::mem::take(&mut first) {
                     WRITER_TO_SYNC_READER.record(res.is_ready());
                 }
@@ -127,15 +127,15 @@ fn async_writer_to_sync_reader() {
 /// model closes the read half, which discards staged bytes: so the reader
 /// still gets both bytes only if the flush waited until it had taken them.
 #[test]
-fn async_writer_to_async_reader_flush() {
-    model("async_writer_to_async_reader_flush", || {
+fn async_writer_to_async_reader_consumed() {
+    model("async_writer_to_async_reader_consumed", || {
         let (reader, writer) = gopipe::pipe();
         let closer = reader.clone();
         let r = thread::spawn(move || async_read_until(&reader, 1, 2));
         let (n, err) = async_write_until_error(&writer, b"ab");
         assert!(err.is_none(), "{err:?}");
         assert_eq!(n, 2);
-        async_flush(&writer).unwrap();
+        async_consumed(&writer).unwrap();
         closer.close();
         let (got, end) = r.join().unwrap();
         assert!(matches!(end, ReadEnd::Enough), "{end:?}");
@@ -190,8 +190,8 @@ fn dropped_pending_read_racing_write() {
 /// the reader got `a`, and otherwise fails with the close error (`ClosedPipe`);
 /// a write that the close beat fails with it too, having accepted nothing.
 #[test]
-fn reader_close_racing_pending_flush() {
-    model("reader_close_racing_pending_flush", || {
+fn reader_close_racing_pending_consumed() {
+    model("reader_close_racing_pending_consumed", || {
         let (reader, writer) = gopipe::pipe();
         let r = thread::spawn(move || {
             reader
@@ -210,7 +210,7 @@ fn reader_close_racing_pending_flush() {
         });
         let (n, err) = async_write_until_error(&writer, b"a");
         let flushed = match err {
-            None => Some(async_flush(&writer)),
+            None => Some(async_consumed(&writer)),
             Some(e) => {
                 assert_closed_pipe(&e);
                 None

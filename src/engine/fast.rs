@@ -99,7 +99,7 @@ use super::{Lease, Shared};
 use crate::error::{partial, timed_out};
 use crate::sync::{
     core_crowded, spin_until, AtomicBool, AtomicUsize, Bell, Deadline, Ordering, Park, Patience,
-    UnsafeCell,
+    TaskSlot, UnsafeCell,
 };
 
 /// No offer: the writer may store a new lease.
@@ -266,6 +266,32 @@ impl Lend {
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*view).ptr, n);
                 n
             }
+        })
+    }
+
+    /// The writer's copy of the first bytes of the gather `slices` into the
+    /// lent buffer; returns how many it copied.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Lend::fill`].
+    unsafe fn fill_gather(&self, slices: &[io::IoSlice<'_>]) -> usize {
+        self.buf.with_mut(|view| {
+            // SAFETY: the caller owns the lend until it answers (`Lend`).
+            let BufView { ptr, len } = unsafe { *view };
+            let mut n = 0;
+            for slice in slices {
+                if n == len {
+                    break;
+                }
+                let k = (len - n).min(slice.len());
+                // SAFETY: as in `fill`: the reader waits for the answer
+                // before it touches its buffer, which cannot overlap the
+                // writer's slices; `n + k <= len`.
+                unsafe { std::ptr::copy_nonoverlapping(slice.as_ptr(), ptr.add(n), k) };
+                n += k;
+            }
+            n
         })
     }
 
@@ -1110,13 +1136,14 @@ impl Fast {
     }
 
     /// An async read: copies staged bytes or a writer's offer into `buf` (not
-    /// empty), or registers the task to be woken when there may be some. A
-    /// task cannot lend its buffer (it only lives for this poll), so it never
-    /// lends; `Pending` took nothing.
+    /// empty), or registers the task (under `task`'s place) to be woken when
+    /// there may be some. A task cannot lend its buffer (it only lives for
+    /// this poll), so it never lends; `Pending` took nothing.
     pub(crate) fn poll_read(
         &self,
         sh: &Shared,
         cx: &mut Context<'_>,
+        task: &TaskSlot,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         /// How many empty writes (or lost races) one poll goes through before
@@ -1147,35 +1174,44 @@ impl Fast {
             if registered {
                 return Poll::Pending;
             }
-            // Register, then look once more: whoever makes something usable
-            // changes the state first and rings after.
-            sig.register_task(Bell::Offer, cx.waker());
+            // Register, then look once more (see `TaskBells`).
+            sig.register_task(Bell::Offer, task, cx.waker());
             registered = true;
         }
         cx.waker().wake_by_ref();
         Poll::Pending
     }
 
-    /// An async write: copies into a thread's lent buffer if one is waiting
-    /// and nothing is staged, and stages the rest (or all of `buf`). A `buf`
-    /// of at most [`STAGE_CAP`] bytes is accepted whole or not at all (then
-    /// `Pending`, having taken nothing); a larger one as much as fits.
+    /// An async write of the gather `bufs` (one slice for a plain write):
+    /// copies into a thread's lent buffer if one is waiting and nothing is
+    /// staged, and stages the rest (or all of it). A gather of at most
+    /// [`STAGE_CAP`] bytes is accepted whole or not at all (then `Pending`,
+    /// having taken nothing); a larger one as much of its prefix as fits.
     pub(crate) fn poll_write(
         &self,
         sh: &Shared,
         cx: &mut Context<'_>,
-        buf: &[u8],
+        task: &TaskSlot,
+        bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let sig = &sh.signals;
         if sig.is_closed() {
             return Poll::Ready(Err(sh.write_close_error()));
         }
-        if buf.is_empty() {
+        let total = bufs
+            .iter()
+            .fold(0usize, |sum, b| sum.saturating_add(b.len()));
+        if total == 0 {
             return Poll::Ready(Ok(0));
         }
         if !self.try_lock() {
-            sig.register_task(Bell::Lock, cx.waker());
+            // Register, then look again at what could end the wait: the write
+            // side freed (its holder frees it, then rings) or a close.
+            sig.register_task(Bell::Lock, task, cx.waker());
             if !self.try_lock() {
+                if sig.is_closed() {
+                    return Poll::Ready(Err(sh.write_close_error()));
+                }
                 return Poll::Pending;
             }
         }
@@ -1205,23 +1241,21 @@ impl Fast {
                 // (`Lend`), so the reference is valid until then.
                 let lend = unsafe { &*(lent as *const Lend) };
                 // SAFETY: our CAS claimed the lend and we have not answered.
-                let n = unsafe { lend.fill(buf) };
+                let n = unsafe { lend.fill_gather(bufs) };
                 // What did not fit is staged in the same call (it fits whole
-                // when `buf` does: the stage was empty).
-                let staged = ring.push(&buf[n..]);
+                // when the gather does: the stage was empty).
+                let staged = ring.push_gather(bufs, n);
                 self.stage.publish(&ring);
                 // ORDERING: SeqCst, after the SeqCst length (see the staging
                 // path below).
                 let closed = sig.is_closed();
-                if closed {
+                if closed && staged > 0 {
                     // Closed meanwhile: take the whole write back, so that it
                     // is neither half accepted nor staged behind an end of
                     // file; the lender hears 0 bytes copied (what it does with
                     // an empty write) and its read then sees the close.
-                    if staged > 0 {
-                        ring.unpush(staged);
-                        self.stage.publish(&ring);
-                    }
+                    ring.unpush(staged);
+                    self.stage.publish(&ring);
                 }
                 drop(ring);
                 // ORDERING: SeqCst: the slot is free before the reader hears
@@ -1232,19 +1266,27 @@ impl Fast {
                 sig.notify(Bell::Filled);
                 sig.notify(Bell::Offer);
                 if closed {
+                    // Bytes taken back: a `consumed` waiting on them looks again.
+                    sig.notify(Bell::Stage);
                     return Poll::Ready(Err(sh.write_close_error()));
                 }
                 return Poll::Ready(Ok(n + staged));
             }
         }
         let room = ring.room();
-        if room == 0 || (buf.len() <= STAGE_CAP && buf.len() > room) {
+        if room == 0 || (total <= STAGE_CAP && total > room) {
             // Wait for readers to make room. Registered under the ring's lock:
             // a reader that takes bytes after we drop it rings us.
-            sig.register_task(Bell::Stage, cx.waker());
+            sig.register_task(Bell::Stage, task, cx.waker());
+            drop(ring);
+            // A close does not take the ring's lock: look again (a read half's
+            // close would otherwise leave this write pending for ever).
+            if sig.is_closed() {
+                return Poll::Ready(Err(sh.write_close_error()));
+            }
             return Poll::Pending;
         }
-        let n = ring.push(buf);
+        let n = ring.push_gather(bufs, 0);
         self.stage.publish(&ring);
         // ORDERING: SeqCst, after the SeqCst length: a reader that saw the
         // pipe closed and then no staged byte (end of file, or a read half's
@@ -1254,6 +1296,9 @@ impl Fast {
         if sig.is_closed() {
             ring.unpush(n);
             self.stage.publish(&ring);
+            drop(ring);
+            // Bytes taken back: a `consumed` waiting on them looks again.
+            sig.notify(Bell::Stage);
             return Poll::Ready(Err(sh.write_close_error()));
         }
         drop(ring);
@@ -1271,13 +1316,26 @@ impl Fast {
         Poll::Ready(Ok(n))
     }
 
-    /// An async flush: ready once readers have taken every staged byte (all
-    /// other bytes an async write accepted went straight into a reader's
-    /// buffer). Fails with the close error if the read half closes first.
-    pub(crate) fn poll_flush(&self, sh: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// The mark a `consumed` waits for: every byte async writes have staged
+    /// so far (bytes copied straight into a lent buffer were consumed when
+    /// they were accepted).
+    pub(crate) fn consumed_mark(&self) -> u64 {
+        self.stage.lock().accepted_mark()
+    }
+
+    /// Ready once readers have taken every staged byte up to `mark` (from
+    /// [`Fast::consumed_mark`]); fails with the close error if the read half
+    /// closes while some of them are unread (it discards them).
+    pub(crate) fn poll_consumed(
+        &self,
+        sh: &Shared,
+        cx: &mut Context<'_>,
+        task: &TaskSlot,
+        mark: u64,
+    ) -> Poll<io::Result<()>> {
         let mut registered = false;
         loop {
-            if self.stage.is_empty() {
+            if self.stage.lock().taken_past(mark) {
                 return Poll::Ready(Ok(()));
             }
             if sh.read_closed() {
@@ -1286,7 +1344,9 @@ impl Fast {
             if registered {
                 return Poll::Pending;
             }
-            sh.signals.register_task(Bell::Stage, cx.waker());
+            // Every take of staged bytes, every take-back and every close
+            // rings this bell; register, then look again (see `TaskBells`).
+            sh.signals.register_task(Bell::Stage, task, cx.waker());
             registered = true;
         }
     }

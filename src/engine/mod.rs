@@ -31,7 +31,9 @@ use std::io;
 use std::time::Duration;
 
 use crate::error::{self, Cause};
-use crate::sync::{AbsDeadline, AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals};
+use crate::sync::{
+    AbsDeadline, AtomicU64, AtomicUsize, Deadline, ErrorSlot, Ordering, Signals, TaskSlot,
+};
 
 /// A writer's slice, lent to one reader at a time.
 ///
@@ -386,15 +388,16 @@ impl Shared {
     pub(crate) fn poll_read(
         &self,
         cx: &mut std::task::Context<'_>,
+        task: &TaskSlot,
         buf: &mut [u8],
     ) -> std::task::Poll<io::Result<usize>> {
         if buf.is_empty() {
             return std::task::Poll::Ready(Ok(0));
         }
-        self.fast().poll_read(self, cx, buf)
+        self.fast().poll_read(self, cx, task, buf)
     }
 
-    /// Polls a write of `buf`: see the async `PipeWriter` impls.
+    /// Polls a write of the gather `bufs`: see the async `PipeWriter` impls.
     #[cfg_attr(
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
@@ -402,36 +405,59 @@ impl Shared {
     pub(crate) fn poll_write(
         &self,
         cx: &mut std::task::Context<'_>,
-        buf: &[u8],
+        task: &TaskSlot,
+        bufs: &[io::IoSlice<'_>],
     ) -> std::task::Poll<io::Result<usize>> {
-        self.fast().poll_write(self, cx, buf)
+        self.fast().poll_write(self, cx, task, bufs)
     }
 
-    /// Polls a flush: see the async `PipeWriter` impls.
+    /// Polls a shutdown: closes the write half at once, as a socket's
+    /// shutdown does; bytes accepted before still reach readers, then end
+    /// of file.
     #[cfg_attr(
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
     )]
-    pub(crate) fn poll_flush(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        self.fast().poll_flush(self, cx)
-    }
-
-    /// Polls a shutdown: a flush, then the write half closes (also when the
-    /// flush failed, whose error is then returned).
-    #[cfg_attr(
-        not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
-        allow(dead_code)
-    )]
-    pub(crate) fn poll_shutdown(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        let flushed = std::task::ready!(self.poll_flush(cx));
+    pub(crate) fn poll_shutdown(&self) -> std::task::Poll<io::Result<()>> {
         self.close_write(Cause::Eof);
-        std::task::Poll::Ready(flushed)
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    /// The mark a `consumed` started now waits for: see
+    /// `PipeWriter::consumed`.
+    pub(crate) fn consumed_mark(&self) -> u64 {
+        match &self.engine {
+            Engine::Fast(e) => e.consumed_mark(),
+            // No async write stages anything there.
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(_) => 0,
+        }
+    }
+
+    /// Polls for readers to have taken every staged byte up to `mark`: see
+    /// `PipeWriter::consumed`.
+    pub(crate) fn poll_consumed(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        task: &TaskSlot,
+        mark: u64,
+    ) -> std::task::Poll<io::Result<()>> {
+        match &self.engine {
+            Engine::Fast(e) => e.poll_consumed(self, cx, task, mark),
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(_) => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Gives back a place in the task lists (see `sync::TaskSlot`).
+    pub(crate) fn release_task_slot(&self, task: &TaskSlot) {
+        self.signals.release_task_slot(task);
+    }
+
+    /// How many task wakers the pipe holds (see `PipeWriter`'s hidden
+    /// `__task_wakers_held`).
+    pub(crate) fn task_wakers_held(&self) -> usize {
+        self.signals.task_wakers_held()
     }
 
     /// A read that hands the bytes of one write to `take` (see `fast::Take`):

@@ -32,6 +32,11 @@ pub(crate) struct Ring {
     /// The staged writes' lengths (what is left of each), oldest first: a
     /// read takes bytes of one write only, as from an offer.
     writes: VecDeque<usize>,
+    /// Bytes ever staged (less those taken back): the mark a `consumed`
+    /// waits for readers' [`Ring::taken`] to reach.
+    accepted: u64,
+    /// Bytes readers ever took from the stage.
+    taken: u64,
 }
 
 impl Ring {
@@ -45,22 +50,60 @@ impl Ring {
         STAGE_CAP - self.len
     }
 
-    /// Appends as much of `bytes` as fits; returns how many it took.
+    /// Appends as much of `bytes` as fits, as one write; returns how many it
+    /// took.
+    #[cfg(all(test, not(gopipe_loom)))]
     pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
-        let n = bytes.len().min(self.room());
+        self.push_gather(&[std::io::IoSlice::new(bytes)], 0)
+    }
+
+    /// Appends as much of the gather `slices`, less its first `skip` bytes,
+    /// as fits, as one write; returns how many bytes it took.
+    pub(crate) fn push_gather(&mut self, slices: &[std::io::IoSlice<'_>], skip: usize) -> usize {
+        let total = slices.iter().map(|s| s.len()).sum::<usize>() - skip;
+        let n = total.min(self.room());
         if n == 0 {
             return 0;
         }
         if self.buf.is_empty() {
             self.buf = vec![0; STAGE_CAP];
         }
-        let tail = (self.head + self.len) % STAGE_CAP;
-        let first = n.min(STAGE_CAP - tail);
-        self.buf[tail..tail + first].copy_from_slice(&bytes[..first]);
-        self.buf[..n - first].copy_from_slice(&bytes[first..n]);
+        let mut tail = (self.head + self.len) % STAGE_CAP;
+        let (mut skip, mut want) = (skip, n);
+        for slice in slices {
+            if want == 0 {
+                break;
+            }
+            if skip >= slice.len() {
+                skip -= slice.len();
+                continue;
+            }
+            let mut bytes = &slice[skip..slice.len().min(skip + want)];
+            skip = 0;
+            want -= bytes.len();
+            // At most two rounds: the ring may wrap within this slice.
+            while !bytes.is_empty() {
+                let k = bytes.len().min(STAGE_CAP - tail);
+                self.buf[tail..tail + k].copy_from_slice(&bytes[..k]);
+                tail = (tail + k) % STAGE_CAP;
+                bytes = &bytes[k..];
+            }
+        }
         self.len += n;
+        self.accepted += n as u64;
         self.writes.push_back(n);
         n
+    }
+
+    /// Whether readers have taken every byte staged up to `mark` (a value of
+    /// [`Ring::accepted_mark`]).
+    pub(crate) fn taken_past(&self, mark: u64) -> bool {
+        self.taken >= mark
+    }
+
+    /// The count of bytes ever staged, as a mark for [`Ring::taken_past`].
+    pub(crate) fn accepted_mark(&self) -> u64 {
+        self.accepted
     }
 
     /// The oldest staged write's next bytes, as one slice (up to the ring's
@@ -90,6 +133,7 @@ impl Ring {
         }
         self.head = (self.head + n) % STAGE_CAP;
         self.len -= n;
+        self.taken += n as u64;
         if self.len == 0 {
             // Start over at the front: the next push is then one copy.
             self.head = 0;
@@ -103,6 +147,7 @@ impl Ring {
         let last = self.writes.pop_back();
         debug_assert_eq!(last, Some(n));
         self.len -= n;
+        self.accepted -= n as u64;
     }
 
     /// Moves as many bytes of the oldest staged write as fit into `out`;

@@ -39,6 +39,7 @@
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::fmt;
+use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -260,14 +261,14 @@ pub(crate) enum Op {
         /// 0: until ready; else the most polls before the future is dropped.
         polls: u8,
     },
-    /// A writer's `poll_flush`, polled as [`Op::AsyncIo`] is (skipped by a
-    /// reader).
+    /// A writer's `poll_flush` (ready at once), then its `consumed()` future,
+    /// polled as [`Op::AsyncIo`] is (skipped by a reader).
     Flush {
         /// 0: until ready; else the most polls.
         polls: u8,
     },
-    /// A writer's `poll_close` until ready: a flush, then the write half
-    /// closes (skipped by a reader).
+    /// A writer's `poll_close` until ready: the write half closes at once
+    /// (skipped by a reader).
     Shutdown,
     /// A writer's `write_vectored` of `lens[..count]` slices of tagged bytes
     /// (one write: its bytes are the tagged bytes of one write number), or a
@@ -1121,7 +1122,16 @@ impl Half for PipeWriter {
         let result = if shutdown {
             drive(0, |cx| Pin::new(&mut *self).poll_close(cx))
         } else {
-            drive(polls, |cx| Pin::new(&mut *self).poll_flush(cx))
+            // A flush is ready at once, as a socket's is: check that, then
+            // wait as `consumed` does (what a flush used to do, which the
+            // checker's flush rules describe).
+            let flushed = drive(1, |cx| Pin::new(&mut *self).poll_flush(cx));
+            assert!(
+                matches!(flushed, Some(Ok(()))),
+                "a flush was not ready at once: {flushed:?}"
+            );
+            let mut consumed = std::pin::pin!(self.consumed());
+            drive(polls, |cx| consumed.as_mut().poll(cx))
         };
         let end = clock.tick();
         Some((
@@ -2067,8 +2077,15 @@ impl<'a> Checker<'a> {
                         }
                         self.check_dropped(len, r).or_else(|why| fail(&why))?;
                     }
-                    (Op::Flush { .. } | Op::Shutdown, Outcome::Flushed(result)) => {
+                    (Op::Flush { .. }, Outcome::Flushed(result)) => {
                         self.check_flush(r, result, &at).or_else(|why| fail(&why))?;
+                    }
+                    // A shutdown closes the write half at once: it never fails
+                    // and waits for nobody.
+                    (Op::Shutdown, Outcome::Flushed(result)) => {
+                        if let Err(e) = result {
+                            return fail(&format!("shutdown failed: {e:?}"));
+                        }
                     }
                     (Op::Flush { .. }, Outcome::Dropped) => self.summary.dropped += 1,
                     (&Op::SetTimeout(timeout), Outcome::SetTimeout(result)) => {
