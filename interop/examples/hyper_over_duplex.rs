@@ -58,6 +58,9 @@ async fn main() {
                 .header(hyper::header::HOST, "in-memory.test")
                 .body(Full::new(Bytes::new()))
                 .expect("request");
+            // A kept-alive connection takes the next request once the last
+            // exchange is done on it: wait for that, as over a socket.
+            sender.ready().await.expect("connection ready");
             let response = sender.send_request(request).await.expect("response");
             assert_eq!(response.status(), status);
             let body = response
