@@ -509,7 +509,7 @@ fresh_copy() {
   cp -r "$repo/loom-tests/Cargo.toml" "$repo/loom-tests/src" "$repo/loom-tests/tests" \
     "$copy/loom-tests/" || return 1
   # Targets the root manifest declares must exist for cargo to load it.
-  for d in benches examples; do
+  for d in benches examples interop; do
     [ -d "$repo/$d" ] && cp -r "$repo/$d" "$copy/$d"
   done
   return 0
