@@ -151,21 +151,23 @@ fn async_writer_to_async_reader_consumed() {
 /// `Pending` (the case the model is about) or found the write.
 static DROPPED_READ: Outcomes = Outcomes::new("dropped_pending_read_racing_write");
 
-/// (d) A task polls a read once and gives up on it (its waker stays listed on
-/// the offer doorbell, as a dropped read future's does) while a blocking
-/// writer writes `ab` and drops its half; a second read task then reads to
-/// the end. A `Pending` poll took nothing, and the stale waker does not eat
-/// the second task's wake-up: the two reads together get `ab`, then end of
-/// file.
+/// (d) A task polls a read once through a clone of the read half and gives
+/// up on it (its waker stays listed on the offer doorbell under the clone's
+/// place, as a dropped read future's does while its handle lives) while a
+/// blocking writer writes `ab` and drops its half; a second read task then
+/// reads to the end through the first handle. A `Pending` poll took nothing,
+/// and the stale waker does not eat the second task's wake-up: the two reads
+/// together get `ab`, then end of file.
 #[test]
 fn dropped_pending_read_racing_write() {
     model("dropped_pending_read_racing_write", || {
         let (reader, mut writer) = gopipe::pipe();
+        let idle = reader.clone();
         let w = thread::spawn(move || {
             assert_eq!(writer.write(b"ab").unwrap(), 2);
         });
         let mut buf = [0u8; 2];
-        let first = task(|cx| Poll::Ready(poll_read(&reader, cx, &mut buf)));
+        let first = task(|cx| Poll::Ready(poll_read(&idle, cx, &mut buf)));
         DROPPED_READ.record(first.is_pending());
         let mut got = match first {
             Poll::Pending => Vec::new(),
@@ -180,6 +182,7 @@ fn dropped_pending_read_racing_write() {
         w.join().unwrap();
         assert!(matches!(end, ReadEnd::Eof), "{end:?}");
         assert_eq!(got, b"ab");
+        drop(idle);
     });
     DROPPED_READ.assert_both(["first polls pending", "first polls ready"]);
 }
