@@ -1275,14 +1275,18 @@ impl Fast {
         }
         let room = ring.room();
         if room == 0 || (total <= STAGE_CAP && total > room) {
-            // Wait for readers to make room. Registered under the ring's lock:
-            // a reader that takes bytes after we drop it rings us.
-            sig.register_task(Bell::Stage, task, cx.waker());
+            // Wait for readers to make room: register (with no lock held: it
+            // may wake a task it pushes out), then look again at everything
+            // that could have ended the wait meanwhile (see `TaskBells`).
+            let need = if total <= STAGE_CAP { total } else { 1 };
             drop(ring);
-            // A close does not take the ring's lock: look again (a read half's
-            // close would otherwise leave this write pending for ever).
+            sig.register_task(Bell::Stage, task, cx.waker());
             if sig.is_closed() {
                 return Poll::Ready(Err(sh.write_close_error()));
+            }
+            if STAGE_CAP - self.stage.len() >= need {
+                // Room came before we registered: poll again.
+                cx.waker().wake_by_ref();
             }
             return Poll::Pending;
         }
