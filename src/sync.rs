@@ -452,7 +452,7 @@ mod imp {
 
         /// Wakes every waiting task: a half closed after the done channel
         /// already was (by the other half), which a task may wait for (a
-        /// flush waits for the read half's close).
+        /// `consumed` waits for the read half's close).
         pub(crate) fn wake_all_tasks(&self) {
             self.tasks.wake_all();
         }
@@ -1226,7 +1226,7 @@ pub(crate) enum Bell {
     Filled = 4,
     /// Waiting for readers to take bytes an async write staged: the thread
     /// holding the write side (at most one), and tasks that wait for room or
-    /// for a flush.
+    /// in `consumed`.
     Stage = 5,
 }
 
