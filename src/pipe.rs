@@ -466,10 +466,15 @@ impl PipeReader {
     /// hands the write back the same way and propagates.
     ///
     /// The [read timeout](PipeReader::set_read_timeout) bounds each wait for a
-    /// write, not `w`'s own time. While `w.write` runs, the writer waits for it
-    /// (its own timeout or a close then lets it go after `w.write` returns),
-    /// and so do other readers. Bytes that async writes staged are handed to
-    /// `w` under the pipe's stage lock, which async writers wait for.
+    /// write, not `w`'s own time. `w` never runs under a lock of the pipe's:
+    /// while `w.write` runs on a writer's bytes, that writer waits for at most
+    /// that one call (its timeout, deadline or a close then lets it go, with
+    /// exactly the bytes `w` took), and other readers wait for those bytes
+    /// within their own timeouts and deadlines. While `w.write` runs on bytes
+    /// that async writes staged, async writes go on staging into the room
+    /// left (they never block), and other readers wait, within their bounds,
+    /// until `w.write` returns; on a closed pipe they wait for it before they
+    /// report end of file (the bytes `w` does not take are theirs).
     ///
     /// # Examples
     ///
@@ -629,7 +634,9 @@ impl PipeWriter {
     /// kind [`TimedOut`](io::ErrorKind::TimedOut); one they took part of returns
     /// `Ok(n)` with exactly the bytes they took. It returns within about the
     /// timeout plus the one copy a reader may be making from it at that moment
-    /// (a copy in progress is never cut). The timeout is shared by every
+    /// (a copy in progress is never cut), or the one `sink.write` call a
+    /// [`write_to`](PipeReader::write_to) may be making on its bytes. The
+    /// timeout is shared by every
     /// clone of this half and applies from the start of each write (including
     /// the wait for the write side).
     ///
@@ -657,17 +664,21 @@ impl PipeWriter {
     /// Moves bytes from `r` into the pipe until `r`'s end of file; returns how
     /// many readers got. Go's `ReaderFrom`. It does not close the writer.
     ///
-    /// Where a reader is waiting in [`read`](Read::read) with its buffer lent,
-    /// `r` reads straight into that buffer: the bytes are copied once, by `r`.
-    /// Otherwise they go through a buffer of this call's own (at most 64 KiB,
-    /// allocated when first needed) and are written as by
-    /// [`write_all`](Write::write_all). Each of `r`'s reads is one write: it
-    /// never interleaves with another writer's.
+    /// `r` reads into a buffer of this call's own (64 KiB, allocated once per
+    /// call), never into a reader's buffer, and each of `r`'s reads is then
+    /// one [`write`](Write::write): it fills a waiting reader's buffer or is
+    /// offered, as any write, and never interleaves with another writer's.
+    /// So a reader's timeout, deadline and close hold whatever `r` does: a
+    /// reader never waits for `r.read`.
     ///
-    /// The count is exactly the bytes readers got. `r`'s error is returned
-    /// after every byte before it was delivered; a close or the write timeout
-    /// ends the call as they end a write. While `r.read` fills a reader's lent
-    /// buffer that reader waits for it, also past its own timeout or a close.
+    /// The count is exactly the bytes readers got. A write cut short (the
+    /// read half closed, or the write timeout or deadline passed) ends the
+    /// call with `Ok(n)`, `n` the bytes readers got over the whole call; the
+    /// next call then returns the error (a close stays; a timeout if it
+    /// recurs). A cut with nothing delivered in this call returns the error.
+    /// `r`'s own error is returned as `Err`, after every byte before it was
+    /// delivered. As with [`io::copy`], bytes `r` read that were not
+    /// delivered (the rest of a cut write) are gone.
     ///
     /// # Examples
     ///
@@ -927,6 +938,12 @@ impl Read for &PipeReader {
 
 impl Write for PipeWriter {
     /// Hands `buf` to readers and returns once they took all of it; see [`pipe`].
+    ///
+    /// A write cut short by a close, its timeout or its deadline returns at
+    /// once, plus the one copy a reader may be making from it, or the one
+    /// `sink.write` call a [`write_to`](PipeReader::write_to) may be making
+    /// on its bytes (a call in progress is never cut): `Ok(n)` with exactly
+    /// the bytes readers took, or the error if they took none.
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.shared.write(buf)
@@ -946,7 +963,8 @@ impl Write for PipeWriter {
 }
 
 impl Write for &PipeWriter {
-    /// Hands `buf` to readers and returns once they took all of it; see [`pipe`].
+    /// Hands `buf` to readers and returns once they took all of it; see [`pipe`]
+    /// and `write` on [`PipeWriter`] (a cut write's bound and count).
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.shared.write(buf)

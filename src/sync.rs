@@ -547,17 +547,26 @@ mod imp {
 
         /// Parks until a token arrives on `bell`, the done channel closes (when
         /// `watch_done`) or the deadline passes. Without `watch_done` it waits for
-        /// a token only, and the deadline must be [`Deadline::never`].
+        /// a token or the deadline only (a wait that a close must not end: a
+        /// writer's wait for a reader copying from its lease, with
+        /// [`Deadline::never`], or a read on a closed pipe waiting for a drain
+        /// claim to end, with its own deadline).
         ///
         /// Call only while registered on `bell` (see [`Signals::registered`]).
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
             let rx = &self.bells[bell as usize].1;
-            if !watch_done {
-                debug_assert!(deadline.is_never());
+            if !watch_done && deadline.is_never() {
                 // The signals hold the sender, so this cannot disconnect.
                 let _ = rx.recv();
                 return Park::Rung;
             }
+            let unwatched;
+            let done = if watch_done {
+                &self.done_rx
+            } else {
+                unwatched = crossbeam_channel::never();
+                &unwatched
+            };
             // Taken before the deadline is read: a move after the read wakes
             // us (the caller then looks again, and reads the new deadline).
             let moved = deadline.half().map(AbsDeadline::receiver);
@@ -572,21 +581,21 @@ mod imp {
             match (moved, at) {
                 (None, None) => select! {
                     recv(rx) -> _ => Park::Rung,
-                    recv(self.done_rx) -> _ => Park::Closed,
+                    recv(done) -> _ => Park::Closed,
                 },
                 (None, Some(at)) => select! {
                     recv(rx) -> _ => Park::Rung,
-                    recv(self.done_rx) -> _ => Park::Closed,
+                    recv(done) -> _ => Park::Closed,
                     default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
                 },
                 (Some(moved), None) => select! {
                     recv(rx) -> _ => Park::Rung,
-                    recv(self.done_rx) -> _ => Park::Closed,
+                    recv(done) -> _ => Park::Closed,
                     recv(moved) -> _ => Park::Rung,
                 },
                 (Some(moved), Some(at)) => select! {
                     recv(rx) -> _ => Park::Rung,
-                    recv(self.done_rx) -> _ => Park::Closed,
+                    recv(done) -> _ => Park::Closed,
                     recv(moved) -> _ => Park::Rung,
                     default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
                 },
@@ -928,9 +937,9 @@ mod imp {
             result
         }
 
-        /// Parks until a token, done (when `watch_done`) or the deadline.
+        /// Parks until a token, done (when `watch_done`) or the deadline (see
+        /// the std build).
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
-            debug_assert!(watch_done || deadline.is_never());
             let mut board = self.board.lock();
             loop {
                 if board.tokens[bell as usize] {

@@ -196,8 +196,8 @@ fn random_sweep() {
             ("sources that failed", total.source_fails),
             ("sinks or sources that panicked", total.panics),
             (
-                "source calls into a reader's lent buffer",
-                total.lent_yields,
+                "read_froms cut short that returned their exact count",
+                total.counted_cuts,
             ),
             (
                 "sink calls that took part of their offer",

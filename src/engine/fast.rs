@@ -295,27 +295,6 @@ impl Lend {
         })
     }
 
-    /// The lent buffer itself, for a writer that reads into it.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Lend::fill`], and the caller must not answer while the
-    /// returned borrow is in use.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn buf_mut(&self) -> &mut [u8] {
-        self.buf.with_mut(|view| {
-            // SAFETY: the reader lent an exclusive borrow of its buffer and
-            // does not touch it until the answer, which the caller gives only
-            // after this borrow ends (`Lend`).
-            unsafe {
-                if (*view).len == 0 {
-                    return &mut [][..];
-                }
-                std::slice::from_raw_parts_mut((*view).ptr, (*view).len)
-            }
-        })
-    }
-
     /// The lent buffer's length.
     ///
     /// # Safety
@@ -473,31 +452,6 @@ impl Drop for ClaimGuard<'_> {
     }
 }
 
-/// Answers a lend that a `read_from` filled straight from its source, and
-/// frees the slot, when dropped: on every way out, a panic in the source
-/// included (then with 0 bytes: the reader gets nothing of it).
-struct FillGuard<'a> {
-    /// The pipe, for its doorbells.
-    sh: &'a Shared,
-    /// The slot's state word, `FILLING` until this guard drops.
-    state: &'a AtomicUsize,
-    /// The claimed lend.
-    lend: &'a Lend,
-    /// How many bytes the source put into the lent buffer.
-    answer: usize,
-}
-
-impl Drop for FillGuard<'_> {
-    fn drop(&mut self) {
-        // ORDERING: SeqCst, as in `hand_over`: the slot is free before the
-        // reader hears, and both before the looks at the doorbells.
-        self.state.store(EMPTY, Ordering::SeqCst);
-        self.lend.answer(self.answer);
-        self.sh.signals.notify(Bell::Filled);
-        self.sh.signals.notify_threads(Bell::Offer);
-    }
-}
-
 impl Fast {
     /// An idle engine.
     pub(crate) fn new() -> Self {
@@ -515,16 +469,64 @@ impl Fast {
 
     /// What a read on a closed pipe returns: staged bytes first, unless the
     /// read half itself closed (that discards them); then end of file or the
-    /// close error.
+    /// close error. Staged bytes that a drain claim holds are waited for, up
+    /// to the deadline: the drainer's sink may fail and leave them staged, so
+    /// end of file must not come before the claim ends.
     #[cold]
-    fn read_closed(&self, sh: &Shared, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.stage.is_empty() && !sh.read_closed() {
-            let n = self.take_staged(sh, buf);
-            if n > 0 {
-                return Ok(n);
+    fn read_closed(&self, sh: &Shared, buf: &mut [u8], deadline: Deadline) -> io::Result<usize> {
+        loop {
+            if let Some(res) = self.closed_staged(sh, buf) {
+                return res;
+            }
+            if self.wait_claim(sh, deadline) == Park::TimedOut {
+                return Err(timed_out());
             }
         }
-        sh.read_close_result()
+    }
+
+    /// [`Fast::read_closed`] without waiting: `None` while a drain claim holds
+    /// staged bytes (the caller waits for the claim to end).
+    #[cold]
+    fn closed_staged(&self, sh: &Shared, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        loop {
+            if self.stage.is_empty() || sh.read_closed() {
+                return Some(sh.read_close_result());
+            }
+            match self.take_staged(sh, buf) {
+                0 if self.stage.claimed() => return None,
+                // Another reader took them, or a claim ended: look again.
+                0 => {}
+                n => return Some(Ok(n)),
+            }
+        }
+    }
+
+    /// A read on a closed pipe whose staged bytes a drain claim holds: waits
+    /// for the claim to end, the read half to close or the deadline to pass.
+    /// It ignores the done channel (closed already, it would end every park)
+    /// but keeps the deadline.
+    #[cold]
+    fn wait_claim(&self, sh: &Shared, deadline: Deadline) -> Park {
+        let sig = &sh.signals;
+        let ended = || !self.stage.claimed() || sh.read_closed();
+        if spin_until(deadline.budget(SPIN), ended) {
+            return Park::Rung;
+        }
+        let woke = sig.registered(Bell::Offer, || loop {
+            if ended() {
+                return Park::Rung;
+            }
+            match sig.park(Bell::Offer, deadline, false) {
+                Park::Rung => {}
+                other => return other,
+            }
+        });
+        if sh.read_closed() {
+            // A read half's close rings one waiter (`Shared::close_read`):
+            // pass it on to the next.
+            sig.notify_threads(Bell::Offer);
+        }
+        woke
     }
 
     /// Copies staged bytes into `buf` (not empty); returns how many (0 if
@@ -560,12 +562,19 @@ impl Fast {
         loop {
             // As in Go, a closed pipe wins over a pending write.
             if sig.is_closed() {
-                return self.read_closed(sh, buf);
+                return self.read_closed(sh, buf, deadline);
             }
             // Staged bytes come before any offer (a sync writer waits for
             // them to drain before it offers).
             if !self.stage.is_empty() {
                 match self.take_staged(sh, buf) {
+                    // A draining read's sink holds them: wait for its claim
+                    // to end (nothing else is usable meanwhile).
+                    0 if self.stage.claimed() => match self.wait_usable(sh, deadline) {
+                        Park::Rung => continue,
+                        Park::Closed => return self.read_closed(sh, buf, deadline),
+                        Park::TimedOut => return Err(timed_out()),
+                    },
                     0 => continue,
                     n => return Ok(n),
                 }
@@ -597,7 +606,7 @@ impl Fast {
                         Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
                         Lent::Filled(0) | Lent::Lost | Lent::Declined => continue,
                         Lent::Filled(n) => return Ok(n),
-                        Lent::Closed => return self.read_closed(sh, buf),
+                        Lent::Closed => return self.read_closed(sh, buf, deadline),
                         Lent::TimedOut => return Err(timed_out()),
                     }
                 }
@@ -605,7 +614,7 @@ impl Fast {
             }
             match self.wait_usable(sh, deadline) {
                 Park::Rung => {}
-                Park::Closed => return self.read_closed(sh, buf),
+                Park::Closed => return self.read_closed(sh, buf, deadline),
                 Park::TimedOut => return Err(timed_out()),
             }
         }
@@ -653,12 +662,12 @@ impl Fast {
         })
     }
 
-    /// Whether a reader could do something now: take staged bytes, claim an
-    /// offer, or lend.
+    /// Whether a reader could do something now: take staged bytes (no drain
+    /// claim holds them), claim an offer, or lend.
     #[inline]
     fn usable(&self) -> bool {
         if !self.stage.is_empty() {
-            return true;
+            return !self.stage.claimed();
         }
         // ORDERING: SeqCst: the waiter's last looks before it parks, paired
         // with the looks at the doorbell of whoever makes the state usable.
@@ -878,9 +887,10 @@ impl Fast {
                 break;
             }
             // A writer that must leave (closed, timed out) waits for us: let
-            // it go once `take` has taken something.
+            // it go before the next call of `take`, so that it waits for at
+            // most the one call in progress when it recalled.
             // ORDERING: a hint only; the hand-back's CAS decides.
-            if total > 0 && self.slot.state.load(Ordering::Relaxed) == RECALLED {
+            if self.slot.state.load(Ordering::Relaxed) == RECALLED {
                 break;
             }
             // SAFETY: the lease is live until we hand it back below (or the
@@ -917,12 +927,31 @@ impl Fast {
         self.hand_back(sh, left);
     }
 
-    /// Hands the oldest staged write's bytes to `take` under the stage's lock
-    /// (see [`Fast::drain_claimed`]); returns how many it took, and its error.
-    fn drain_staged(&self, sh: &Shared, take: &mut Take<'_>) -> (usize, Option<io::Error>) {
-        let (n, left, failed) = self.stage.drain(take);
-        self.staged_taken(sh, n, left);
-        (n, failed)
+    /// Hands the oldest staged write's bytes to `take` under a drain claim,
+    /// with no lock held while `take` runs (see [`Stage::drain`]); returns how
+    /// many it took, and its error, or `None` if another draining read holds
+    /// the claim (the caller waits for it to end).
+    fn drain_staged(&self, sh: &Shared, take: &mut Take<'_>) -> Option<(usize, Option<io::Error>)> {
+        /// Rings, when dropped (a panicking `take` too), whoever waits for
+        /// the claim to end: readers (bytes left, or a free slot to lend
+        /// over) and the writers waiting for room or the drain.
+        struct ClaimEnded<'a>(&'a Shared);
+        impl Drop for ClaimEnded<'_> {
+            fn drop(&mut self) {
+                self.0.signals.notify(Bell::Stage);
+                self.0.signals.notify(Bell::Offer);
+            }
+        }
+        let rings = ClaimEnded(sh);
+        let drained = self.stage.drain(take);
+        match drained {
+            Some((n, _, failed)) => Some((n, failed)),
+            None => {
+                // No claim of ours ended: ring nobody.
+                std::mem::forget(rings);
+                None
+            }
+        }
     }
 
     /// A read that hands the bytes of one write to `take` instead of copying
@@ -943,18 +972,33 @@ impl Fast {
                 // Staged bytes first, unless the read half itself closed.
                 if !sh.read_closed() && !self.stage.is_empty() {
                     match self.drain_staged(sh, take) {
-                        (0, None) => continue,
-                        (_, Some(e)) => return Err(e),
-                        (n, None) => return Ok(n),
+                        // Another drain holds them: wait for its claim.
+                        None => {
+                            if self.wait_claim(sh, deadline) == Park::TimedOut {
+                                return Err(timed_out());
+                            }
+                            continue;
+                        }
+                        Some((0, None)) => continue,
+                        Some((_, Some(e))) => return Err(e),
+                        Some((n, None)) => return Ok(n),
                     }
                 }
                 return sh.read_close_result();
             }
             if !self.stage.is_empty() {
                 match self.drain_staged(sh, take) {
-                    (0, None) => continue,
-                    (_, Some(e)) => return Err(e),
-                    (n, None) => return Ok(n),
+                    // Another drain holds them: wait for its claim (a close
+                    // is handled at the top of the loop).
+                    None => {
+                        if self.wait_usable(sh, deadline) == Park::TimedOut {
+                            return Err(timed_out());
+                        }
+                        continue;
+                    }
+                    Some((0, None)) => continue,
+                    Some((_, Some(e))) => return Err(e),
+                    Some((n, None)) => return Ok(n),
                 }
             }
             match self.slot.state.load(Ordering::SeqCst) {
@@ -984,88 +1028,6 @@ impl Fast {
                 return Err(timed_out());
             }
         }
-    }
-
-    /// One write of bytes read from `source` straight into a waiting reader's
-    /// lent buffer, if a reader lends one and nothing is staged: `None` if no
-    /// reader lends (the caller then reads into a buffer of its own and
-    /// writes it), else `source`'s count (the reader got exactly those bytes;
-    /// 0 is `source`'s end) or its error (the reader got nothing).
-    pub(crate) fn read_into_lend(
-        &self,
-        sh: &Shared,
-        source: &mut dyn FnMut(&mut [u8]) -> io::Result<usize>,
-        deadline: Deadline,
-    ) -> Option<io::Result<usize>> {
-        let state = &self.slot.state;
-        // A reader that just took our last write lends again within about
-        // `LEND_AFTER` of coming back: wait that long for it (on a core of
-        // our own) rather than fall back to a copy of our own.
-        // ORDERING: hints only; the claim below decides.
-        let lent = || state.load(Ordering::Relaxed) >= LENT_MIN;
-        if !lent() && (core_crowded() || !spin_until(deadline.budget(2 * LEND_AFTER), lent)) {
-            return None;
-        }
-        if !self.stage.is_empty() {
-            return None;
-        }
-        let _held = match self.hold(sh, deadline) {
-            Ok(held) => held,
-            Err(e) => return Some(Err(e)),
-        };
-        if sh.signals.is_closed() {
-            return Some(Err(sh.write_close_error()));
-        }
-        if !self.stage.is_empty() {
-            return None;
-        }
-        // ORDERING: SeqCst acquires the reader's publication of its lend.
-        let lent = state.load(Ordering::SeqCst);
-        if lent < LENT_MIN
-            || state
-                .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-        {
-            return None;
-        }
-        // SAFETY: `lent` is the address of a `Lend` that our CAS claimed: its
-        // reader waits for our answer before it returns (`Lend`).
-        let lend = unsafe { &*(lent as *const Lend) };
-        // Answers the lend (0 bytes) and frees the slot if `source` panics.
-        let mut guard = FillGuard {
-            sh,
-            state,
-            lend,
-            answer: 0,
-        };
-        // SAFETY: our CAS claimed the lend and we answer it only when the
-        // guard drops, after `source` returned; the buffer is the reader's
-        // exclusive borrow, lent to us until then.
-        let buf = unsafe { lend.buf_mut() };
-        let len = buf.len();
-        if len == 0 {
-            // A draining read's empty lend (`consume`): a source would take
-            // it for its end. Answer it with nothing (the reader looks again)
-            // and write through a buffer of our own instead.
-            return None;
-        }
-        let got = loop {
-            match source(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        Some(match got {
-            Ok(n) if n > len => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the source's read returned more bytes than its buffer holds",
-            )),
-            Ok(n) => {
-                guard.answer = n;
-                Ok(n)
-            }
-            Err(e) => Err(e),
-        })
     }
 
     /// Writes the slices one after another as one write: the write side is
@@ -1152,19 +1114,23 @@ impl Fast {
         let sig = &sh.signals;
         let mut registered = false;
         for _ in 0..TURNS {
+            // A drain claim may hold staged bytes (closed pipe or not): then
+            // the task waits for the claim to end, which rings `Bell::Offer`.
+            // ORDERING (the look at the offer, last below): SeqCst: after
+            // registering, this is the task's last look, paired with the
+            // writer's SeqCst offer and its look at the task count
+            // (`try_claim` alone starts with a relaxed load).
             if sig.is_closed() {
-                return Poll::Ready(self.read_closed(sh, buf));
-            }
-            if !self.stage.is_empty() {
+                if let Some(res) = self.closed_staged(sh, buf) {
+                    return Poll::Ready(res);
+                }
+            } else if !self.stage.is_empty() {
                 match self.take_staged(sh, buf) {
+                    0 if self.stage.claimed() => {}
                     0 => continue,
                     n => return Poll::Ready(Ok(n)),
                 }
-            }
-            // ORDERING: SeqCst: after registering, this is the task's last
-            // look, paired with the writer's SeqCst offer and its look at the
-            // task count (`try_claim` alone starts with a relaxed load).
-            if self.slot.state.load(Ordering::SeqCst) == OFFERED && self.try_claim() {
+            } else if self.slot.state.load(Ordering::SeqCst) == OFFERED && self.try_claim() {
                 match self.copy_and_hand_back(sh, buf) {
                     // An empty write, consumed: it does not end the read.
                     0 => continue,

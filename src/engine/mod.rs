@@ -547,21 +547,19 @@ impl Shared {
         let mut total = 0u64;
         let mut own: Vec<u8> = Vec::new();
         loop {
-            let deadline = self.write_deadline();
-            self.deadline_check(deadline)?;
-            #[allow(irrefutable_let_patterns)]
-            if let Engine::Fast(e) = &self.engine {
-                let mut source = |buf: &mut [u8]| r.read(buf);
-                match e.read_into_lend(self, &mut source, deadline) {
-                    Some(Ok(0)) => return Ok(total),
-                    Some(Ok(n)) => {
-                        total += n as u64;
-                        continue;
-                    }
-                    Some(Err(e)) => return Err(e),
-                    None => {}
-                }
+            // A passed deadline or a close ends the call before `r` reads
+            // bytes that could not be delivered.
+            let ready = if self.signals.is_closed() {
+                Err(self.write_close_error())
+            } else {
+                self.deadline_check(self.write_deadline())
+            };
+            if let Err(e) = ready {
+                return if total > 0 { Ok(total) } else { Err(e) };
             }
+            // `r` reads into a buffer of our own, never into a reader's lent
+            // buffer: a reader must be free to leave (its deadline, a close)
+            // whatever `r` does.
             if own.is_empty() {
                 own = vec![0; OWN];
             }
@@ -580,16 +578,16 @@ impl Shared {
             if n == 0 {
                 return Ok(total);
             }
-            // One write per read of the source: one cut short (a close or the
-            // timeout) ends the call with the error the cut came from.
-            if self.write(&own[..n])? < n {
-                return Err(if self.signals.is_closed() {
-                    self.write_close_error()
-                } else {
-                    crate::error::timed_out()
-                });
+            // One write per read of the source. One cut short (a close or
+            // the timeout) ends the call with exactly what readers got; the
+            // error itself comes from the next call (a close stays, a
+            // timeout if it recurs). With nothing delivered, the error now.
+            match self.write(&own[..n]) {
+                Ok(k) if k == n => total += n as u64,
+                Ok(k) => return Ok(total + k as u64),
+                Err(_) if total > 0 => return Ok(total),
+                Err(e) => return Err(e),
             }
-            total += n as u64;
         }
     }
 
@@ -641,8 +639,10 @@ impl Shared {
         let first = self.rerr.set_first(cause);
         if !self.signals.close() && first {
             // Done closed earlier (the write half): a task may have started
-            // waiting since for this half's close (a flush does).
+            // waiting since for this half's close (a flush does), and a
+            // thread for a drain claim to end (it then passes the ring on).
             self.signals.wake_all_tasks();
+            self.signals.notify_threads(crate::sync::Bell::Offer);
         }
     }
 

@@ -12,10 +12,20 @@
 //! the stream: a sync write waits for the stage to drain before it offers or
 //! fills a lend, and an async write that finds bytes staged stages behind
 //! them.
+//!
+//! A draining read (`write_to`) hands staged bytes to user code (its sink),
+//! which must never run under the ring's lock: other readers, async writers
+//! and closes would wait for it beyond their bounds. It takes a *drain claim*
+//! on the oldest staged write instead ([`Stage::drain`]): under the lock it
+//! marks the front claimed, then runs the sink on the claimed bytes with the
+//! lock released, then locks again to drop what the sink took and end the
+//! claim. While the front is claimed, pushes still write into free room (never
+//! over the claimed bytes), and other readers take nothing: they wait until
+//! the claim ends ([`Stage::claimed`]), with their own bounds.
 
 use std::collections::VecDeque;
 
-use crate::sync::{AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// How many bytes the stage holds at most.
 pub(crate) const STAGE_CAP: usize = 64 << 10;
@@ -37,6 +47,11 @@ pub(crate) struct Ring {
     accepted: u64,
     /// Bytes readers ever took from the stage.
     taken: u64,
+    /// A draining read holds a claim on the oldest staged write: its sink is
+    /// reading the front bytes with the lock released. While it is set, no
+    /// one else takes staged bytes, and `head` stays where it is (the sink's
+    /// bytes must not move).
+    claimed: bool,
 }
 
 impl Ring {
@@ -70,6 +85,7 @@ impl Ring {
         }
         let mut tail = (self.head + self.len) % STAGE_CAP;
         let (mut skip, mut want) = (skip, n);
+        let base = self.buf.as_mut_ptr();
         for slice in slices {
             if want == 0 {
                 break;
@@ -84,7 +100,15 @@ impl Ring {
             // At most two rounds: the ring may wrap within this slice.
             while !bytes.is_empty() {
                 let k = bytes.len().min(STAGE_CAP - tail);
-                self.buf[tail..tail + k].copy_from_slice(&bytes[..k]);
+                // SAFETY: `tail + k <= STAGE_CAP`, and the `n` bytes pushed
+                // in all fit the room, which does not wrap onto the staged
+                // bytes: each copy stays in the storage and touches only
+                // free room, never the staged bytes a drain claim's sink may
+                // be reading (`Ring::claimed`). Through the raw pointer
+                // (`Vec::as_mut_ptr` makes no reference to the whole
+                // storage), so the sink's shared view of the claimed bytes is
+                // never aliased by a `&mut`.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), k) };
                 tail = (tail + k) % STAGE_CAP;
                 bytes = &bytes[k..];
             }
@@ -109,11 +133,25 @@ impl Ring {
     /// The oldest staged write's next bytes, as one slice (up to the ring's
     /// wrap): empty if nothing is staged.
     pub(crate) fn front(&self) -> &[u8] {
+        let (ptr, n) = self.front_raw();
+        if n == 0 {
+            return &[];
+        }
+        // SAFETY: `front_raw` gives `n` staged bytes inside the storage; the
+        // borrow of `self` keeps them from changing while the slice lives.
+        unsafe { std::slice::from_raw_parts(ptr, n) }
+    }
+
+    /// Where [`Ring::front`]'s bytes are, without borrowing the ring: for a
+    /// drain claim's sink, which reads them with the lock released.
+    fn front_raw(&self) -> (*const u8, usize) {
         match self.writes.front() {
-            None => &[],
+            None => (std::ptr::null(), 0),
             Some(&write) => {
-                let n = write.min(STAGE_CAP - self.head);
-                &self.buf[self.head..self.head + n]
+                // SAFETY: `head < STAGE_CAP` whenever a write is staged, and
+                // the storage is `STAGE_CAP` bytes from the first push on.
+                let ptr = unsafe { self.buf.as_ptr().add(self.head) };
+                (ptr, write.min(STAGE_CAP - self.head))
             }
         }
     }
@@ -134,7 +172,7 @@ impl Ring {
         self.head = (self.head + n) % STAGE_CAP;
         self.len -= n;
         self.taken += n as u64;
-        if self.len == 0 {
+        if self.len == 0 && !self.claimed {
             // Start over at the front: the next push is then one copy.
             self.head = 0;
         }
@@ -151,9 +189,12 @@ impl Ring {
     }
 
     /// Moves as many bytes of the oldest staged write as fit into `out`;
-    /// returns how many.
+    /// returns how many (none while a drain claim holds the front).
     pub(crate) fn take(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
+        if self.claimed {
+            return 0;
+        }
         // At most two rounds: the write may wrap around the ring's end.
         while n < out.len() {
             let front = self.front();
@@ -177,6 +218,9 @@ pub(crate) struct Stage {
     /// How many bytes are staged: a copy of the ring's length, stored under the
     /// lock after every change, for the looks that do not take the lock.
     len: AtomicUsize,
+    /// Whether a drain claim holds the front (a copy of `Ring::claimed`,
+    /// stored under the lock), for the looks that do not take the lock.
+    claimed: AtomicBool,
     /// The bytes.
     ring: Mutex<Ring>,
 }
@@ -186,6 +230,7 @@ impl Stage {
     pub(crate) fn new() -> Self {
         Self {
             len: AtomicUsize::new(0),
+            claimed: AtomicBool::new(false),
             ring: Mutex::new(Ring::default()),
         }
     }
@@ -219,38 +264,89 @@ impl Stage {
         self.len.store(ring.len(), Ordering::SeqCst);
     }
 
-    /// Hands the oldest staged write's bytes to `take` under the lock, until it
-    /// has taken them all, stops or fails; returns how many it took, how many
-    /// bytes are left staged, and its error.
+    /// Whether a drain claim holds the front: readers then wait (see
+    /// [`Stage::drain`]).
+    #[inline]
+    pub(crate) fn claimed(&self) -> bool {
+        // ORDERING: SeqCst: a waiter's last look before it sleeps, paired with
+        // the drainer's SeqCst store when the claim ends and its look at the
+        // doorbell.
+        self.claimed.load(Ordering::SeqCst)
+    }
+
+    /// Sets or ends the drain claim, under the ring's lock.
+    fn set_claim(&self, ring: &mut Ring, on: bool) {
+        ring.claimed = on;
+        // ORDERING: SeqCst, before the drainer's rings when the claim ends
+        // (see `claimed`); the bytes themselves are ordered by the lock.
+        self.claimed.store(on, Ordering::SeqCst);
+    }
+
+    /// Hands the oldest staged write's bytes to `take` with the lock
+    /// released, under a drain claim, until it has taken them all, stops or
+    /// fails; returns how many it took, how many bytes are left staged, and
+    /// its error, or `None` if another drain holds the claim (the caller
+    /// waits for it to end). A panic in `take` ends the claim too, with the
+    /// bytes of the panicking call left staged.
     pub(crate) fn drain(
         &self,
         take: &mut dyn FnMut(&[u8]) -> std::io::Result<usize>,
-    ) -> (usize, usize, Option<std::io::Error>) {
+    ) -> Option<(usize, usize, Option<std::io::Error>)> {
+        /// Ends the claim when dropped: on a panic in `take`.
+        struct Claim<'a>(&'a Stage);
+        impl Drop for Claim<'_> {
+            fn drop(&mut self) {
+                let mut ring = self.0.ring.lock();
+                self.0.set_claim(&mut ring, false);
+                self.0.publish(&ring);
+            }
+        }
         let mut ring = self.ring.lock();
+        if ring.claimed {
+            return None;
+        }
+        let (mut ptr, mut len) = ring.front_raw();
+        if len == 0 {
+            return Some((0, ring.len(), None));
+        }
+        self.set_claim(&mut ring, true);
+        drop(ring);
+        let claim = Claim(self);
         let mut total = 0;
         let mut failed = None;
         loop {
-            let front = ring.front();
-            if front.is_empty() {
-                break;
-            }
-            match take(front) {
-                Ok(0) => break,
+            // SAFETY: `ptr` and `len` are the front bytes, claimed: no one
+            // takes them, pushes write only into free room and `head` does
+            // not move until the claim ends (`Ring::claimed`), which only this
+            // call does, after the slice's last use.
+            let front = unsafe { std::slice::from_raw_parts(ptr, len) };
+            // User code, with the lock released.
+            let got = take(front);
+            let mut ring = self.ring.lock();
+            let more = match got {
+                Ok(0) => false,
                 Ok(n) => {
-                    let n = n.min(front.len());
+                    let n = n.min(len);
                     total += n;
-                    if ring.consume(n) {
-                        break;
-                    }
+                    !ring.consume(n)
                 }
                 Err(e) => {
                     failed = Some(e);
-                    break;
+                    false
                 }
+            };
+            (ptr, len) = ring.front_raw();
+            if !more || len == 0 {
+                std::mem::forget(claim);
+                self.set_claim(&mut ring, false);
+                if ring.len() == 0 {
+                    // Start over at the front, as `consume` does unclaimed.
+                    ring.head = 0;
+                }
+                self.publish(&ring);
+                return Some((total, ring.len(), failed));
             }
         }
-        self.publish(&ring);
-        (total, ring.len(), failed)
     }
 
     /// Moves staged bytes into `out`; returns how many, and how many are left.

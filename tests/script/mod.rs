@@ -1601,9 +1601,9 @@ pub(crate) struct Summary {
     pub(crate) panics: u64,
     /// `read_from` calls that a close or a timeout ended.
     pub(crate) cut_read_froms: u64,
-    /// Source calls that yielded bytes into a buffer smaller than
-    /// `read_from`'s own (a reader's lent buffer).
-    pub(crate) lent_yields: u64,
+    /// Of those, calls that returned `Ok` with their exact count (a write
+    /// cut short after earlier ones, or part of it, got through).
+    pub(crate) counted_cuts: u64,
     /// Sink calls that took part of what they were offered (the rest stayed
     /// on offer).
     pub(crate) partial_takes: u64,
@@ -1633,7 +1633,7 @@ impl Summary {
         self.source_fails += other.source_fails;
         self.panics += other.panics;
         self.cut_read_froms += other.cut_read_froms;
-        self.lent_yields += other.lent_yields;
+        self.counted_cuts += other.counted_cuts;
         self.partial_takes += other.partial_takes;
     }
 }
@@ -2352,9 +2352,6 @@ impl<'a> Checker<'a> {
             match c.act {
                 Act::Moved(n) if n > 0 && n <= c.offered => {
                     moved += n;
-                    if what == "the source" && c.offered < 64 << 10 {
-                        summary.lent_yields += 1;
-                    }
                     if what == "the sink" && n < c.offered {
                         summary.partial_takes += 1;
                     }
@@ -2439,13 +2436,27 @@ impl<'a> Checker<'a> {
         at: &str,
     ) -> Result<bool, String> {
         let moved = Self::check_calls(&mut self.summary, calls, "the source")?;
+        let last = calls.last().map(|c| c.act);
+        // Bytes of the calls before the last: a cut `Ok` delivered at least
+        // those (every write before the last was whole).
+        let before_last = match last {
+            Some(Act::Moved(n)) => moved - n,
+            _ => moved,
+        };
+        // A cut that still returned `Ok` with its exact count.
+        let counted_cut = matches!(result, Ok(Ok(_))) && matches!(last, Some(Act::Moved(_)));
         // Each write began after the call before its own returned.
         for (i, c) in calls.iter().enumerate() {
             let began = if i == 0 { r.start } else { calls[i - 1].end };
             if let Act::Moved(n) = c.act {
                 if self.closed_by(Side::Read, began) || self.closed_by(Side::Write, began) {
-                    // Only a write cut short (the last one) may fail.
-                    if i + 1 < calls.len() || matches!(result, Ok(Ok(_))) {
+                    // Only a write cut short (the last one) may fail, and
+                    // then it delivered nothing.
+                    let delivered = matches!(result, Ok(Ok(t)) if *t as usize > before_last);
+                    if i + 1 < calls.len()
+                        || (!counted_cut && matches!(result, Ok(Ok(_))))
+                        || (counted_cut && delivered)
+                    {
                         return Err(format!(
                             "source call {i} ({n} bytes) was written though the pipe was \
                              closed before it"
@@ -2454,7 +2465,6 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let last = calls.last().map(|c| c.act);
         match (last, result) {
             (Some(Act::Panicked), Err(why)) if why == "ScriptPanic" => {
                 self.summary.panics += 1;
@@ -2475,12 +2485,23 @@ impl<'a> Checker<'a> {
             (Some(Act::Failed), Ok(got)) => {
                 Err(format!("the source failed, but read_from returned {got:?}"))
             }
-            (_, Ok(Ok(total))) => {
-                if last != Some(Act::Quiet) {
+            (_, Ok(Ok(total))) if counted_cut => {
+                // A write cut short (or a close or the deadline before the
+                // next source read): the count is what readers got, at least
+                // every whole write before the last.
+                let total = *total as usize;
+                if total == 0 || total < before_last || total > moved {
                     return Err(format!(
-                        "returned Ok({total}) with no end of file from the source"
+                        "cut short, it returned Ok({total}); the writes before the last \
+                         moved {before_last}, all of them {moved}"
                     ));
                 }
+                self.summary.cut_read_froms += 1;
+                self.summary.counted_cuts += 1;
+                self.summary.source_bytes += moved as u64;
+                Ok(self.closed_by(Side::Read, r.end) || self.closed_by(Side::Write, r.end))
+            }
+            (_, Ok(Ok(total))) => {
                 if *total != moved as u64 {
                     return Err(format!(
                         "returned Ok({total}), but the source yielded {moved}"
@@ -2726,17 +2747,38 @@ impl<'a> Checker<'a> {
                 if let Outcome::Drained { calls, result } = &r.outcome {
                     // Each source call's bytes are one write, made after the
                     // call before it returned and before the next one began.
-                    let cut = matches!(result, Ok(Err(e)) if e.to_string() != SOURCE_FAILS);
+                    // A write cut short is the last; its count is exact: 0
+                    // if the call failed with the pipe's error, else what the
+                    // `Ok` total leaves after the whole writes before it.
                     let last_moved = calls.iter().rposition(|c| matches!(c.act, Act::Moved(_)));
+                    let ended = calls.last().map(|c| c.act);
+                    let cut_count = match result {
+                        Ok(Err(e)) if e.to_string() != SOURCE_FAILS => Some(0),
+                        Ok(Ok(total)) if matches!(ended, Some(Act::Moved(_))) => {
+                            let before: usize = calls[..last_moved.unwrap_or(0)]
+                                .iter()
+                                .map(|c| match c.act {
+                                    Act::Moved(n) => n,
+                                    _ => 0,
+                                })
+                                .sum();
+                            Some((*total as usize).saturating_sub(before))
+                        }
+                        _ => None,
+                    };
                     for (i, c) in calls.iter().enumerate() {
                         let Act::Moved(n) = c.act else { continue };
+                        let n = match cut_count {
+                            Some(got) if Some(i) == last_moved => got.min(n),
+                            _ => n,
+                        };
                         writes[w].push(WriteDone {
                             k: c.k,
                             n,
                             start: if i == 0 { r.start } else { calls[i - 1].end },
                             end: calls.get(i + 1).map_or(r.end, |next| next.start),
                             asynch: false,
-                            elastic: cut && Some(i) == last_moved,
+                            elastic: false,
                         });
                     }
                 }
