@@ -84,8 +84,8 @@ for (s, r) in sorted(go):
     row = f"{g:>13} {gp or 0:9.0f} {go[(s, r)]:9.0f} {(gp / go[(s, r)]) if gp else 0:6.2f} {mc or 0:8.0f} {(mc / gp) if gp and mc else 0:6.2f} "
     pv = [res.get((g, p)) for p in peers]
     row += " ".join(f"{v or 0:9.0f}" for v in pv)
-    best = min(v for v in pv if v)
-    row += f" {best / gp if gp else 0:7.2f}"
+    best = min((v for v in pv if v), default=None)
+    row += f" {best / gp if gp and best else 0:7.2f}"
     print(row)
 # Targets: (description, ratio or None, ok).
 targets = []

@@ -27,8 +27,8 @@
 #
 # The shapes are described at the top of benches/async_shapes.rs.
 #
-#   benches/compare_async.sh            # full run (about 12 minutes on 2 cores)
-#   benches/compare_async.sh --quick    # shorter measurements (about 6 minutes)
+#   benches/compare_async.sh            # full run (about 10 minutes on 2 cores)
+#   benches/compare_async.sh --quick    # shorter measurements (about 5 minutes)
 #
 # Needs Go (Debian: `apt-get install golang-go`) and python3. Installs nothing.
 # The Rust bench builds into target/bench so that it does not fight other
@@ -185,5 +185,6 @@ for desc, cells in targets:
     verdict = "MET" if cells and not missed else "MISSED"
     print(f"  {verdict:>6}  {desc}")
     for cell, v, ok in cells:
-        print(f"          {'met' if ok else 'missed':>6}: {cell}: {fmt(v, 0, 2).strip()}")
+        shown = f"{v:.2f}" if v else "not measured"
+        print(f"          {'met' if ok else 'missed':>6}: {cell}: {shown}")
 PY

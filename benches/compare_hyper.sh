@@ -6,8 +6,8 @@
 # (median of its rounds) and the ratio gopipe / duplex, each row MET or MISSED
 # against the target (gopipe >= 1.1x duplex), then the overall verdict.
 #
-#   benches/compare_hyper.sh            # full run (7 rounds of 1 s per case, about 2 minutes)
-#   benches/compare_hyper.sh --quick    # 3 rounds of 300 ms per case (under a minute with the build)
+#   benches/compare_hyper.sh            # full run (7 rounds of 1 s per case and transport, about a minute)
+#   benches/compare_hyper.sh --quick    # 3 rounds of 300 ms (about 10 s, plus the build)
 #
 # Needs python3. Installs nothing. Builds into target/bench so that it does not
 # fight other cargo commands for target/. Run it on a quiet machine.

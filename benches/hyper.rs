@@ -26,7 +26,7 @@
 //! 60), which also catches a runtime thread that never yields.
 //!
 //! Run: `cargo bench -p gopipe-benches --bench hyper` (7 rounds of 1 s per
-//! case; about a minute and a half). Quick: `GOPIPE_BENCH_QUICK=1` (3 rounds
+//! case and transport: about a minute). Quick: `GOPIPE_BENCH_QUICK=1` (3 rounds
 //! of 300 ms; about 10 s). An argument filters the cases by substring of
 //! `RUNTIME/C`, e.g. `-- ct/1` or `-- mt2/`.
 
