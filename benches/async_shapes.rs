@@ -11,18 +11,25 @@
 //!   pipe 1, K-1 relay tasks each read pipe i with an S-byte buffer and
 //!   `write_all` what they read into pipe i+1, and a sink task reads pipe K.
 //!
-//! Every writer (source and relays) runs in one of two modes: `flush`, a
-//! `flush` after every `write_all` (gopipe's flush returns once readers took
-//! every byte: Go's `io.Pipe` `Write`), or `stream`, no flush (`shutdown` at
-//! the end in both modes). The peers are `tokio::io::simplex(64 KiB)` and
-//! `tokio::io::duplex(64 KiB)`; their flush does nothing, so they run in
-//! `stream` mode only. Function ids: `gopipe-flush/S`, `gopipe-stream/S`,
+//! and the same on a tokio `current_thread` runtime (every task on one
+//! thread), streaming only: `async-pairs-ct` (P in 1, 64) and
+//! `async-chain-ct` (K = 8), at both sizes.
+//!
+//! Every writer (source and relays) runs in one of two modes: `consumed`,
+//! `write_all` then `consumed().await` after every write (the write is done
+//! once the reader took its bytes: Go's `io.Pipe` `Write`), or `stream`,
+//! `write_all` alone (`shutdown` at the end in both modes). The peers are
+//! `tokio::io::simplex(64 KiB)` and `tokio::io::duplex(64 KiB)`; they have no
+//! `consumed`, so they run in `stream` mode only. Function ids:
+//! `gopipe-consumed/S` (multi-thread groups only), `gopipe-stream/S`,
 //! `simplex/S`, `duplex/S`, with P or K as the parameter.
 //!
 //! Bridges (`async-bridge`), a thread on one side and a task on the other
 //! (reader buffers of 64 KiB, writes of S in 1 KiB, 64 KiB, 1 MiB):
 //!
 //! - `s2a-gopipe`: a writer thread (`std::io::Write`) into a reader task;
+//! - `s2a-gopipe-bufwriter`: the same, the thread writing through a
+//!   `std::io::BufWriter` of 64 KiB (flushed before the start and at the end);
 //! - `a2s-gopipe`: a writer task (`AsyncWriteExt::write_all`, no flush,
 //!   `shutdown` at the end) into a reader thread (`std::io::Read`);
 //! - `s2a-duplex-bridge` and `a2s-duplex-bridge`: the same over
@@ -48,10 +55,12 @@
 //! report, not as a bench that never ends.
 //!
 //! Run: `cargo bench -p gopipe-benches --bench async_shapes` (or with a filter,
-//! e.g. `-- async-pairs/gopipe-flush/1KiB/`). Quick profile:
-//! `GOPIPE_BENCH_QUICK=1`. Beside Go's `io.Pipe` in the same shapes:
-//! `benches/compare_async.sh [--quick]`.
+//! e.g. `-- async-pairs/gopipe-consumed/1KiB/` or `-- async-chain-ct/`).
+//! Quick profile: `GOPIPE_BENCH_QUICK=1`. Beside Go's `io.Pipe` in the same
+//! shapes, with the targets: `benches/compare_async.sh [--quick]`.
 
+use std::future::Future;
+use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
@@ -69,6 +78,10 @@ const SIZES: [usize; 2] = [1 << 10, 64 << 10];
 const PAIRS: [usize; 4] = [1, 8, 64, 1024];
 /// Lengths of the chains, in pipes.
 const CHAINS: [usize; 3] = [2, 8, 64];
+/// Numbers of independent pairs on the current_thread runtime.
+const PAIRS_CT: [usize; 2] = [1, 64];
+/// Lengths of the chains on the current_thread runtime.
+const CHAINS_CT: [usize; 1] = [8];
 /// Write sizes of the bridges.
 const BRIDGE_SIZES: [usize; 3] = [1 << 10, 64 << 10, 1 << 20];
 /// The bridges' reader buffer, and the peers' buffer size.
@@ -106,12 +119,41 @@ fn check_read(buf: &[u8], got: usize, (s, seed): (usize, usize), check: bool) {
 
 // ------------------------------------------------------------- task sides
 
+/// A write end that can wait until its readers took every byte written so
+/// far: gopipe's `consumed()`. The peers have nothing of the kind and run in
+/// [`Mode::Stream`] only, so theirs is never called.
+trait Writer: AsyncWrite + Unpin + Send + 'static {
+    /// Ready once the readers took every byte written so far.
+    fn consumed(&self) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+impl Writer for gopipe::PipeWriter {
+    fn consumed(&self) -> impl Future<Output = io::Result<()>> + Send {
+        gopipe::PipeWriter::consumed(self)
+    }
+}
+
+/// The peers' write ends: stream mode only.
+macro_rules! stream_only {
+    ($($t:ty),*) => {$(
+        impl Writer for $t {
+            fn consumed(&self) -> impl Future<Output = io::Result<()>> + Send {
+                async { unreachable!("consumed mode is gopipe's only") }
+            }
+        }
+    )*};
+}
+stream_only!(
+    tokio::io::WriteHalf<tokio::io::SimplexStream>,
+    tokio::io::DuplexStream
+);
+
 /// A kind of in-memory async pipe.
 trait Kind: 'static {
     /// The read end.
     type R: AsyncRead + Unpin + Send + 'static;
     /// The write end.
-    type W: AsyncWrite + Unpin + Send + 'static;
+    type W: Writer;
     /// The name in the report.
     const NAME: &'static str;
     /// A new pipe.
@@ -155,12 +197,13 @@ impl Kind for Duplex {
     }
 }
 
-/// Whether writers flush after every write.
+/// Whether writers wait for their readers after every write.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// `flush` after every `write_all`: Go's `Write` semantics for gopipe.
-    Flush,
-    /// No flush; `shutdown` at the end.
+    /// `consumed().await` after every `write_all`: Go's `Write` semantics
+    /// (it returns once the reader took the bytes), gopipe only.
+    Consumed,
+    /// Neither flush nor wait; `shutdown` at the end.
     Stream,
 }
 
@@ -168,25 +211,33 @@ impl Mode {
     /// The suffix in the report.
     fn name(self) -> &'static str {
         match self {
-            Mode::Flush => "flush",
+            Mode::Consumed => "consumed",
             Mode::Stream => "stream",
         }
     }
 }
 
-/// Writes `data` `iters` times into `tx`, flushing after each in
-/// [`Mode::Flush`].
-async fn write_n(tx: &mut (impl AsyncWrite + Unpin), data: &[u8], iters: u64, mode: Mode) {
+/// Writes `data` `iters` times into `tx`, waiting after each until the
+/// readers took it in [`Mode::Consumed`].
+async fn write_n(tx: &mut impl Writer, data: &[u8], iters: u64, mode: Mode) {
     for _ in 0..iters {
         tx.write_all(data).await.expect("write");
-        if mode == Mode::Flush {
-            tx.flush().await.expect("flush");
+        if mode == Mode::Consumed {
+            tx.consumed().await.expect("consumed");
         }
     }
 }
 
+/// Writes `data` `iters` times into `tx`, with no wait: [`write_n`] in
+/// [`Mode::Stream`], for the bridges' boxed write ends.
+async fn write_stream(tx: &mut (impl AsyncWrite + Unpin), data: &[u8], iters: u64) {
+    for _ in 0..iters {
+        tx.write_all(data).await.expect("write");
+    }
+}
+
 /// [`write_n`], then shuts `tx` down.
-async fn source(tx: &mut (impl AsyncWrite + Unpin), data: &[u8], iters: u64, mode: Mode) {
+async fn source(tx: &mut impl Writer, data: &[u8], iters: u64, mode: Mode) {
     write_n(tx, data, iters, mode).await;
     tx.shutdown().await.expect("shutdown");
 }
@@ -358,8 +409,8 @@ fn chain<K: Kind>(
                 got += n;
                 progress[j].0.store(got, Ordering::Relaxed);
                 tx.write_all(&buf[..n]).await.expect("relay write");
-                if mode == Mode::Flush {
-                    tx.flush().await.expect("relay flush");
+                if mode == Mode::Consumed {
+                    tx.consumed().await.expect("relay consumed");
                 }
             }
             assert_eq!(got, total, "relay {}: wrong byte count", j + 1);
@@ -419,6 +470,11 @@ mod blocking {
         }
     }
 
+    /// Flushes `tx` (a `BufWriter`'s bytes into the pipe).
+    pub(super) fn flush(tx: &mut impl Write) {
+        tx.flush().expect("flush");
+    }
+
     /// The blocking twin of `super::drain`.
     pub(super) fn drain(
         rx: &mut impl Read,
@@ -447,6 +503,8 @@ mod blocking {
 enum Bridge {
     /// A gopipe from a writer thread to a reader task.
     SyncToAsyncGopipe,
+    /// The same, the thread writing through a 64 KiB `std::io::BufWriter`.
+    SyncToAsyncGopipeBufWriter,
     /// duplex + SyncIoBridge from a writer thread to a reader task.
     SyncToAsyncDuplex,
     /// A gopipe from a writer task to a reader thread.
@@ -457,8 +515,9 @@ enum Bridge {
 
 impl Bridge {
     /// Every bridge, in report order.
-    const ALL: [Bridge; 4] = [
+    const ALL: [Bridge; 5] = [
         Bridge::SyncToAsyncGopipe,
+        Bridge::SyncToAsyncGopipeBufWriter,
         Bridge::SyncToAsyncDuplex,
         Bridge::AsyncToSyncGopipe,
         Bridge::AsyncToSyncDuplex,
@@ -468,6 +527,7 @@ impl Bridge {
     fn name(self) -> &'static str {
         match self {
             Bridge::SyncToAsyncGopipe => "s2a-gopipe",
+            Bridge::SyncToAsyncGopipeBufWriter => "s2a-gopipe-bufwriter",
             Bridge::SyncToAsyncDuplex => "s2a-duplex-bridge",
             Bridge::AsyncToSyncGopipe => "a2s-gopipe",
             Bridge::AsyncToSyncDuplex => "a2s-duplex-bridge",
@@ -514,10 +574,11 @@ fn bridge(rt: &Runtime, b: Bridge, s: usize, iters: u64, check: bool) -> Duratio
     // The writer task of a2s: primes, passes the gate, writes, shuts down.
     let writer_task = |mut tx: Box<dyn AsyncWrite + Unpin + Send>| {
         rt.spawn(async move {
-            write_n(&mut tx, &data_w, 1, Mode::Stream).await;
+            write_stream(&mut tx, &data_w, 1).await;
             gate_w.wait().await;
             let start = Instant::now();
-            source(&mut tx, &data_w, iters, Mode::Stream).await;
+            write_stream(&mut tx, &data_w, iters).await;
+            tx.shutdown().await.expect("shutdown");
             (start, start)
         })
     };
@@ -529,6 +590,20 @@ fn bridge(rt: &Runtime, b: Bridge, s: usize, iters: u64, check: bool) -> Duratio
                 let start = pass(&gate_t, &handle);
                 blocking::source(&mut tx, &data_t, iters);
                 drop(tx);
+                (start, start)
+            };
+            (Box::new(t), reader_task(Box::new(rx)))
+        }
+        Bridge::SyncToAsyncGopipeBufWriter => {
+            let (rx, tx) = gopipe::pipe();
+            let t = move || {
+                let mut tx = std::io::BufWriter::with_capacity(BUF, tx);
+                blocking::source(&mut tx, &data_t, 1);
+                blocking::flush(&mut tx);
+                let start = pass(&gate_t, &handle);
+                blocking::source(&mut tx, &data_t, iters);
+                // Flushes what is left, then closes the pipe.
+                drop(tx.into_inner().expect("flush at the end"));
                 (start, start)
             };
             (Box::new(t), reader_task(Box::new(rx)))
@@ -575,7 +650,9 @@ fn bridge(rt: &Runtime, b: Bridge, s: usize, iters: u64, check: bool) -> Duratio
     let (a_start, a_end) = rt.block_on(task).expect("task side panicked");
     // The reader's end: the task's for s2a, the thread's for a2s.
     let end = match b {
-        Bridge::SyncToAsyncGopipe | Bridge::SyncToAsyncDuplex => a_end,
+        Bridge::SyncToAsyncGopipe
+        | Bridge::SyncToAsyncGopipeBufWriter
+        | Bridge::SyncToAsyncDuplex => a_end,
         Bridge::AsyncToSyncGopipe | Bridge::AsyncToSyncDuplex => t_end,
     };
     end - t_start.min(a_start)
@@ -608,12 +685,20 @@ fn configured() -> (Duration, Duration, usize) {
     }
 }
 
-/// The runtime every case runs on: multi-thread, 2 workers.
+/// The runtime of the main task shapes and the bridges: multi-thread, 2
+/// workers.
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .expect("runtime")
+}
+
+/// The runtime of the `-ct` groups: one thread, every task on it.
+fn runtime_ct() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("current_thread runtime")
 }
 
 /// A group with the configured times. Flat sampling: one iteration of the
@@ -633,72 +718,90 @@ fn group<'a>(
     group
 }
 
-/// Benches one shape function for one kind and mode: checked run first, then
-/// measured.
+/// One task shape for one kind: (runtime, P or K, S, writes per source, mode,
+/// check every byte) to the wall time of the run.
 type ShapeFn = fn(&Runtime, usize, usize, u64, Mode, bool) -> Duration;
 
-/// The kinds and modes of the task shapes: gopipe in both modes, the peers in
-/// stream mode only (their flush does nothing).
-fn variants(pairs_shape: bool) -> [(String, ShapeFn, Mode); 4] {
+/// The kinds and modes of the task shapes: gopipe in both modes (streaming
+/// only when `consumed` is false), the peers in stream mode only (they have
+/// no `consumed`).
+fn variants(pairs_shape: bool, consumed: bool) -> Vec<(String, ShapeFn, Mode)> {
     let pick = |g: ShapeFn, c: ShapeFn| if pairs_shape { g } else { c };
-    [
-        (
-            format!("{}-{}", Gopipe::NAME, Mode::Flush.name()),
+    let mut v = Vec::with_capacity(4);
+    if consumed {
+        v.push((
+            format!("{}-{}", Gopipe::NAME, Mode::Consumed.name()),
             pick(pairs::<Gopipe>, chain::<Gopipe>),
-            Mode::Flush,
-        ),
-        (
-            format!("{}-{}", Gopipe::NAME, Mode::Stream.name()),
-            pick(pairs::<Gopipe>, chain::<Gopipe>),
-            Mode::Stream,
-        ),
-        (
-            Simplex::NAME.to_string(),
-            pick(pairs::<Simplex>, chain::<Simplex>),
-            Mode::Stream,
-        ),
-        (
-            Duplex::NAME.to_string(),
-            pick(pairs::<Duplex>, chain::<Duplex>),
-            Mode::Stream,
-        ),
-    ]
+            Mode::Consumed,
+        ));
+    }
+    v.push((
+        format!("{}-{}", Gopipe::NAME, Mode::Stream.name()),
+        pick(pairs::<Gopipe>, chain::<Gopipe>),
+        Mode::Stream,
+    ));
+    v.push((
+        Simplex::NAME.to_string(),
+        pick(pairs::<Simplex>, chain::<Simplex>),
+        Mode::Stream,
+    ));
+    v.push((
+        Duplex::NAME.to_string(),
+        pick(pairs::<Duplex>, chain::<Duplex>),
+        Mode::Stream,
+    ));
+    v
 }
 
-/// The `async-pairs` group: P independent pairs at every size, every variant.
+/// Benches one task shape (`pairs_shape`: pairs, else chains) in group
+/// `name` on `rt`, at every size in [`SIZES`] and every count in `counts`:
+/// every variant, each checked in full once before it is measured.
+fn shape_group(
+    c: &mut Criterion,
+    rt: &Runtime,
+    name: &str,
+    pairs_shape: bool,
+    counts: &[usize],
+    consumed: bool,
+) {
+    let mut group = group(c, name);
+    for s in SIZES {
+        for &n in counts {
+            let bytes = if pairs_shape { n * s } else { s };
+            group.throughput(Throughput::Bytes(bytes as u64));
+            for (id, run, mode) in variants(pairs_shape, consumed) {
+                run(rt, n, s, CHECK_WRITES, mode, true);
+                group.bench_function(BenchmarkId::new(format!("{id}/{}", human(s)), n), |b| {
+                    b.iter_custom(|iters| run(rt, n, s, iters, mode, false))
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+/// The `async-pairs` group: P independent pairs at every size, every variant,
+/// on the 2-worker runtime.
 fn pairs_group(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = group(c, "async-pairs");
-    for s in SIZES {
-        for p in PAIRS {
-            group.throughput(Throughput::Bytes((p * s) as u64));
-            for (name, run, mode) in variants(true) {
-                run(&rt, p, s, CHECK_WRITES, mode, true);
-                group.bench_function(BenchmarkId::new(format!("{name}/{}", human(s)), p), |b| {
-                    b.iter_custom(|iters| run(&rt, p, s, iters, mode, false))
-                });
-            }
-        }
-    }
-    group.finish();
+    shape_group(c, &runtime(), "async-pairs", true, &PAIRS, true);
 }
 
-/// The `async-chain` group: K pipes in a row at every size, every variant.
+/// The `async-chain` group: K pipes in a row at every size, every variant, on
+/// the 2-worker runtime.
 fn chain_group(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = group(c, "async-chain");
-    for s in SIZES {
-        for k in CHAINS {
-            group.throughput(Throughput::Bytes(s as u64));
-            for (name, run, mode) in variants(false) {
-                run(&rt, k, s, CHECK_WRITES, mode, true);
-                group.bench_function(BenchmarkId::new(format!("{name}/{}", human(s)), k), |b| {
-                    b.iter_custom(|iters| run(&rt, k, s, iters, mode, false))
-                });
-            }
-        }
-    }
-    group.finish();
+    shape_group(c, &runtime(), "async-chain", false, &CHAINS, true);
+}
+
+/// The `async-pairs-ct` group: [`PAIRS_CT`] pairs, streaming, on a
+/// current_thread runtime.
+fn pairs_ct_group(c: &mut Criterion) {
+    shape_group(c, &runtime_ct(), "async-pairs-ct", true, &PAIRS_CT, false);
+}
+
+/// The `async-chain-ct` group: chains of [`CHAINS_CT`] pipes, streaming, on a
+/// current_thread runtime.
+fn chain_ct_group(c: &mut Criterion) {
+    shape_group(c, &runtime_ct(), "async-chain-ct", false, &CHAINS_CT, false);
 }
 
 /// The `async-bridge` group: both bridges over gopipe and over duplex +
@@ -724,8 +827,15 @@ fn bridge_group(c: &mut Criterion) {
 /// Criterion's entry points (the macro's function has no docs of its own).
 mod entry {
     #![allow(missing_docs)]
-    use super::{bridge_group, chain_group, pairs_group};
-    criterion::criterion_group!(benches, pairs_group, chain_group, bridge_group);
+    use super::{bridge_group, chain_ct_group, chain_group, pairs_ct_group, pairs_group};
+    criterion::criterion_group!(
+        benches,
+        pairs_group,
+        chain_group,
+        pairs_ct_group,
+        chain_ct_group,
+        bridge_group
+    );
 }
 
 criterion_main!(entry::benches);

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Runs gopipe's criterion bench and Go's io.Pipe on the same grid, in one go,
 # and prints one table: ns per write for every case, and the ratios that the
-# performance targets are stated in.
+# performance targets are stated in; then the cache-line round trip and the
+# one-core cases measured in the same run, and the thread targets as MET or
+# MISSED with the measured ratio:
+# - gopipe's 1 KiB write (1KiB/1KiB) <= 2 cross-core cache-line round trips;
+# - 1 MiB writes read 64 KiB at a time (1MiB/64KiB) >= 0.9x the throughput of
+#   a single-thread memcpy through the same 64 KiB buffer;
+# - both threads on one core: gopipe's 64 B and 1 KiB writes <= 0.5x a
+#   park/unpark round trip between the same two threads.
 #
 #   benches/compare.sh            # full run (about 10 minutes on 2 cores)
 #   benches/compare.sh --quick    # shorter measurements (about 4 minutes)
@@ -50,7 +57,10 @@ res = {}
 for path in glob.glob(os.path.join(crit, "**", "new", "benchmark.json"), recursive=True):
     meta = json.load(open(path))
     est = json.load(open(os.path.join(os.path.dirname(path), "estimates.json")))
-    res[(meta["group_id"], meta["function_id"] or meta.get("value_str"))] = est["median"]["point_estimate"]
+    # "gopipe" (grid: the parameter only), "gopipe/64B" (one-core: a name and a
+    # parameter), "atomic-roundtrip" (a name only).
+    key = "/".join(x for x in (meta["function_id"], meta.get("value_str")) if x)
+    res[(meta["group_id"], key)] = est["median"]["point_estimate"]
 go = {}
 for line in open(gocsv):
     f = line.strip().split(",")
@@ -74,20 +84,37 @@ for (s, r) in sorted(go):
     row = f"{g:>13} {gp or 0:9.0f} {go[(s, r)]:9.0f} {(gp / go[(s, r)]) if gp else 0:6.2f} {mc or 0:8.0f} {(mc / gp) if gp and mc else 0:6.2f} "
     pv = [res.get((g, p)) for p in peers]
     row += " ".join(f"{v or 0:9.0f}" for v in pv)
-    best = min(v for v in pv if v)
-    row += f" {best / gp if gp else 0:7.2f}"
+    best = min((v for v in pv if v), default=None)
+    row += f" {best / gp if gp and best else 0:7.2f}"
     print(row)
+# Targets: (description, ratio or None, ok).
+targets = []
 rt2 = res.get(("cross-core", "atomic-roundtrip"))
+g1k = res.get(("1KiB/1KiB", "gopipe"))
 if rt2:
     print()
-    print(f"Cross-core cache-line round trip (the floor of one hand-off): {rt2:.0f} ns;"
-          f" gopipe 1KiB/1KiB = {res.get(('1KiB/1KiB', 'gopipe'), 0) / rt2:.2f} round trips")
+    print(f"Cross-core cache-line round trip (the floor of one hand-off), this run: {rt2:.0f} ns;"
+          f" gopipe 1KiB/1KiB = {g1k / rt2 if g1k else 0:.2f} round trips")
+n = g1k / rt2 if g1k and rt2 else None
+targets.append(("gopipe 1KiB/1KiB <= 2 cache-line round trips a write", n, n is not None and n <= 2.0))
+gm, mm = res.get(("1MiB/64KiB", "gopipe")), res.get(("1MiB/64KiB", "memcpy"))
+n = mm / gm if gm and mm else None
+targets.append(("1MiB writes read 64KiB at a time >= 0.9x memcpy's throughput", n, n is not None and n >= 0.9))
 oc = {k[1]: v for k, v in res.items() if k[0] == "one-core"}
+rt = oc.get("park-unpark-roundtrip")
 if oc:
-    rt = oc.get("park-unpark-roundtrip")
     print()
     print("Both threads on one core (ns per write; park/unpark round trip as the yardstick):")
     for k in sorted(oc):
         extra = f"  = {oc[k] / rt:.2f}x round trip" if rt and k != "park-unpark-roundtrip" else ""
         print(f"  {k:>24} {oc[k]:9.0f}{extra}")
+for k in ("gopipe/64B", "gopipe/1KiB"):
+    v = oc.get(k)
+    n = v / rt if v and rt else None
+    targets.append((f"one core: {k} <= 0.5x a park/unpark round trip", n, n is not None and n <= 0.5))
+print()
+print("Targets (measured ratio):")
+for desc, n, ok in targets:
+    shown = f"{n:.2f}" if n is not None else "not measured"
+    print(f"  {'MET' if ok else 'MISSED':>6}  {desc}: {shown}")
 PY

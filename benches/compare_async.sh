@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
 # Runs gopipe's criterion `async_shapes` bench (the async halves, feature
 # `tokio`) and Go's io.Pipe in the same task shapes (benches/go/shapes with
-# P = 1024 added), in one go, and prints two tables with the ratios that the
-# async targets are stated in, then which targets are met:
+# P = 1024 added), in one go, and prints three tables with the ratios that the
+# async targets are stated in, then each target as MET or MISSED with the
+# measured ratio of every cell (met/missed):
 #
-# - task shapes (independent pairs, chains with relay tasks; 2-worker tokio
-#   runtime): ns per write of one source for gopipe with a flush after every
-#   write (Go's io.Pipe semantics) and streaming (no flush), Go's goroutines,
+# - task shapes on the 2-worker tokio runtime (independent pairs, chains with
+#   relay tasks): ns per write of one source for gopipe in `consumed` mode
+#   (write_all then consumed().await after every write: Go's io.Pipe Write
+#   semantics) and streaming (write_all alone), Go's goroutines,
 #   tokio::io::simplex and tokio::io::duplex (64 KiB buffers);
-# - bridges: a writer thread into a reader task (s2a) and a writer task into a
-#   reader thread (a2s), gopipe against tokio::io::duplex + SyncIoBridge, and
-#   memcpy of the same bytes.
+# - the same streaming cells on a current_thread runtime (no Go column: Go has
+#   no such scheduler; GOMAXPROCS=1 is the pinned rows of compare_shapes.sh);
+# - bridges: a writer thread into a reader task (s2a, also through a 64 KiB
+#   std BufWriter) and a writer task into a reader thread (a2s), gopipe
+#   against tokio::io::duplex + SyncIoBridge, and memcpy of the same bytes.
+#
+# Targets:
+# (a) streaming: gopipe's time per write <= 0.8x tokio simplex(64 KiB)'s in
+#     every cell of both runtimes;
+# (b) consumed (Go's semantics): 64 pairs x 1 KiB <= 1.0x Go's goroutines;
+#     a chain of 8 x 1 KiB <= 1.5x Go;
+# (c) bridges: a2s 1 MiB >= 0.5x memcpy's throughput, s2a 1 MiB >= 0.8x;
+#     a2s 1 KiB >= 1x duplex + SyncIoBridge; s2a through a 64 KiB BufWriter at
+#     1 KiB >= 1x duplex + SyncIoBridge.
 #
 # The shapes are described at the top of benches/async_shapes.rs.
 #
@@ -61,7 +74,7 @@ echo "== load between: $(cut -d' ' -f1-3 /proc/loadavg)"
 load_between=$(cut -d' ' -f1 /proc/loadavg)
 
 echo "== gopipe async halves and tokio peers (criterion)"
-rm -rf "$crit/async-pairs" "$crit/async-chain" "$crit/async-bridge"
+rm -rf "$crit/async-pairs" "$crit/async-chain" "$crit/async-pairs-ct" "$crit/async-chain-ct" "$crit/async-bridge"
 if [ -n "$quick" ]; then export GOPIPE_BENCH_QUICK=1; else unset GOPIPE_BENCH_QUICK; fi
 cargo bench -p gopipe-benches --bench async_shapes 2>&1 | grep -E '^async-|time:|STALL|panicked|error' || true
 
@@ -72,7 +85,7 @@ import json, os, sys, glob
 crit, gocsv = sys.argv[1], sys.argv[2]
 loads = sys.argv[3:6]
 res = {}
-for group in ("async-pairs", "async-chain", "async-bridge"):
+for group in ("async-pairs", "async-chain", "async-pairs-ct", "async-chain-ct", "async-bridge"):
     for path in glob.glob(os.path.join(crit, group, "**", "new", "benchmark.json"), recursive=True):
         meta = json.load(open(path))
         est = json.load(open(os.path.join(os.path.dirname(path), "estimates.json")))
@@ -91,71 +104,87 @@ def fmt(v, w, p):
 def div(a, b):
     return a / b if a and b else None
 
-# Targets: (description, list of (cell, value, ok)).
+# Targets: (description, list of (cell, ratio, ok)).
 targets = []
 def target(desc, cells):
     targets.append((desc, cells))
+def upto(v, limit):
+    return v is not None and v <= limit
+def atleast(v, limit):
+    return v is not None and v >= limit
 
 print()
 print(f"load average (1 min): before {loads[0]}, between Go and Rust {loads[1]}, after {loads[2]}")
 print()
 print("Task shapes, 2-worker tokio runtime: ns per write of one source (criterion median; Go: median of its")
-print("rounds, GOMAXPROCS=2). flush: gopipe with a flush after every write (Go's Write semantics); stream: no")
-print("flush. f/Go, s/Go: gopipe time / Go time; s/smp, s/dpx: gopipe stream throughput / simplex (duplex)")
-print("throughput (> 1: gopipe faster). A missing number prints as '-'.")
-hdr = f"{'shape':>14} {'size':>6} {'flush':>10} {'stream':>10} {'Go':>10} {'simplex':>10} {'duplex':>10} {'f/Go':>6} {'s/Go':>6} {'s/smp':>6} {'s/dpx':>6}"
-print(hdr)
-flush_1k, flush_64k, stream_1k, vs_simplex = [], [], [], []
+print("rounds, GOMAXPROCS=2). consumed: gopipe, write_all then consumed().await after every write (Go's Write")
+print("semantics); stream: write_all alone. c/Go: consumed time / Go time; s/smp, s/dpx: gopipe stream time /")
+print("simplex (duplex) time (< 1: gopipe faster). A missing number prints as '-'.")
+print(f"{'shape':>14} {'size':>6} {'consumed':>10} {'stream':>10} {'Go':>10} {'simplex':>10} {'duplex':>10} {'c/Go':>6} {'s/smp':>6} {'s/dpx':>6}")
+streaming, consumed = [], []
 for group, label, ns, goshape in (("async-pairs", "pairs P={}", (1, 8, 64, 1024), "pairs"),
                                   ("async-chain", "chain K={}", (2, 8, 64), "chain")):
     for s in (1 << 10, 64 << 10):
         for n in ns:
             get = lambda name: res.get((group, f"{name}/{human(s)}", str(n)))
-            fl, st, sm, dp = get("gopipe-flush"), get("gopipe-stream"), get("simplex"), get("duplex")
+            co, st, sm, dp = get("gopipe-consumed"), get("gopipe-stream"), get("simplex"), get("duplex")
             g = go.get((goshape, n, s))
-            fg, sg, ssm, sdp = div(fl, g), div(st, g), div(sm, st), div(dp, st)
+            cg, ssm, sdp = div(co, g), div(st, sm), div(st, dp)
             cell = f"{label.format(n)} {human(s)}"
-            print(f"{label.format(n):>14} {human(s):>6} {fmt(fl, 10, 0)} {fmt(st, 10, 0)} {fmt(g, 10, 0)} "
-                  f"{fmt(sm, 10, 0)} {fmt(dp, 10, 0)} {fmt(fg, 6, 2)} {fmt(sg, 6, 2)} {fmt(ssm, 6, 2)} {fmt(sdp, 6, 2)}")
-            if s == 1 << 10:
-                flush_1k.append((cell, fg, fg is not None and fg <= 1.0))
-                stream_1k.append((cell, sg, sg is not None and sg <= 0.5))
-            else:
-                flush_64k.append((cell, fg, fg is not None and fg <= 1.5))
-            vs_simplex.append((cell, ssm, ssm is not None and ssm >= 1.0))
-target("tasks, flush after every write: <= 1.0x Go's time per write at 1 KiB", flush_1k)
-target("tasks, flush after every write: <= 1.5x Go's time per write at 64 KiB", flush_64k)
-target("tasks, streaming: <= 0.5x Go's time per write at 1 KiB", stream_1k)
-target("tasks, streaming: >= tokio simplex's throughput in every cell", vs_simplex)
+            print(f"{label.format(n):>14} {human(s):>6} {fmt(co, 10, 0)} {fmt(st, 10, 0)} {fmt(g, 10, 0)} "
+                  f"{fmt(sm, 10, 0)} {fmt(dp, 10, 0)} {fmt(cg, 6, 2)} {fmt(ssm, 6, 2)} {fmt(sdp, 6, 2)}")
+            streaming.append((f"{cell} (2 workers)", ssm, upto(ssm, 0.8)))
+            if (goshape, n, s) == ("pairs", 64, 1 << 10):
+                consumed.append((cell, cg, upto(cg, 1.0)))
+            if (goshape, n, s) == ("chain", 8, 1 << 10):
+                consumed.append((cell, cg, upto(cg, 1.5)))
 
 print()
-print("Bridges (reader buffers 64 KiB): ns per write (criterion median). s2a: writer thread -> reader task;")
-print("a2s: writer task (write_all, no flush) -> reader thread. g/bridge: gopipe throughput / tokio duplex(64 KiB)")
-print("+ SyncIoBridge throughput; g/mcpy: gopipe throughput / single-thread memcpy throughput.")
-print(f"{'size':>6} {'s2a-gopipe':>11} {'s2a-bridge':>11} {'a2s-gopipe':>11} {'a2s-bridge':>11} {'memcpy':>9} "
-      f"{'s2a g/brg':>9} {'a2s g/brg':>9} {'s2a g/mcp':>9} {'a2s g/mcp':>9}")
-vs_bridge, vs_memcpy = [], []
+print("Task shapes, current_thread tokio runtime, streaming: ns per write of one source (criterion median).")
+print("s/smp, s/dpx: gopipe stream time / simplex (duplex) time (< 1: gopipe faster).")
+print(f"{'shape':>14} {'size':>6} {'stream':>10} {'simplex':>10} {'duplex':>10} {'s/smp':>6} {'s/dpx':>6}")
+for group, label, ns in (("async-pairs-ct", "pairs P={}", (1, 64)), ("async-chain-ct", "chain K={}", (8,))):
+    for s in (1 << 10, 64 << 10):
+        for n in ns:
+            get = lambda name: res.get((group, f"{name}/{human(s)}", str(n)))
+            st, sm, dp = get("gopipe-stream"), get("simplex"), get("duplex")
+            ssm, sdp = div(st, sm), div(st, dp)
+            print(f"{label.format(n):>14} {human(s):>6} {fmt(st, 10, 0)} {fmt(sm, 10, 0)} {fmt(dp, 10, 0)} "
+                  f"{fmt(ssm, 6, 2)} {fmt(sdp, 6, 2)}")
+            streaming.append((f"{label.format(n)} {human(s)} (current_thread)", ssm, upto(ssm, 0.8)))
+target("(a) tasks, streaming: gopipe time per write <= 0.8x tokio simplex(64 KiB)'s, every cell, both runtimes", streaming)
+target("(b) consumed (Go's semantics): 64 pairs x 1 KiB <= 1.0x Go; chain of 8 x 1 KiB <= 1.5x Go", consumed)
+
+print()
+print("Bridges (reader buffers 64 KiB): ns per write (criterion median). s2a: writer thread -> reader task")
+print("(s2a-bufw: through a 64 KiB std BufWriter); a2s: writer task (write_all, no flush) -> reader thread.")
+print("x/brg: gopipe throughput / tokio duplex(64 KiB) + SyncIoBridge throughput, same direction;")
+print("x/mcp: gopipe throughput / single-thread memcpy throughput (> 1: gopipe faster).")
+print(f"{'size':>6} {'s2a-gopipe':>11} {'s2a-bufw':>11} {'s2a-bridge':>11} {'a2s-gopipe':>11} {'a2s-bridge':>11} {'memcpy':>9} "
+      f"{'s2a/brg':>8} {'bufw/brg':>8} {'a2s/brg':>8} {'s2a/mcp':>8} {'a2s/mcp':>8}")
+bridges = []
 for s in (1 << 10, 64 << 10, 1 << 20):
     get = lambda name: res.get(("async-bridge", name, human(s)))
-    sg, sb, ag, ab, mc = get("s2a-gopipe"), get("s2a-duplex-bridge"), get("a2s-gopipe"), get("a2s-duplex-bridge"), get("memcpy")
-    r = [div(sb, sg), div(ab, ag), div(mc, sg), div(mc, ag)]
-    print(f"{human(s):>6} {fmt(sg, 11, 0)} {fmt(sb, 11, 0)} {fmt(ag, 11, 0)} {fmt(ab, 11, 0)} {fmt(mc, 9, 0)} "
-          + " ".join(fmt(v, 9, 2) for v in r))
-    if s >= 64 << 10:
-        vs_bridge.append((f"s2a {human(s)}", r[0], r[0] is not None and r[0] >= 2.0))
-        vs_bridge.append((f"a2s {human(s)}", r[1], r[1] is not None and r[1] >= 2.0))
+    sg, sw, sb = get("s2a-gopipe"), get("s2a-gopipe-bufwriter"), get("s2a-duplex-bridge")
+    ag, ab, mc = get("a2s-gopipe"), get("a2s-duplex-bridge"), get("memcpy")
+    r = [div(sb, sg), div(sb, sw), div(ab, ag), div(mc, sg), div(mc, ag)]
+    print(f"{human(s):>6} {fmt(sg, 11, 0)} {fmt(sw, 11, 0)} {fmt(sb, 11, 0)} {fmt(ag, 11, 0)} {fmt(ab, 11, 0)} {fmt(mc, 9, 0)} "
+          + " ".join(fmt(v, 8, 2) for v in r))
     if s == 1 << 20:
-        vs_memcpy.append((f"s2a {human(s)}", r[2], r[2] is not None and r[2] >= 0.8))
-        vs_memcpy.append((f"a2s {human(s)}", r[3], r[3] is not None and r[3] >= 0.8))
-target("bridges: >= 2x the throughput of duplex + SyncIoBridge at 64 KiB and 1 MiB", vs_bridge)
-target("bridges: 1 MiB writes >= 0.8x memcpy's throughput", vs_memcpy)
+        bridges.append(("a2s 1MiB vs memcpy", r[4], atleast(r[4], 0.5)))
+        bridges.append(("s2a 1MiB vs memcpy", r[3], atleast(r[3], 0.8)))
+    if s == 1 << 10:
+        bridges.append(("a2s 1KiB vs duplex + SyncIoBridge", r[2], atleast(r[2], 1.0)))
+        bridges.append(("s2a-gopipe-bufwriter 1KiB vs duplex + SyncIoBridge", r[1], atleast(r[1], 1.0)))
+target("(c) bridges: a2s 1 MiB >= 0.5x memcpy; s2a 1 MiB >= 0.8x memcpy; at 1 KiB a2s and s2a (BufWriter) >= 1x the bridge", bridges)
 
 print()
-print("Targets:")
+print("Targets (ratio per cell; time ratios for (a) and (b), throughput ratios for (c)):")
 for desc, cells in targets:
     missed = [c for c in cells if not c[2]]
     verdict = "MET" if cells and not missed else "MISSED"
     print(f"  {verdict:>6}  {desc}")
-    for cell, v, ok in missed:
-        print(f"          missed: {cell}: {fmt(v, 0, 2).strip()}")
+    for cell, v, ok in cells:
+        shown = f"{v:.2f}" if v else "not measured"
+        print(f"          {'met' if ok else 'missed':>6}: {cell}: {shown}")
 PY
