@@ -271,6 +271,7 @@ fn random_sweep() {
             ),
             ("async gathers", total.async_gathers),
             ("async gathers of more than 64 KiB", total.big_gathers),
+            ("async gathers dropped while Pending", total.dropped_gathers),
             ("looks at the wakers held", total.waker_looks),
         ];
         for (what, n) in seen {

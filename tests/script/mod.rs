@@ -2000,6 +2000,8 @@ pub(crate) struct Summary {
     pub(crate) async_gathers: u64,
     /// Of those, gathers of more than [`STAGE_CAP`] bytes.
     pub(crate) big_gathers: u64,
+    /// Async gathers dropped while `Pending`.
+    pub(crate) dropped_gathers: u64,
     /// Async writes and gathers that accepted more than [`STAGE_CAP`] bytes
     /// (a blocking read's lent buffer filled, the rest staged).
     pub(crate) lend_and_stage: u64,
@@ -2040,6 +2042,7 @@ impl Summary {
         self.dropped_consumed += other.dropped_consumed;
         self.async_gathers += other.async_gathers;
         self.big_gathers += other.big_gathers;
+        self.dropped_gathers += other.dropped_gathers;
         self.lend_and_stage += other.lend_and_stage;
         self.waker_looks += other.waker_looks;
         self.max_wakers = self.max_wakers.max(other.max_wakers);
@@ -2502,6 +2505,9 @@ impl<'a> Checker<'a> {
                         }
                         self.check_dropped(r.op.io_len(), r)
                             .or_else(|why| fail(&why))?;
+                        if matches!(r.op, Op::AsyncVectored { .. }) {
+                            self.summary.dropped_gathers += 1;
+                        }
                     }
                     (Op::Flush { .. } | Op::Consumed { .. }, Outcome::Flushed(result)) => {
                         self.check_flush(r, result, &at).or_else(|why| fail(&why))?;
