@@ -26,7 +26,22 @@
 //! - a read returns `Ok(0)` for a non-empty buffer only once the writer closed
 //!   without an error; a short write happens only on a close or a timeout, and
 //!   the next write after one cut short by a close fails;
-//! - an empty write returns `Ok(0)` only while a reader was reading.
+//! - an empty write returns `Ok(0)` only while a reader was reading;
+//! - an async write or gather ([`Op::AsyncVectored`]) of at most
+//!   [`STAGE_CAP`] bytes is accepted whole or not at all, a larger one in a
+//!   prefix of at most [`STAGE_CAP`] bytes (plus a blocking read's lent
+//!   buffer filled meanwhile), as one write; a dropped `Pending` one
+//!   accepted nothing;
+//! - a flush's or [`Op::Consumed`]'s wait returns `Ok` only once readers
+//!   took every byte of the async writes that returned before it started;
+//!   it fails (with the read half's close error, never a timeout) or stays
+//!   `Pending` only while some bytes of an async write that started before
+//!   it returned were unread, and is never `Pending` once the read half's
+//!   close had returned;
+//! - after each operation of a writer thread, the pipe holds at most
+//!   [`TASK_BELLS`] wakers for each handle that polled and each `consumed`
+//!   future alive, plus [`SHARED_HANDLE_WAKERS`] a bell: dropped `Pending`
+//!   futures do not pile up wakers.
 //!
 //! Every thread ends by dropping its handles, so once all threads are done both
 //! halves are closed and nothing can block for ever on a correct pipe; a
