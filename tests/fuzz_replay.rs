@@ -18,7 +18,7 @@ use std::path::Path;
 
 use script::{
     check, execute, payload, payload_byte, run, Act, Call, Ctor, ErrorChoice, Log, Op, Outcome,
-    Record, Rng, Script, Side, Stop, Summary, DECOY_K, SOURCE_FAILS, WATCHDOG,
+    Record, Rng, Script, Side, Stop, Summary, WakerLook, DECOY_K, SOURCE_FAILS, WATCHDOG,
 };
 
 /// The engines every script runs on.
@@ -88,18 +88,22 @@ fn push_size(rng: &mut Rng, data: &mut Vec<u8>) {
 /// to 15 are async reads and writes, flushes and shutdowns. Two in five
 /// (either kind) are zero-copy ones (top bits `101`), where a third of the
 /// I/O is vectored reads and writes, `write_to` and `read_from` (codes 4 and
-/// 5; the plain I/O codes are then 0 to 3).
+/// 5; the plain I/O codes are then 0 to 3). One in four is an issue-16 one
+/// instead (top bits `011`, see [`issue16_input`]).
 fn random_input(rng: &mut Rng) -> Vec<u8> {
     let mut header = rng.bytes(1)[0] & !0x10;
     let asynchronous = rng.below(5) < 2;
     let zero_copy = rng.below(5) < 2;
+    if rng.below(4) == 0 {
+        return issue16_input(rng, (header & 0x1F) | 0x60);
+    }
     if asynchronous {
         header |= 0x10;
     }
     if zero_copy {
         header = (header & 0x1F) | 0xA0;
-    } else if header & 0xE0 == 0xA0 {
-        header ^= 0x20;
+    } else if matches!(header & 0xE0, 0xA0 | 0x60) {
+        header ^= 0x80;
     }
     let mut data = vec![header];
     for _ in 0..1 + rng.below(32) {
@@ -157,6 +161,58 @@ fn random_input(rng: &mut Rng) -> Vec<u8> {
     data
 }
 
+/// A size argument for a slice of an async gather: often 256 bytes to about
+/// 64 KiB (two bytes), so that gathers of two or more such slices pass
+/// 64 KiB, else small or empty.
+fn push_gather_size(rng: &mut Rng, data: &mut Vec<u8>) {
+    match rng.below(5) {
+        0 => data.push(0),
+        1 | 2 => data.extend([0xF8 + rng.below(8) as u8, rng.bytes(1)[0]]),
+        _ => data.push(rng.below(0xF8) as u8),
+    }
+}
+
+/// Input bytes of an issue-16 script (`header`'s top bits `011`): async
+/// gathers (code 4) and `consumed` waits (code 5) among async and blocking
+/// reads and writes, flushes, shutdowns and closes.
+fn issue16_input(rng: &mut Rng, header: u8) -> Vec<u8> {
+    let mut data = vec![header];
+    for _ in 0..1 + rng.below(32) {
+        let thread = (rng.below(16) as u8) << 4;
+        match rng.below(100) {
+            // A gather (a reader's blocking scatter): 1 to 4 slices.
+            0..=19 => {
+                let a = rng.bytes(1)[0];
+                data.extend([thread | 4, a]);
+                for _ in 0..=(a & 3) {
+                    push_gather_size(rng, &mut data);
+                }
+            }
+            // A `consumed` wait (a reader's async read).
+            20..=36 => data.extend([thread | 5, rng.bytes(1)[0]]),
+            // Async reads and writes.
+            37..=61 => {
+                data.extend([thread | (12 + rng.below(2) as u8), rng.bytes(1)[0]]);
+                push_size(rng, &mut data);
+            }
+            // Blocking reads and writes.
+            62..=75 => {
+                data.push(thread | rng.below(4) as u8);
+                push_size(rng, &mut data);
+            }
+            // A flush (a reader's async read).
+            76..=80 => data.extend([thread | 14, rng.bytes(1)[0]]),
+            81..=82 => data.push(thread | 15), // shutdown
+            83..=86 => data.push(thread | [6, 7][rng.below(2)]), // clone, drop
+            87..=88 => data.push(thread | 8),  // close
+            89..=91 => data.extend([thread | 9, rng.bytes(1)[0]]), // close with error
+            92..=95 => data.extend([thread | 10, rng.bytes(1)[0]]), // timeout
+            _ => data.push(thread | 11),       // inspect
+        }
+    }
+    data
+}
+
 /// Thousands of random scripts run clean on both engines, and between them
 /// reach every kind of outcome the checker knows.
 #[test]
@@ -207,6 +263,16 @@ fn random_sweep() {
                 "staged bytes read after the write half closed",
                 total.late_reads,
             ),
+            ("consumed waits that returned Ok", total.consumed),
+            ("consumed waits that failed", total.consumed_errors),
+            (
+                "consumed waits dropped while Pending",
+                total.dropped_consumed,
+            ),
+            ("async gathers", total.async_gathers),
+            ("async gathers of more than 64 KiB", total.big_gathers),
+            ("async gathers dropped while Pending", total.dropped_gathers),
+            ("looks at the wakers held", total.waker_looks),
         ];
         for (what, n) in seen {
             assert!(n > 0, "the sweep never produced {what}: {total:?}");
@@ -387,6 +453,7 @@ fn checker_rejects_interleaved_writes() {
             drop_at(60),
         ]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     assert_rejected(&script, &log, &["interleaved"]);
 
@@ -498,6 +565,7 @@ fn checker_rejects_an_early_flush() {
             drop_at(40),
         ]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     assert_rejected(&script, &log, &["returned Ok"]);
 
@@ -537,6 +605,7 @@ fn checker_rejects_eof_before_staged_bytes() {
             drop_at(40),
         ]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     assert_rejected(&script, &log, &["saw the write half closed"]);
 
@@ -594,6 +663,7 @@ fn checker_rejects_a_partly_accepted_async_write() {
             drop_at(40),
         ]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     assert_rejected(&script, &log, &["accepted in part"]);
 }
@@ -626,6 +696,7 @@ fn checker_rejects_lost_staged_bytes() {
             drop_at(40),
         ]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     assert_rejected(&script, &log, &["do not tile"]);
 
@@ -643,6 +714,7 @@ fn checker_rejects_lost_staged_bytes() {
             drop_at(40),
         ]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     assert_rejected(&script, &log, &["before W0's earlier write"]);
 
@@ -749,6 +821,7 @@ fn read_from_log() -> (Script, Log) {
         writers: vec![vec![record(drain, Some(0), (10, 18), outcome), drop_at(30)]],
         readers: vec![vec![read_of(64, 0, (9, 15), payload(0, 0, 5)), drop_at(40)]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     check(&script, &log).expect("the hand-made log is clean");
     (script, log)
@@ -819,6 +892,7 @@ fn checker_rejects_sink_losses_and_miscounts() {
             drop_at(40),
         ]],
         main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
     };
     check(&script, &log).expect("the rest of the write went to the next read");
 
@@ -885,4 +959,250 @@ fn zero_copy_script_runs_clean() {
     assert_eq!(total.bytes, 20 * 5050, "{total:?}");
     assert_eq!(total.eofs, 20, "{total:?}");
     assert_eq!(total.source_bytes, 20 * 40, "{total:?}");
+}
+
+/// The docs of `poll_write_vectored` say a gather of more than 64 KiB is
+/// accepted "64 KiB of its prefix" at most; with a thread waiting in a
+/// blocking read, the engine fills that thread's lent buffer and then stages
+/// up to 64 KiB more, so the gather is accepted past 64 KiB (found by the
+/// sweep, seed 122528595993889 script 366: 65655 of 73728 bytes). Ignored
+/// (the engine is not this branch's to change): run it with `--ignored` to
+/// see whether docs and engine agree.
+#[test]
+#[ignore = "reports a gap between poll_write_vectored's docs and the engine"]
+fn gather_past_64k_with_a_lent_buffer() {
+    use futures::AsyncWrite;
+    use std::io::Read;
+    use std::task::{Context, Poll, Waker};
+    let (mut reader, mut writer) = gopipe::pipe();
+    let lender = std::thread::spawn(move || {
+        let mut buf = [0; 100];
+        reader.read(&mut buf).map(|n| (n, reader))
+    });
+    // Let the reader lend its buffer.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (a, b) = (vec![1u8; 40_000], vec![2u8; 40_000]);
+    let slices = [io::IoSlice::new(&a), io::IoSlice::new(&b)];
+    let mut cx = Context::from_waker(Waker::noop());
+    let got = std::pin::Pin::new(&mut writer).poll_write_vectored(&mut cx, &slices);
+    let (read, _reader) = lender.join().unwrap().unwrap();
+    eprintln!("the reader got {read} bytes; the gather returned {got:?}");
+    match got {
+        Poll::Ready(Ok(n)) => assert!(n <= 64 << 10, "a gather of 80000 bytes accepted {n}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A `consumed` wait ([`Op::Consumed`]) as writer op `index`.
+fn consumed_of(index: usize, span: (u64, u64), outcome: Outcome) -> Record {
+    let op = Op::Consumed {
+        polls: 0,
+        stateless: false,
+    };
+    record(op, Some(index), span, outcome)
+}
+
+/// W0 writes 5 bytes async, then waits for `consumed`; R0 reads once with a
+/// 512-byte buffer, then closes.
+fn consumed_script() -> Script {
+    Script {
+        writers: vec![vec![
+            Op::AsyncIo {
+                len: 5,
+                by_ref: false,
+                polls: 0,
+            },
+            Op::Consumed {
+                polls: 0,
+                stateless: false,
+            },
+        ]],
+        readers: vec![vec![
+            Op::Io {
+                len: 512,
+                by_ref: false,
+            },
+            Op::Close,
+        ]],
+    }
+}
+
+/// A `consumed` that returned `Ok` before readers took the bytes of a write
+/// that returned before it started is caught; one whose read started before
+/// it returned is fine.
+#[test]
+fn checker_rejects_an_early_consumed() {
+    let script = consumed_script();
+    let log = Log {
+        writers: vec![vec![
+            async_wrote(5, 0, 0, (10, 11), 5),
+            consumed_of(1, (12, 13), Outcome::Flushed(Ok(()))),
+            drop_at(30),
+        ]],
+        readers: vec![vec![
+            read_of(512, 0, (14, 15), payload(0, 0, 5)),
+            record(Op::Close, Some(1), (16, 17), Outcome::Done),
+            drop_at(40),
+        ]],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
+    };
+    assert_rejected(&script, &log, &["returned Ok"]);
+
+    let mut fine = log;
+    fine.readers[0][0] = read_of(512, 0, (5, 14), payload(0, 0, 5));
+    let summary = check(&script, &fine).expect("the read took the bytes before it returned");
+    assert_eq!(summary.consumed, 1);
+}
+
+/// A `consumed` that failed, or was `Pending`, though readers had taken
+/// every byte it could wait for before it started is caught, as is one
+/// `Pending` after the read half's close returned, and one that timed out;
+/// one that failed while the bytes were being read is fine.
+#[test]
+fn checker_rejects_a_consumed_error_with_nothing_unread() {
+    let script = consumed_script();
+    let failed = || Outcome::Flushed(Err(io::Error::from(gopipe::ClosedPipe)));
+    let log = Log {
+        writers: vec![vec![
+            async_wrote(5, 0, 0, (10, 11), 5),
+            consumed_of(1, (16, 19), failed()),
+            drop_at(30),
+        ]],
+        readers: vec![vec![
+            read_of(512, 0, (12, 13), payload(0, 0, 5)),
+            record(Op::Close, Some(1), (14, 17), Outcome::Done),
+            drop_at(40),
+        ]],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
+    };
+    assert_rejected(&script, &log, &["had taken every byte"]);
+
+    // Pending till dropped, with nothing unread: caught the same way.
+    let mut pending = Log {
+        writers: vec![vec![
+            async_wrote(5, 0, 0, (10, 11), 5),
+            consumed_of(1, (16, 19), Outcome::Dropped),
+            drop_at(30),
+        ]],
+        ..log
+    };
+    assert_rejected(&script, &pending, &["had taken every byte"]);
+
+    // Pending though the read half's close returned before it started.
+    pending.writers[0][1] = consumed_of(1, (18, 19), Outcome::Dropped);
+    assert_rejected(&script, &pending, &["read half was closed before it"]);
+
+    // Timed out: never.
+    let mut timed_out = pending;
+    let timeout = io::Error::new(io::ErrorKind::TimedOut, "i/o timeout");
+    timed_out.writers[0][1] = consumed_of(1, (16, 19), Outcome::Flushed(Err(timeout)));
+    assert_rejected(&script, &timed_out, &["timed out"]);
+
+    // Started while the read was under way: the bytes may have been
+    // unread at its poll, and the read half's close fails it.
+    let mut fine = timed_out;
+    fine.writers[0][1] = consumed_of(1, (12, 19), failed());
+    let summary = check(&script, &fine).expect("a consumed failed by the reader's close");
+    assert_eq!(summary.consumed_errors, 1);
+}
+
+/// An async gather of `lens` as writer op `index` (write number `k`),
+/// reporting `n`.
+fn gather_wrote(lens: [usize; 2], k: usize, index: usize, span: (u64, u64), n: usize) -> Record {
+    let op = Op::AsyncVectored {
+        lens: [lens[0], lens[1], 0, 0],
+        count: 2,
+        by_ref: false,
+        polls: 0,
+    };
+    record(op, Some(index), span, Outcome::Wrote { k, result: Ok(n) })
+}
+
+/// An async gather of at most 64 KiB accepted in part, a larger one
+/// accepted past 64 KiB with no lent buffer to fill, and a read that returns
+/// bytes of a gather and of the next write are caught; a larger gather that
+/// filled a blocking read's buffer and staged 64 KiB more is accepted.
+#[test]
+fn checker_rejects_bad_async_gathers() {
+    let gather = |a, b| Op::AsyncVectored {
+        lens: [a, b, 0, 0],
+        count: 2,
+        by_ref: false,
+        polls: 0,
+    };
+    let read = |len| Op::Io { len, by_ref: false };
+    let script = Script {
+        writers: vec![vec![gather(300, 300), gather(40_000, 40_000)]],
+        readers: vec![vec![read(100), read(512)]],
+    };
+    let base = || Log {
+        writers: vec![vec![
+            gather_wrote([300, 300], 0, 0, (10, 11), 600),
+            gather_wrote([40_000, 40_000], 1, 1, (12, 13), 65_536),
+            drop_at(30),
+        ]],
+        readers: vec![vec![
+            read_of(100, 0, (14, 15), payload(0, 0, 100)),
+            read_of(512, 1, (16, 17), payload(0, 0, 600)[100..].to_vec()),
+            drop_at(40),
+        ]],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
+    };
+    let summary = check(&script, &base()).expect("a clean log");
+    assert_eq!((summary.async_gathers, summary.big_gathers), (2, 1));
+
+    let mut partial = base();
+    partial.writers[0][0] = gather_wrote([300, 300], 0, 0, (10, 11), 200);
+    partial.readers[0][1] = read_of(512, 1, (16, 17), payload(0, 0, 200)[100..].to_vec());
+    assert_rejected(&script, &partial, &["accepted in part"]);
+
+    let mut past = base();
+    past.writers[0][1] = gather_wrote([40_000, 40_000], 1, 1, (12, 13), 65_636);
+    assert_rejected(&script, &past, &["more than the stage's"]);
+
+    // The same count with a blocking read of 100 bytes under way: its lent
+    // buffer got the first 100 bytes.
+    let mut lent = base();
+    lent.writers[0][1] = gather_wrote([40_000, 40_000], 1, 1, (12, 18), 65_636);
+    lent.readers[0][1] = read_of(512, 1, (16, 17), payload(0, 0, 600)[100..].to_vec());
+    lent.readers[0].insert(2, read_of(100, 2, (17, 19), payload(0, 1, 100)));
+    let script3 = Script {
+        readers: vec![vec![read(100), read(512), read(100)]],
+        ..script.clone()
+    };
+    let summary = check(&script3, &lent).expect("a lent buffer filled, then 64 KiB staged");
+    assert_eq!(summary.lend_and_stage, 1);
+
+    // A read of the first gather's last 3 bytes and the second's first 2.
+    let mut mixed = base();
+    let mut data = payload(0, 0, 600)[597..].to_vec();
+    data.extend(payload(0, 1, 2));
+    mixed.readers[0][1] = read_of(512, 1, (16, 17), payload(0, 0, 600)[100..597].to_vec());
+    mixed.readers[0].insert(2, read_of(512, 2, (18, 19), data));
+    let script3 = Script {
+        readers: vec![vec![read(100), read(512), read(512)]],
+        ..script
+    };
+    assert_rejected(&script3, &mixed, &["do not tile"]);
+}
+
+/// A look that saw more task wakers than the handles and `consumed` futures
+/// alive can hold is caught; one at the bound is fine.
+#[test]
+fn checker_rejects_piled_up_wakers() {
+    let (script, mut log) = known_log();
+    let bound = script::TASK_BELLS * (1 + script::SHARED_HANDLE_WAKERS);
+    log.wakers.push(WakerLook {
+        t: 0,
+        index: Some(1),
+        held: bound,
+        places: 1,
+    });
+    let summary = check(&script, &log).expect("at the bound");
+    assert_eq!(summary.max_wakers, bound as u64);
+    log.wakers[0].held = bound + 1;
+    assert_rejected(&script, &log, &["task wakers"]);
 }

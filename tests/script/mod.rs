@@ -26,7 +26,22 @@
 //! - a read returns `Ok(0)` for a non-empty buffer only once the writer closed
 //!   without an error; a short write happens only on a close or a timeout, and
 //!   the next write after one cut short by a close fails;
-//! - an empty write returns `Ok(0)` only while a reader was reading.
+//! - an empty write returns `Ok(0)` only while a reader was reading;
+//! - an async write or gather ([`Op::AsyncVectored`]) of at most
+//!   [`STAGE_CAP`] bytes is accepted whole or not at all, a larger one in a
+//!   prefix of at most [`STAGE_CAP`] bytes (plus a blocking read's lent
+//!   buffer filled meanwhile), as one write; a dropped `Pending` one
+//!   accepted nothing;
+//! - a flush's or [`Op::Consumed`]'s wait returns `Ok` only once readers
+//!   took every byte of the async writes that returned before it started;
+//!   it fails (with the read half's close error, never a timeout) or stays
+//!   `Pending` only while some bytes of an async write that started before
+//!   it returned were unread, and is never `Pending` once the read half's
+//!   close had returned;
+//! - after each operation of a writer thread, the pipe holds at most
+//!   [`TASK_BELLS`] wakers for each handle that polled and each `consumed`
+//!   future alive, plus [`SHARED_HANDLE_WAKERS`] a bell: dropped `Pending`
+//!   futures do not pile up wakers.
 //!
 //! Every thread ends by dropping its handles, so once all threads are done both
 //! halves are closed and nothing can block for ever on a correct pipe; a
@@ -99,6 +114,11 @@ pub(crate) const DECOY_K: usize = 1 << 20;
 /// How long a thread polling a future a bounded number of times waits for its
 /// waker between two polls before it polls again anyway.
 const POLL_PATIENCE: Duration = Duration::from_micros(200);
+
+/// How many times an async operation is polled, by a polls byte's low three
+/// bits: 0 (until ready, half the time), or 1, 2, 3 or 6 polls before the
+/// future is dropped.
+const POLLS: [u8; 8] = [0, 0, 0, 0, 1, 2, 3, 6];
 
 /// Which half of the pipe a thread holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -296,6 +316,45 @@ pub(crate) enum Op {
         /// What it does then.
         stop: Stop,
     },
+    /// A writer's wait for readers to take the bytes async writes staged:
+    /// the `consumed()` future, or `poll_consumed` (the stateless form, which
+    /// marks the bytes accepted so far at each poll) if `stateless`; polled
+    /// as [`Op::AsyncIo`] is (skipped by a reader).
+    Consumed {
+        /// 0: until ready; else the most polls before it is dropped.
+        polls: u8,
+        /// `poll_consumed` on the handle instead of the `consumed()` future.
+        stateless: bool,
+    },
+    /// A writer's async `poll_write_vectored` of `lens[..count]` slices of
+    /// tagged bytes (one write, one write number; polled as [`Op::AsyncIo`]
+    /// is); through `&PipeWriter` if `by_ref` (skipped by a reader).
+    AsyncVectored {
+        /// The slices' sizes (those from `count` on are unused).
+        lens: [usize; 4],
+        /// How many slices: 1 to 4.
+        count: u8,
+        /// Through the shared reference's impl.
+        by_ref: bool,
+        /// 0: until ready; else the most polls before the future is dropped.
+        polls: u8,
+    },
+}
+
+/// The bytes of a gather or scatter of `lens`, joined for reports.
+fn join_lens(lens: &[usize]) -> String {
+    let lens: Vec<String> = lens.iter().map(usize::to_string).collect();
+    lens.join("+")
+}
+
+/// `/polls` for reports of an operation polled at most `polls` times
+/// (nothing for one polled until ready).
+fn show_polls(polls: u8) -> String {
+    if polls == 0 {
+        String::new()
+    } else {
+        format!("/{polls}")
+    }
 }
 
 impl Op {
@@ -347,6 +406,24 @@ impl Op {
                     .collect();
                 format!("{via}{name}({})", lens.join("+"))
             }
+            Op::Consumed { polls, stateless } => {
+                let name = if stateless {
+                    "poll_consumed"
+                } else {
+                    "consumed"
+                };
+                format!("{name}{}", show_polls(polls))
+            }
+            Op::AsyncVectored {
+                lens,
+                count,
+                by_ref,
+                polls,
+            } => {
+                let via = if by_ref { "&" } else { "" };
+                let lens = join_lens(&lens[..usize::from(count)]);
+                format!("{via}awrite_vectored({lens}){}", show_polls(polls))
+            }
             Op::Drain { chunk, limit, stop } => {
                 let name = if side == Side::Write {
                     "read_from"
@@ -374,14 +451,23 @@ impl Op {
     fn io_len(&self) -> usize {
         match *self {
             Op::Io { len, .. } | Op::AsyncIo { len, .. } => len,
-            Op::Vectored { lens, count, .. } => lens[..usize::from(count)].iter().sum(),
+            Op::Vectored { lens, count, .. } | Op::AsyncVectored { lens, count, .. } => {
+                lens[..usize::from(count)].iter().sum()
+            }
             _ => 0,
         }
     }
 
     /// Whether this is one of the async operations.
     pub(crate) fn is_async(&self) -> bool {
-        matches!(self, Op::AsyncIo { .. } | Op::Flush { .. } | Op::Shutdown)
+        matches!(
+            self,
+            Op::AsyncIo { .. }
+                | Op::Flush { .. }
+                | Op::Shutdown
+                | Op::Consumed { .. }
+                | Op::AsyncVectored { .. }
+        )
     }
 }
 
@@ -429,7 +515,7 @@ impl Bytes<'_> {
     /// How many times an async operation is polled: 0 (until ready, half the
     /// time), or 1, 2, 3 or 6 polls before the future is dropped.
     fn polls(&mut self) -> u8 {
-        [0, 0, 0, 0, 1, 2, 3, 6][usize::from(self.byte() % 8)]
+        POLLS[usize::from(self.byte() % 8)]
     }
 
     /// A timeout: none (most often), zero (rejected), or 20 µs to 3 ms.
@@ -476,12 +562,25 @@ impl Script {
     /// else none, a source's is the size; then `[Quiet, Fail, Panic, Fail]`
     /// (a sink) or `[Quiet, Quiet, Fail, Panic]` (a source) by bits 4-5 (a
     /// panic is a failure where panics abort).
+    ///
+    /// If the first byte's top three bits are `011` (none of the inputs
+    /// written before these operations existed has them), the async
+    /// operations are on whatever bit 4 says, and codes 4 and 5 are those of
+    /// issue 16 instead: `4` + an argument byte `a` + sizes: a writer's async
+    /// [`Op::AsyncVectored`] of `1 + (a & 3)` slices (each size a size
+    /// argument), through the shared reference if `a & 4`, polled as the
+    /// polls byte `a >> 3` says; a reader's blocking `read_vectored` of
+    /// those sizes; `5` + an argument byte `a`: a writer's
+    /// [`Op::Consumed`] (polls byte `a`, `poll_consumed` if `a & 8`), a
+    /// reader's async read into 1, 7, 64 or 4096 bytes (bits 4-5; bit 6: by
+    /// reference; polls byte `a`).
     pub(crate) fn decode(data: &[u8]) -> Script {
         let mut bytes = Bytes(data.iter());
         let header = bytes.byte();
         let writers = [1, 2, 3, 0][usize::from(header & 3)];
         let readers = [1, 2, 2, 0][usize::from((header >> 2) & 3)];
-        let asynchronous = header & 0x10 != 0;
+        let issue16 = header & 0xE0 == 0x60;
+        let asynchronous = header & 0x10 != 0 || issue16;
         let zero_copy = header & 0xE0 == 0xA0;
         let mut script = Script {
             writers: vec![Vec::new(); writers],
@@ -502,6 +601,49 @@ impl Script {
                 9 => Op::CloseWithError(ErrorChoice::ALL[usize::from(bytes.byte() % 8)]),
                 10 => Op::SetTimeout(bytes.timeout()),
                 11 => Op::Inspect,
+                4 if issue16 => {
+                    let a = bytes.byte();
+                    let count = 1 + (a & 3);
+                    let mut lens = [0; 4];
+                    for len in &mut lens[..usize::from(count)] {
+                        *len = bytes.size();
+                        if t < writers {
+                            *len = (*len).min(budget);
+                            budget -= *len;
+                        }
+                    }
+                    let by_ref = a & 4 != 0;
+                    if t < writers {
+                        Op::AsyncVectored {
+                            lens,
+                            count,
+                            by_ref,
+                            polls: POLLS[usize::from((a >> 3) % 8)],
+                        }
+                    } else {
+                        Op::Vectored {
+                            lens,
+                            count,
+                            by_ref,
+                        }
+                    }
+                }
+                5 if issue16 => {
+                    let a = bytes.byte();
+                    let polls = POLLS[usize::from(a % 8)];
+                    if t < writers {
+                        Op::Consumed {
+                            polls,
+                            stateless: a & 8 != 0,
+                        }
+                    } else {
+                        Op::AsyncIo {
+                            len: [1, 7, 64, 4096][usize::from((a >> 4) & 3)],
+                            by_ref: a & 0x40 != 0,
+                            polls,
+                        }
+                    }
+                }
                 4 if zero_copy => {
                     let a = bytes.byte();
                     let count = 1 + (a & 3);
@@ -622,8 +764,18 @@ impl Script {
             ops.iter()
                 .filter_map(|&op| match op {
                     Op::AsyncIo { len, by_ref, .. } => Some(Op::Io { len, by_ref }),
-                    Op::Flush { .. } => None,
+                    Op::Flush { .. } | Op::Consumed { .. } => None,
                     Op::Shutdown => Some(Op::Close),
+                    Op::AsyncVectored {
+                        lens,
+                        count,
+                        by_ref,
+                        ..
+                    } => Some(Op::Vectored {
+                        lens,
+                        count,
+                        by_ref,
+                    }),
                     op => Some(op),
                 })
                 .collect()
@@ -982,6 +1134,8 @@ pub(crate) struct Log {
     pub(crate) readers: Vec<Vec<Record>>,
     /// The main thread's drops of the original handles.
     pub(crate) main: Vec<(Side, Record)>,
+    /// The writer threads' looks at the wakers the pipe held.
+    pub(crate) wakers: Vec<WakerLook>,
 }
 
 impl Log {
@@ -1027,6 +1181,27 @@ trait Half: Clone + Send + fmt::Debug + 'static {
         polls: u8,
         shutdown: bool,
     ) -> Option<(u64, u64, Outcome)>;
+    /// Runs an [`Op::Consumed`]; `None` for a reader.
+    fn await_consumed(
+        &mut self,
+        clock: &Clock,
+        polls: u8,
+        stateless: bool,
+    ) -> Option<(u64, u64, Outcome)>;
+    /// Runs an [`Op::AsyncVectored`] as thread `t`'s I/O operation number
+    /// `k`; `None` for a reader.
+    fn async_vectored(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        lens: &[usize],
+        by_ref: bool,
+        polls: u8,
+    ) -> Option<(u64, u64, Outcome)>;
+    /// How many task wakers the pipe holds (`__task_wakers_held`); `None`
+    /// for a reader, which cannot tell.
+    fn wakers_held(&self) -> Option<usize>;
     /// Runs an [`Op::Vectored`] as thread `t`'s I/O operation number `k`.
     fn vectored(
         &mut self,
@@ -1139,6 +1314,64 @@ impl Half for PipeWriter {
             end,
             result.map_or(Outcome::Dropped, Outcome::Flushed),
         ))
+    }
+
+    fn await_consumed(
+        &mut self,
+        clock: &Clock,
+        polls: u8,
+        stateless: bool,
+    ) -> Option<(u64, u64, Outcome)> {
+        let start = clock.tick();
+        let result = if stateless {
+            drive(polls, |cx| self.poll_consumed(cx))
+        } else {
+            let mut consumed = std::pin::pin!(self.consumed());
+            drive(polls, |cx| consumed.as_mut().poll(cx))
+        };
+        let end = clock.tick();
+        Some((
+            start,
+            end,
+            result.map_or(Outcome::Dropped, Outcome::Flushed),
+        ))
+    }
+
+    fn async_vectored(
+        &mut self,
+        clock: &Clock,
+        t: usize,
+        k: usize,
+        lens: &[usize],
+        by_ref: bool,
+        polls: u8,
+    ) -> Option<(u64, u64, Outcome)> {
+        let data = payload(t, k, lens.iter().sum());
+        let mut slices = Vec::with_capacity(lens.len());
+        let mut rest = &data[..];
+        for &len in lens {
+            let (head, tail) = rest.split_at(len);
+            slices.push(io::IoSlice::new(head));
+            rest = tail;
+        }
+        let start = clock.tick();
+        let result = drive(polls, |cx| {
+            if by_ref {
+                Pin::new(&mut &*self).poll_write_vectored(cx, &slices)
+            } else {
+                Pin::new(&mut *self).poll_write_vectored(cx, &slices)
+            }
+        });
+        let end = clock.tick();
+        let outcome = match result {
+            Some(result) => Outcome::Wrote { k, result },
+            None => Outcome::Dropped,
+        };
+        Some((start, end, outcome))
+    }
+
+    fn wakers_held(&self) -> Option<usize> {
+        Some(self.__task_wakers_held())
     }
 
     fn vectored(
@@ -1273,6 +1506,26 @@ impl Half for PipeReader {
         None
     }
 
+    fn await_consumed(&mut self, _: &Clock, _: u8, _: bool) -> Option<(u64, u64, Outcome)> {
+        None
+    }
+
+    fn async_vectored(
+        &mut self,
+        _: &Clock,
+        _: usize,
+        _: usize,
+        _: &[usize],
+        _: bool,
+        _: u8,
+    ) -> Option<(u64, u64, Outcome)> {
+        None
+    }
+
+    fn wakers_held(&self) -> Option<usize> {
+        None
+    }
+
     fn vectored(
         &mut self,
         clock: &Clock,
@@ -1328,23 +1581,101 @@ impl Half for PipeReader {
     }
 }
 
+/// How many doorbells the pipe's task lists have (`Bell` in `src/sync.rs`):
+/// a place in them holds at most one waker per bell.
+pub(crate) const TASK_BELLS: usize = 6;
+
+/// How many wakers a bell keeps at most for tasks pushed out of their
+/// handle's place by another task polling through it (`SHARED_HANDLE_WAKERS`
+/// in `src/sync.rs`); the interpreter's executor makes a fresh waker for
+/// each operation, so a handle's next operation pushes out the waker a
+/// dropped one left.
+pub(crate) const SHARED_HANDLE_WAKERS: usize = 4;
+
+/// Counts, from above, the places in the pipe's task lists a run's handles
+/// and `consumed` futures may hold: one per handle that polled (counted
+/// before its first poll, uncounted after its drop) and per `consumed`
+/// future alive.
+#[derive(Default)]
+pub(crate) struct Places {
+    /// Places counted and not yet uncounted.
+    live: AtomicU64,
+    /// Places ever counted (each counted in `live` first).
+    counted: AtomicU64,
+}
+
+impl Places {
+    /// Counts a place, before whatever may take it polls.
+    fn count(&self) {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        self.counted.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Uncounts a place, after what may have taken it was dropped.
+    fn uncount(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Runs `look` and returns what it returned with the most places held
+    /// at any time while it ran: a place held then was counted in `live`
+    /// before the first load below (and is still), or counted in `live`
+    /// after it and so in `counted` before the place was taken.
+    fn around<T>(&self, look: impl FnOnce() -> T) -> (T, usize) {
+        let before = self.counted.load(Ordering::SeqCst);
+        let live = self.live.load(Ordering::SeqCst);
+        let out = look();
+        let after = self.counted.load(Ordering::SeqCst);
+        (out, (live + after - before) as usize)
+    }
+}
+
+/// A writer thread's look at how many task wakers the pipe held, after one
+/// of its operations (when it has none pending).
+#[derive(Clone, Debug)]
+pub(crate) struct WakerLook {
+    /// The writer thread.
+    pub(crate) t: usize,
+    /// After which of its operations; `None`: before its final drops.
+    pub(crate) index: Option<usize>,
+    /// What `__task_wakers_held` returned.
+    pub(crate) held: usize,
+    /// The most places the run's handles and `consumed` futures can have
+    /// held meanwhile (see [`Places`]).
+    pub(crate) places: usize,
+}
+
 /// Runs thread `t`'s `ops` on `first` (and the clones it makes), then drops
-/// every handle it still holds.
+/// every handle it still holds; a writer thread also looks at the wakers the
+/// pipe holds after each operation.
 fn worker<H: Half>(
     t: usize,
     ops: Vec<Op>,
     first: H,
     clock: Arc<Clock>,
     ready: Arc<Barrier>,
-) -> Vec<Record> {
+    places: Arc<Places>,
+) -> (Vec<Record>, Vec<WakerLook>) {
     let mut handles = vec![first];
+    // Per handle, whether it was counted in `places` (before its first
+    // async operation).
+    let mut counted = vec![false];
+    let mut looks = Vec::new();
     let mut records = Vec::with_capacity(ops.len() + 4);
     let mut k = 0;
     ready.wait();
     for (index, op) in ops.into_iter().enumerate() {
         let this_k = k;
-        if let Op::Io { .. } | Op::AsyncIo { .. } | Op::Vectored { .. } = op {
+        if let Op::Io { .. } | Op::AsyncIo { .. } | Op::Vectored { .. } | Op::AsyncVectored { .. } =
+            op
+        {
             k += 1;
+        }
+        if op.is_async() && !handles.is_empty() {
+            let last = counted.len() - 1;
+            if !counted[last] {
+                counted[last] = true;
+                places.count();
+            }
         }
         let mut record = Record {
             op,
@@ -1377,6 +1708,7 @@ fn worker<H: Half>(
                     Outcome::Done
                 });
                 handles.extend(clone);
+                counted.push(false);
             }
             Op::Drop => {
                 let mut handle = handles.pop();
@@ -1384,6 +1716,9 @@ fn worker<H: Half>(
                     drop(handle.take());
                     Outcome::Done
                 });
+                if counted.pop() == Some(true) {
+                    places.uncount();
+                }
             }
             Op::Close => stamped(&mut || {
                 handles[last].close_half();
@@ -1411,7 +1746,38 @@ fn worker<H: Half>(
                 record.outcome = outcome;
             }
             Op::Flush { polls } => {
+                // Its `consumed` future has a place of its own.
+                places.count();
                 if let Some((start, end, outcome)) = handles[last].async_flush(&clock, polls, false)
+                {
+                    record.start = start;
+                    record.end = end;
+                    record.outcome = outcome;
+                }
+                places.uncount();
+            }
+            Op::Consumed { polls, stateless } => {
+                // The `consumed` future has a place of its own;
+                // `poll_consumed` uses the handle's (counted above).
+                places.count();
+                if let Some((start, end, outcome)) =
+                    handles[last].await_consumed(&clock, polls, stateless)
+                {
+                    record.start = start;
+                    record.end = end;
+                    record.outcome = outcome;
+                }
+                places.uncount();
+            }
+            Op::AsyncVectored {
+                lens,
+                count,
+                by_ref,
+                polls,
+            } => {
+                let lens = &lens[..usize::from(count)];
+                if let Some((start, end, outcome)) =
+                    handles[last].async_vectored(&clock, t, this_k, lens, by_ref, polls)
                 {
                     record.start = start;
                     record.end = end;
@@ -1446,11 +1812,16 @@ fn worker<H: Half>(
             }
         }
         records.push(record);
+        look_at_wakers(&handles, &places, t, Some(index), &mut looks);
     }
+    look_at_wakers(&handles, &places, t, None, &mut looks);
     while let Some(handle) = handles.pop() {
         let start = clock.tick();
         drop(handle);
         let end = clock.tick();
+        if counted.pop() == Some(true) {
+            places.uncount();
+        }
         records.push(Record {
             op: Op::Drop,
             index: None,
@@ -1459,7 +1830,27 @@ fn worker<H: Half>(
             outcome: Outcome::Done,
         });
     }
-    records
+    (records, looks)
+}
+
+/// A writer thread's look at the wakers the pipe holds through its last
+/// handle, if it has one (see [`WakerLook`]).
+fn look_at_wakers<H: Half>(
+    handles: &[H],
+    places: &Places,
+    t: usize,
+    index: Option<usize>,
+    looks: &mut Vec<WakerLook>,
+) {
+    let Some(handle) = handles.last() else { return };
+    if let (Some(held), places) = places.around(|| handle.wakers_held()) {
+        looks.push(WakerLook {
+            t,
+            index,
+            held,
+            places,
+        });
+    }
 }
 
 /// Runs `script` on a pipe from `make`, one OS thread per script thread, all
@@ -1468,6 +1859,7 @@ pub(crate) fn execute(script: &Script, make: Ctor, watchdog: Duration) -> Log {
     assert!(script.writers.len() <= MAX_WRITERS, "too many writers");
     assert!(script.readers.len() <= MAX_READERS, "too many readers");
     let clock = Arc::new(Clock::default());
+    let places = Arc::new(Places::default());
     let ready = Arc::new(Barrier::new(script.writers.len() + script.readers.len()));
     let (reader, writer) = make();
     let mut log = Log::default();
@@ -1491,7 +1883,8 @@ pub(crate) fn execute(script: &Script, make: Ctor, watchdog: Duration) -> Log {
         log.main.push((side, record));
     }
 
-    let spawn = |name: String, body: Box<dyn FnOnce() -> Vec<Record> + Send>| {
+    type Body = Box<dyn FnOnce() -> (Vec<Record>, Vec<WakerLook>) + Send>;
+    let spawn = |name: String, body: Body| {
         thread::Builder::new()
             .name(name)
             .spawn(body)
@@ -1500,12 +1893,14 @@ pub(crate) fn execute(script: &Script, make: Ctor, watchdog: Duration) -> Log {
     let mut joins = Vec::new();
     for (t, (ops, handle)) in script.writers.iter().zip(writer_handles).enumerate() {
         let (ops, clock, ready) = (ops.clone(), clock.clone(), ready.clone());
-        let body = Box::new(move || worker(t, ops, handle, clock, ready));
+        let places = places.clone();
+        let body = Box::new(move || worker(t, ops, handle, clock, ready, places));
         joins.push((Side::Write, spawn(format!("script-W{t}"), body)));
     }
     for (t, (ops, handle)) in script.readers.iter().zip(reader_handles).enumerate() {
         let (ops, clock, ready) = (ops.clone(), clock.clone(), ready.clone());
-        let body = Box::new(move || worker(t, ops, handle, clock, ready));
+        let places = places.clone();
+        let body = Box::new(move || worker(t, ops, handle, clock, ready, places));
         joins.push((Side::Read, spawn(format!("script-R{t}"), body)));
     }
 
@@ -1530,8 +1925,11 @@ pub(crate) fn execute(script: &Script, make: Ctor, watchdog: Duration) -> Log {
     joiner.join().expect("the joiner does not panic");
     for (side, result) in results {
         match result {
-            Ok(records) if side == Side::Write => log.writers.push(records),
-            Ok(records) => log.readers.push(records),
+            Ok((records, looks)) if side == Side::Write => {
+                log.writers.push(records);
+                log.wakers.extend(looks);
+            }
+            Ok((records, _)) => log.readers.push(records),
             Err(payload) => {
                 let why = payload
                     .downcast_ref::<String>()
@@ -1607,6 +2005,25 @@ pub(crate) struct Summary {
     /// Sink calls that took part of what they were offered (the rest stayed
     /// on offer).
     pub(crate) partial_takes: u64,
+    /// `consumed` waits ([`Op::Consumed`]) that returned `Ok`.
+    pub(crate) consumed: u64,
+    /// `consumed` waits that failed.
+    pub(crate) consumed_errors: u64,
+    /// `consumed` waits dropped while `Pending`.
+    pub(crate) dropped_consumed: u64,
+    /// Async gathers ([`Op::AsyncVectored`]) that returned `Ok`.
+    pub(crate) async_gathers: u64,
+    /// Of those, gathers of more than [`STAGE_CAP`] bytes.
+    pub(crate) big_gathers: u64,
+    /// Async gathers dropped while `Pending`.
+    pub(crate) dropped_gathers: u64,
+    /// Async writes and gathers that accepted more than [`STAGE_CAP`] bytes
+    /// (a blocking read's lent buffer filled, the rest staged).
+    pub(crate) lend_and_stage: u64,
+    /// Writers' looks at the wakers the pipe held.
+    pub(crate) waker_looks: u64,
+    /// The most wakers a look saw.
+    pub(crate) max_wakers: u64,
 }
 
 impl Summary {
@@ -1635,6 +2052,15 @@ impl Summary {
         self.cut_read_froms += other.cut_read_froms;
         self.counted_cuts += other.counted_cuts;
         self.partial_takes += other.partial_takes;
+        self.consumed += other.consumed;
+        self.consumed_errors += other.consumed_errors;
+        self.dropped_consumed += other.dropped_consumed;
+        self.async_gathers += other.async_gathers;
+        self.big_gathers += other.big_gathers;
+        self.dropped_gathers += other.dropped_gathers;
+        self.lend_and_stage += other.lend_and_stage;
+        self.waker_looks += other.waker_looks;
+        self.max_wakers = self.max_wakers.max(other.max_wakers);
     }
 }
 
@@ -1739,6 +2165,9 @@ struct Checker<'a> {
     read_cause_seen: Vec<(Cause, String)>,
     /// Flushes and shutdowns that returned `Ok`: (start, end, where).
     flushed: Vec<(u64, u64, String)>,
+    /// Flushes and `consumed` waits that failed or were `Pending`: (start,
+    /// end, where, what they did).
+    waits: Vec<(u64, u64, String, &'static str)>,
     /// Reads that returned end of file or the write half's close error:
     /// (start, end, where).
     close_reads: Vec<(u64, u64, String)>,
@@ -1786,6 +2215,8 @@ struct Coverage {
     bytes: usize,
     /// The latest start of a read of them.
     last_start: u64,
+    /// The latest end of a read of them.
+    last_end: u64,
     /// The earliest end of a read of them.
     first_end: u64,
 }
@@ -1795,6 +2226,7 @@ impl Default for Coverage {
         Coverage {
             bytes: 0,
             last_start: 0,
+            last_end: 0,
             first_end: u64::MAX,
         }
     }
@@ -1810,6 +2242,7 @@ pub(crate) fn check(script: &Script, log: &Log) -> Result<Summary, String> {
     ck.check_ops(Side::Read)?;
     ck.check_causes(Side::Write)?;
     ck.check_causes(Side::Read)?;
+    ck.check_wakers()?;
     let coverage = ck.check_tiling()?;
     ck.check_drains(&coverage)?;
     Ok(ck.summary)
@@ -1839,6 +2272,7 @@ impl<'a> Checker<'a> {
             write_cause_seen: Vec::new(),
             read_cause_seen: Vec::new(),
             flushed: Vec::new(),
+            waits: Vec::new(),
             close_reads: Vec::new(),
             summary: Summary::default(),
         };
@@ -2013,12 +2447,21 @@ impl<'a> Checker<'a> {
                 match (&r.op, &r.outcome) {
                     (_, Outcome::Skipped | Outcome::Done) => {}
                     (
-                        Op::Io { .. } | Op::AsyncIo { .. } | Op::Vectored { .. },
+                        Op::Io { .. }
+                        | Op::AsyncIo { .. }
+                        | Op::Vectored { .. }
+                        | Op::AsyncVectored { .. },
                         Outcome::Wrote { result, .. },
                     ) => {
                         let len = r.op.io_len();
                         if matches!(r.op, Op::Vectored { .. }) && result.is_ok() {
                             self.summary.vectored += 1;
+                        }
+                        if let (Op::AsyncIo { .. } | Op::AsyncVectored { .. }, Ok(n)) =
+                            (&r.op, result)
+                        {
+                            self.check_async_accept(r, len, *n)
+                                .or_else(|why| fail(&why))?;
                         }
                         let asynch = r.op.is_async();
                         let previous_cut = cut_by_close.take();
@@ -2067,7 +2510,7 @@ impl<'a> Checker<'a> {
                             cut_by_close = Some(at.clone());
                         }
                     }
-                    (&Op::AsyncIo { len, .. }, Outcome::Dropped) => {
+                    (Op::AsyncIo { .. } | Op::AsyncVectored { .. }, Outcome::Dropped) => {
                         if side == Side::Write {
                             if let Some(cut) = cut_by_close.take() {
                                 return fail(&format!(
@@ -2075,9 +2518,13 @@ impl<'a> Checker<'a> {
                                 ));
                             }
                         }
-                        self.check_dropped(len, r).or_else(|why| fail(&why))?;
+                        self.check_dropped(r.op.io_len(), r)
+                            .or_else(|why| fail(&why))?;
+                        if matches!(r.op, Op::AsyncVectored { .. }) {
+                            self.summary.dropped_gathers += 1;
+                        }
                     }
-                    (Op::Flush { .. }, Outcome::Flushed(result)) => {
+                    (Op::Flush { .. } | Op::Consumed { .. }, Outcome::Flushed(result)) => {
                         self.check_flush(r, result, &at).or_else(|why| fail(&why))?;
                     }
                     // A shutdown closes the write half at once: it never fails
@@ -2087,7 +2534,9 @@ impl<'a> Checker<'a> {
                             return fail(&format!("shutdown failed: {e:?}"));
                         }
                     }
-                    (Op::Flush { .. }, Outcome::Dropped) => self.summary.dropped += 1,
+                    (Op::Flush { .. } | Op::Consumed { .. }, Outcome::Dropped) => {
+                        self.check_pending_wait(r, &at).or_else(|why| fail(&why))?;
+                    }
                     (&Op::SetTimeout(timeout), Outcome::SetTimeout(result)) => {
                         let zero = timeout == Some(Duration::ZERO);
                         match result {
@@ -2538,18 +2987,110 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
+    /// Checks how much of `len` bytes an async write or gather accepted
+    /// (`check_write` checks that one of at most [`STAGE_CAP`] bytes was
+    /// accepted whole; the tiling that the bytes are its prefix, one write
+    /// never interleaved): at most what the stage holds, plus the buffer a
+    /// blocking read lent meanwhile, which the engine fills first and then
+    /// stages the rest of a larger write (`Fast::poll_write`). The docs of
+    /// `poll_write_vectored` say "of a larger gather, 64 KiB of its prefix":
+    /// an engine that keeps to that never needs the lent buffer's allowance,
+    /// which [`Summary::lend_and_stage`] counts.
+    fn check_async_accept(&mut self, r: &Record, len: usize, n: usize) -> Result<(), String> {
+        let lent = self
+            .log
+            .readers
+            .iter()
+            .flatten()
+            .filter(|q| {
+                matches!(q.op, Op::Io { .. } | Op::Vectored { .. })
+                    && !matches!(q.outcome, Outcome::Skipped)
+                    && q.start < r.end
+                    && r.start < q.end
+            })
+            .map(|q| q.op.io_len())
+            .max()
+            .unwrap_or(0);
+        if n > STAGE_CAP + lent {
+            return Err(format!(
+                "an async write of {len} bytes accepted {n}, more than the stage's \
+                 {STAGE_CAP} and the {lent} bytes a blocking read lent meanwhile"
+            ));
+        }
+        if n > STAGE_CAP {
+            self.summary.lend_and_stage += 1;
+        }
+        if matches!(r.op, Op::AsyncVectored { .. }) {
+            self.summary.async_gathers += 1;
+            if len > STAGE_CAP {
+                self.summary.big_gathers += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a flush's or a `consumed` wait's future dropped while
+    /// `Pending`: never once the read half had closed before it (it is then
+    /// ready, `Ok` or failing), and only while some of the bytes it waits
+    /// for were unread (checked once the reads are placed).
+    fn check_pending_wait(&mut self, r: &Record, at: &str) -> Result<(), String> {
+        if self.closed_by(Side::Read, r.start) {
+            return Err("Pending though the read half was closed before it".into());
+        }
+        self.summary.dropped += 1;
+        if matches!(r.op, Op::Consumed { .. }) {
+            self.summary.dropped_consumed += 1;
+        }
+        self.waits
+            .push((r.start, r.end, at.into(), "was Pending till dropped"));
+        Ok(())
+    }
+
+    /// Checks the writers' looks at the wakers the pipe held: at most one per
+    /// bell for each place a handle that polled or a `consumed` future can
+    /// have held meanwhile, plus [`SHARED_HANDLE_WAKERS`] per bell (wakers
+    /// pushed out of their handle's place), as the engine promises; dropped
+    /// `Pending` futures must not pile up more.
+    fn check_wakers(&mut self) -> Result<(), String> {
+        for look in &self.log.wakers {
+            let bound = TASK_BELLS * (look.places + SHARED_HANDLE_WAKERS);
+            if look.held > bound {
+                let at = look.index.map_or("end".into(), |i| i.to_string());
+                return Err(format!(
+                    "W{} after #{at}: the pipe held {} task wakers, more than {bound} \
+                     ({} places at most, {TASK_BELLS} bells, {SHARED_HANDLE_WAKERS} \
+                     pushed-out wakers a bell)",
+                    look.t, look.held, look.places
+                ));
+            }
+            self.summary.waker_looks += 1;
+            self.summary.max_wakers = self.summary.max_wakers.max(look.held as u64);
+        }
+        Ok(())
+    }
+
     /// Checks a flush or shutdown on its own; an `Ok` one is checked against
     /// the reads once they are placed ([`Checker::check_drains`]).
     fn check_flush(&mut self, r: &Record, result: &io::Result<()>, at: &str) -> Result<(), String> {
+        let consumed = matches!(r.op, Op::Consumed { .. });
         let err = match result {
             Ok(()) => {
                 self.summary.flushes += 1;
+                if consumed {
+                    self.summary.consumed += 1;
+                }
                 self.flushed.push((r.start, r.end, at.into()));
                 return Ok(());
             }
             Err(err) => err,
         };
         self.summary.flush_errors += 1;
+        if consumed {
+            self.summary.consumed_errors += 1;
+        }
+        // It failed at a poll that found some of the bytes it waits for
+        // unread (checked once the reads are placed).
+        self.waits.push((r.start, r.end, at.into(), "failed"));
         // A flush fails only when the read half closed with bytes still
         // staged, with the error a write gets then (for a shutdown, before its
         // own close).
@@ -2606,6 +3147,22 @@ impl<'a> Checker<'a> {
                 .iter()
                 .map(|c| ("saw the write half closed", c)),
         );
+        // A wait that failed or was Pending found, at some poll, bytes it
+        // waited for unread: bytes of an async write that started before it
+        // returned (a later one cannot count), not all read by reads that
+        // returned before it started.
+        for (start, end, at, what) in &self.waits {
+            let unread = all.iter().any(|&(_, x, cover, n)| {
+                x.asynch && x.start < *end && (cover.bytes < n || cover.last_end > *start)
+            });
+            if !unread {
+                return Err(format!(
+                    "{at} [{start}..{end}] {what}, but readers had taken every byte of \
+                     every async write that started before it returned, by reads that \
+                     returned before it started"
+                ));
+            }
+        }
         for (what, (start, end, at)) in drains {
             for &(w, x, cover, n) in &all {
                 if x.end < *start && (cover.bytes < n || cover.last_start > *end) {
@@ -2841,6 +3398,7 @@ impl<'a> Checker<'a> {
                 let cover = coverage.entry((w, wi)).or_default();
                 cover.bytes += chunk.bytes.len();
                 cover.last_start = cover.last_start.max(chunk.start);
+                cover.last_end = cover.last_end.max(chunk.end);
                 cover.first_end = cover.first_end.min(chunk.end);
             }
         }
