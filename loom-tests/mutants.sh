@@ -409,8 +409,8 @@ EOF
     async-fill-drops-rest) cat <<'EOF'
 # An async write that filled a lent buffer drops the rest (it stages it and
 # takes it back) but reports it as accepted.
-sub(FAST, "staged = ring.push_gather(bufs, n);\n",
-    "staged = ring.push_gather(bufs, n);\n                ring.unpush(staged);\n")
+sub(FAST, "staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n",
+    "staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n                ring.unpush(staged);\n")
 EOF
     ;;
     deadline-moved-wakes-nobody) cat <<'EOF'

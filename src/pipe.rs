@@ -277,9 +277,9 @@ pub struct PipeReader {
 ///
 /// - `poll_write` returns `Ready(Ok(n))` once `n` bytes were accepted. A write
 ///   of at most 64 KiB is accepted whole or not at all, so async writers of
-///   whole messages never interleave; a larger one takes what fits. An empty
-///   write returns `Ready(Ok(0))` at once (a blocking empty write waits for a
-///   reader, as in Go).
+///   whole messages never interleave; of a larger one, at most 64 KiB of its
+///   prefix (what fits). An empty write returns `Ready(Ok(0))` at once (a
+///   blocking empty write waits for a reader, as in Go).
 /// - `poll_write_vectored` takes a gather as one write on the same terms (at
 ///   most 64 KiB in all, whole or not at all; of a larger gather, 64 KiB of
 ///   its prefix), straight into a waiting thread's buffer or the stage;

@@ -269,16 +269,17 @@ impl Lend {
         })
     }
 
-    /// The writer's copy of the first bytes of the gather `slices` into the
-    /// lent buffer; returns how many it copied.
+    /// The writer's copy of the first bytes of the gather `slices`, at most
+    /// `max`, into the lent buffer; returns how many it copied.
     ///
     /// # Safety
     ///
     /// As for [`Lend::fill`].
-    unsafe fn fill_gather(&self, slices: &[io::IoSlice<'_>]) -> usize {
+    unsafe fn fill_gather(&self, slices: &[io::IoSlice<'_>], max: usize) -> usize {
         self.buf.with_mut(|view| {
             // SAFETY: the caller owns the lend until it answers (`Lend`).
             let BufView { ptr, len } = unsafe { *view };
+            let len = len.min(max);
             let mut n = 0;
             for slice in slices {
                 if n == len {
@@ -1152,7 +1153,7 @@ impl Fast {
     /// copies into a thread's lent buffer if one is waiting and nothing is
     /// staged, and stages the rest (or all of it). A gather of at most
     /// [`STAGE_CAP`] bytes is accepted whole or not at all (then `Pending`,
-    /// having taken nothing); a larger one as much of its prefix as fits.
+    /// having taken nothing); a larger one as much of its prefix as fits, 64 KiB at most.
     pub(crate) fn poll_write(
         &self,
         sh: &Shared,
@@ -1207,10 +1208,12 @@ impl Fast {
                 // (`Lend`), so the reference is valid until then.
                 let lend = unsafe { &*(lent as *const Lend) };
                 // SAFETY: our CAS claimed the lend and we have not answered.
-                let n = unsafe { lend.fill_gather(bufs) };
+                // At most 64 KiB in all, as a write that finds no lend.
+                let n = unsafe { lend.fill_gather(bufs, STAGE_CAP) };
                 // What did not fit is staged in the same call (it fits whole
-                // when the gather does: the stage was empty).
-                let staged = ring.push_gather(bufs, n);
+                // when the gather does: the stage was empty), up to 64 KiB
+                // accepted in all, as a write that finds no lend accepts.
+                let staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));
                 self.stage.publish(&ring);
                 // ORDERING: SeqCst, after the SeqCst length (see the staging
                 // path below).
@@ -1256,7 +1259,7 @@ impl Fast {
             }
             return Poll::Pending;
         }
-        let n = ring.push_gather(bufs, 0);
+        let n = ring.push_gather(bufs, 0, STAGE_CAP);
         self.stage.publish(&ring);
         // ORDERING: SeqCst, after the SeqCst length: a reader that saw the
         // pipe closed and then no staged byte (end of file, or a read half's

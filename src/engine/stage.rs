@@ -69,14 +69,20 @@ impl Ring {
     /// took.
     #[cfg(all(test, not(gopipe_loom)))]
     pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
-        self.push_gather(&[std::io::IoSlice::new(bytes)], 0)
+        self.push_gather(&[std::io::IoSlice::new(bytes)], 0, usize::MAX)
     }
 
     /// Appends as much of the gather `slices`, less its first `skip` bytes,
-    /// as fits, as one write; returns how many bytes it took.
-    pub(crate) fn push_gather(&mut self, slices: &[std::io::IoSlice<'_>], skip: usize) -> usize {
+    /// as fits, and at most `max` bytes, as one write; returns how many bytes
+    /// it took.
+    pub(crate) fn push_gather(
+        &mut self,
+        slices: &[std::io::IoSlice<'_>],
+        skip: usize,
+        max: usize,
+    ) -> usize {
         let total = slices.iter().map(|s| s.len()).sum::<usize>() - skip;
-        let n = total.min(self.room());
+        let n = total.min(self.room()).min(max);
         if n == 0 {
             return 0;
         }

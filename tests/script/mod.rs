@@ -29,8 +29,8 @@
 //! - an empty write returns `Ok(0)` only while a reader was reading;
 //! - an async write or gather ([`Op::AsyncVectored`]) of at most
 //!   [`STAGE_CAP`] bytes is accepted whole or not at all, a larger one in a
-//!   prefix of at most [`STAGE_CAP`] bytes (plus a blocking read's lent
-//!   buffer filled meanwhile), as one write; a dropped `Pending` one
+//!   prefix of at most [`STAGE_CAP`] bytes (also when a blocking read's lent
+//!   buffer took the first of them), as one write; a dropped `Pending` one
 //!   accepted nothing;
 //! - a flush's or [`Op::Consumed`]'s wait returns `Ok` only once readers
 //!   took every byte of the async writes that returned before it started;
@@ -2017,9 +2017,6 @@ pub(crate) struct Summary {
     pub(crate) big_gathers: u64,
     /// Async gathers dropped while `Pending`.
     pub(crate) dropped_gathers: u64,
-    /// Async writes and gathers that accepted more than [`STAGE_CAP`] bytes
-    /// (a blocking read's lent buffer filled, the rest staged).
-    pub(crate) lend_and_stage: u64,
     /// Writers' looks at the wakers the pipe held.
     pub(crate) waker_looks: u64,
     /// The most wakers a look saw.
@@ -2058,7 +2055,6 @@ impl Summary {
         self.async_gathers += other.async_gathers;
         self.big_gathers += other.big_gathers;
         self.dropped_gathers += other.dropped_gathers;
-        self.lend_and_stage += other.lend_and_stage;
         self.waker_looks += other.waker_looks;
         self.max_wakers = self.max_wakers.max(other.max_wakers);
     }
@@ -2990,35 +2986,13 @@ impl<'a> Checker<'a> {
     /// Checks how much of `len` bytes an async write or gather accepted
     /// (`check_write` checks that one of at most [`STAGE_CAP`] bytes was
     /// accepted whole; the tiling that the bytes are its prefix, one write
-    /// never interleaved): at most what the stage holds, plus the buffer a
-    /// blocking read lent meanwhile, which the engine fills first and then
-    /// stages the rest of a larger write (`Fast::poll_write`). The docs of
-    /// `poll_write_vectored` say "of a larger gather, 64 KiB of its prefix":
-    /// an engine that keeps to that never needs the lent buffer's allowance,
-    /// which [`Summary::lend_and_stage`] counts.
+    /// never interleaved): at most what the stage holds, also when a
+    /// blocking read's lent buffer took the first bytes.
     fn check_async_accept(&mut self, r: &Record, len: usize, n: usize) -> Result<(), String> {
-        let lent = self
-            .log
-            .readers
-            .iter()
-            .flatten()
-            .filter(|q| {
-                matches!(q.op, Op::Io { .. } | Op::Vectored { .. })
-                    && !matches!(q.outcome, Outcome::Skipped)
-                    && q.start < r.end
-                    && r.start < q.end
-            })
-            .map(|q| q.op.io_len())
-            .max()
-            .unwrap_or(0);
-        if n > STAGE_CAP + lent {
-            return Err(format!(
-                "an async write of {len} bytes accepted {n}, more than the stage's \
-                 {STAGE_CAP} and the {lent} bytes a blocking read lent meanwhile"
-            ));
-        }
         if n > STAGE_CAP {
-            self.summary.lend_and_stage += 1;
+            return Err(format!(
+                "an async write of {len} bytes accepted {n}, more than the stage's {STAGE_CAP}"
+            ));
         }
         if matches!(r.op, Op::AsyncVectored { .. }) {
             self.summary.async_gathers += 1;
