@@ -98,6 +98,8 @@ mutant_names=(
   read-from-fills-lend
   read-from-counts-cut-write-whole
   read-from-hides-count
+  closed-read-ignores-claim
+  claim-end-rings-nobody
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -165,6 +167,8 @@ declare -A mutant_tests=(
   [read-from-fills-lend]="zero_copy:read_deadline_holds_while_read_from_reads_its_source"
   [read-from-counts-cut-write-whole]="zero_copy:read_from_cut_short_returns_its_exact_count"
   [read-from-hides-count]="zero_copy:read_from_into_lent_buffer_racing_read_deadline"
+  [closed-read-ignores-claim]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
+  [claim-end-rings-nobody]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
 )
 
 mutant_patch() {
@@ -563,6 +567,19 @@ EOF
 # read_from returns the error of a cut write with nothing delivered although
 # earlier writes of the call were (the old behaviour): the count is lost.
 sub(MOD, "                Err(_) if total > 0 => return Ok(total),\n", "")
+EOF
+    ;;
+    closed-read-ignores-claim) cat <<'EOF'
+# A read on a closed pipe that finds the staged bytes claimed by a write_to
+# sink reports end of file at once: the bytes the sink leaves are lost.
+sub(FAST, "                0 if self.stage.claimed() => return None,\n",
+    "                0 if self.stage.claimed() => return Some(sh.read_close_result()),\n")
+EOF
+    ;;
+    claim-end-rings-nobody) cat <<'EOF'
+# The end of a drain claim rings nobody: readers waiting for it sleep on.
+sub(FAST, "            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify(Bell::Offer);\n            }\n",
+    "            fn drop(&mut self) {}\n")
 EOF
     ;;
     *) return 1 ;;

@@ -347,6 +347,7 @@ fn poll_read_waits_for_the_claim_without_blocking() {
     struct Count(std::sync::atomic::AtomicUsize);
     impl std::task::Wake for Count {
         fn wake(self: Arc<Self>) {
+            // ORDERING: SeqCst; a test counter, read after the drain joined.
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -368,6 +369,7 @@ fn poll_read_waits_for_the_claim_without_blocking() {
         let (sink, res) = t.join().unwrap();
         assert_eq!(res.unwrap_err().to_string(), "sink full");
         assert_eq!(sink.got, b"ab");
+        // ORDERING: SeqCst; the drainer's join ordered its wake-up before this.
         assert!(
             count.0.load(Ordering::SeqCst) > 0,
             "the claim's end woke nobody"
@@ -400,6 +402,7 @@ impl Read for BlockingSource {
             return Ok(1);
         }
         if let Some(entered) = self.entered.take() {
+            // ORDERING: SeqCst; the reader looks only after a timeout, long after.
             self.blocked.store(true, Ordering::SeqCst);
             let _ = entered.send(());
             let _ = self.release.recv_timeout(HOLD);
@@ -470,6 +473,7 @@ fn timed_reads_while_the_source_blocks(
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::TimedOut, "{e:?}");
+                // ORDERING: SeqCst, pairs with the source's store.
                 if got.len() == 200 && blocked.load(Ordering::SeqCst) {
                     break;
                 }

@@ -340,12 +340,15 @@ struct Gate {
 impl Gate {
     /// Opens the gate.
     fn open(&self) {
+        // ORDERING: SeqCst, before the notify: the waiter that sees it also
+        // sees what the opener did before.
         self.open.store(true, Ordering::SeqCst);
         self.notify.notify();
     }
 
     /// Waits until the gate is open.
     fn wait(&self) {
+        // ORDERING: SeqCst, pairs with `open`'s store.
         while !self.open.load(Ordering::SeqCst) {
             self.notify.wait();
         }
@@ -560,5 +563,48 @@ fn read_from_cut_short_returns_its_exact_count() {
         let got = r.join().unwrap();
         assert_eq!(got, b"a");
         assert_eq!(res.unwrap(), 1);
+    });
+}
+
+/// `abc` staged by an async write and the write half dropped; `write_to`
+/// drains into a sink that takes `a` and then fails, while another reader
+/// reads to end of file. A read that finds the staged bytes claimed by the
+/// sink waits for the claim to end (the pipe is closed, so it ignores the
+/// done channel, and the claim's end rings it) instead of reporting end of
+/// file early: the sink's bytes and the reader's are `abc`, each once, in
+/// order, then end of file.
+#[test]
+fn closed_pipe_read_waits_for_a_drain_claim() {
+    model("closed_pipe_read_waits_for_a_drain_claim", || {
+        let (reader, writer) = gopipe::pipe();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            poll_write(&writer, &mut cx, b"abc"),
+            Poll::Ready(Ok(3))
+        ));
+        drop(writer);
+        let other = reader.clone();
+        let r = thread::spawn(move || read_to_end(&other, 4));
+        let mut sink = Sink::limited(usize::MAX, 1, SinkEnd::Fails);
+        let res = reader.write_to(&mut sink);
+        let (got, end) = r.join().unwrap();
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        match res {
+            Ok(n) => {
+                assert_eq!(n, 0);
+                assert!(sink.got.is_empty());
+            }
+            Err(e) => {
+                assert_sink_full(&e);
+                assert_eq!(sink.got, b"a");
+            }
+        }
+        let mut all = sink.got.clone();
+        all.extend_from_slice(&got);
+        assert_eq!(
+            all, b"abc",
+            "the sink took {:?}, the reader got {got:?}",
+            sink.got
+        );
     });
 }
