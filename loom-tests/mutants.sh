@@ -92,9 +92,14 @@ mutant_names=(
   sink-error-keeps-claim
   sink-panic-keeps-claim
   drain-advances-past-sink
-  fill-answers-zero
-  read-from-takes-empty-lend
   vectored-releases-write-side
+  drain-sink-under-ring-lock
+  drain-claim-not-seen
+  read-from-fills-lend
+  read-from-counts-cut-write-whole
+  read-from-hides-count
+  closed-read-ignores-claim
+  claim-end-rings-nobody
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -156,9 +161,14 @@ declare -A mutant_tests=(
   [sink-error-keeps-claim]="zero_copy:write_to_sink_fails_half_way"
   [sink-panic-keeps-claim]="zero_copy:write_to_sink_panics_half_way"
   [drain-advances-past-sink]="zero_copy:write_to_sink_fails_half_way"
-  [fill-answers-zero]="zero_copy:read_from_into_lent_buffer_racing_read_deadline"
-  [read-from-takes-empty-lend]="zero_copy:read_from_into_write_to"
   [vectored-releases-write-side]="zero_copy:large_vectored_write_holds_write_side"
+  [drain-sink-under-ring-lock]="zero_copy:write_to_sink_on_staged_bytes_holds_no_lock"
+  [drain-claim-not-seen]="zero_copy:write_to_sink_on_staged_bytes_holds_no_lock"
+  [read-from-fills-lend]="zero_copy:read_deadline_holds_while_read_from_reads_its_source"
+  [read-from-counts-cut-write-whole]="zero_copy:read_from_cut_short_returns_its_exact_count"
+  [read-from-hides-count]="zero_copy:read_from_into_lent_buffer_racing_read_deadline"
+  [closed-read-ignores-claim]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
+  [claim-end-rings-nobody]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
 )
 
 mutant_patch() {
@@ -395,8 +405,8 @@ EOF
     closed-read-drops-staged) cat <<'EOF'
 # A read on a pipe whose write half closed ignores the bytes an async write
 # staged before the close: end of file comes early.
-sub(FAST, "        if !self.stage.is_empty() && !sh.read_closed() {\n",
-    "        if false && !self.stage.is_empty() && !sh.read_closed() {\n")
+sub(FAST, "            if self.stage.is_empty() || sh.read_closed() {\n",
+    "            if true || self.stage.is_empty() || sh.read_closed() {\n")
 EOF
     ;;
     task-wake-only-oldest) cat <<'EOF'
@@ -468,25 +478,108 @@ EOF
 sub(FAST, "unsafe { (*lease).advance(n) }", "unsafe { (*lease).advance(bytes.len()) }")
 EOF
     ;;
-    fill-answers-zero) cat <<'EOF'
-# read_from fills a reader's lent buffer from its source but answers the lend
-# with 0: the reader never gets bytes that read_from counts as written.
-sub(FAST, "                guard.answer = n;\n", "")
-EOF
-    ;;
-    read-from-takes-empty-lend) cat <<'EOF'
-# read_from takes a draining read's empty lend: its source reads into an empty
-# buffer, returns 0, and read_from takes that for the source's end.
-sub(FAST, "        if len == 0 {\n            // A draining read's empty lend",
-    "        if false && len == 0 {\n            // A draining read's empty lend")
-EOF
-    ;;
     vectored-releases-write-side) cat <<'EOF'
 # A large write_vectored releases the write side between its slices (and takes
 # it again): another writer's write can come between them.
 sub(FAST, "        for slice in slices.iter().filter(|s| !s.is_empty()) {\n",
     "        for slice in slices.iter().filter(|s| !s.is_empty()) {\n"
     "            self.unlock(sh);\n            if !self.try_lock() {\n                self.lock_slow(sh, deadline)?;\n            }\n")
+EOF
+    ;;
+    drain-sink-under-ring-lock) cat <<'EOF'
+# The old drain (issue 17): a write_to sink runs on staged bytes with the
+# stage's lock held, so other readers and async writers wait for user code.
+sub(STAGE, "            let got = take(front);\n            let mut ring = self.ring.lock();\n",
+    "            let mut ring = self.ring.lock();\n            let got = take(front);\n")
+EOF
+    ;;
+    drain-claim-not-seen) cat <<'EOF'
+# Other readers do not see a drain claim: they take the staged bytes a
+# write_to sink is reading, which then reach two readers.
+sub(STAGE, "        if self.claimed {\n            return 0;\n        }\n", "")
+EOF
+    ;;
+    read-from-fills-lend) cat <<'EOF'
+# The old fill-from-source (issue 17): read_from claims a waiting reader's
+# lent buffer and runs its source straight into it, so the reader waits for
+# the source whatever its deadline or a close.
+sub(FAST, "    /// Writes all of `buf` unless the pipe closes or the deadline passes first.\n",
+    """    /// Mutant: the old fill-from-source.
+    pub(crate) fn mutant_fill(&self, sh: &Shared, r: &mut dyn io::Read, deadline: Deadline) -> Option<io::Result<usize>> {
+        let state = &self.slot.state;
+        if state.load(Ordering::SeqCst) < LENT_MIN || !self.stage.is_empty() {
+            return None;
+        }
+        let _held = match self.hold(sh, deadline) {
+            Ok(held) => held,
+            Err(e) => return Some(Err(e)),
+        };
+        let lent = state.load(Ordering::SeqCst);
+        if lent < LENT_MIN || !self.stage.is_empty()
+            || state.compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_err()
+        {
+            return None;
+        }
+        let lend = unsafe { &*(lent as *const Lend) };
+        let view = lend.buf.with_mut(|v| unsafe { *v });
+        let got = if view.len == 0 {
+            Ok(0)
+        } else {
+            r.read(unsafe { std::slice::from_raw_parts_mut(view.ptr, view.len) })
+        };
+        let n = *got.as_ref().unwrap_or(&0);
+        state.store(EMPTY, Ordering::SeqCst);
+        lend.answer(n);
+        sh.signals.notify(Bell::Filled);
+        sh.signals.notify_threads(Bell::Offer);
+        if view.len == 0 {
+            return None;
+        }
+        Some(got)
+    }
+
+    /// Writes all of `buf` unless the pipe closes or the deadline passes first.
+""")
+sub(MOD, "            // `r` reads into a buffer of our own, never into a reader's lent\n",
+    """            #[allow(irrefutable_let_patterns)]
+            if let Engine::Fast(e) = &self.engine {
+                match e.mutant_fill(self, &mut *r, self.write_deadline()) {
+                    Some(Ok(0)) => return Ok(total),
+                    Some(Ok(n)) => {
+                        total += n as u64;
+                        continue;
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => {}
+                }
+            }
+            // `r` reads into a buffer of our own, never into a reader's lent
+""")
+EOF
+    ;;
+    read-from-counts-cut-write-whole) cat <<'EOF'
+# read_from counts a write cut short as if readers got all of it.
+sub(MOD, "                Ok(k) => return Ok(total + k as u64),\n",
+    "                Ok(_) => return Ok(total + n as u64),\n")
+EOF
+    ;;
+    read-from-hides-count) cat <<'EOF'
+# read_from returns the error of a cut write with nothing delivered although
+# earlier writes of the call were (the old behaviour): the count is lost.
+sub(MOD, "                Err(_) if total > 0 => return Ok(total),\n", "")
+EOF
+    ;;
+    closed-read-ignores-claim) cat <<'EOF'
+# A read on a closed pipe that finds the staged bytes claimed by a write_to
+# sink reports end of file at once: the bytes the sink leaves are lost.
+sub(FAST, "                0 if self.stage.claimed() => return None,\n",
+    "                0 if self.stage.claimed() => return Some(sh.read_close_result()),\n")
+EOF
+    ;;
+    claim-end-rings-nobody) cat <<'EOF'
+# The end of a drain claim rings nobody: readers waiting for it sleep on.
+sub(FAST, "            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify(Bell::Offer);\n            }\n",
+    "            fn drop(&mut self) {}\n")
 EOF
     ;;
     *) return 1 ;;
@@ -521,8 +614,8 @@ apply_mutant() {
   python3 - "$copy" <<EOF
 import sys
 root = sys.argv[1]
-FAST, MOD, SYNC, PIPE = (root + "/src/" + p for p in
-    ("engine/fast.rs", "engine/mod.rs", "sync.rs", "pipe.rs"))
+FAST, MOD, SYNC, PIPE, STAGE = (root + "/src/" + p for p in
+    ("engine/fast.rs", "engine/mod.rs", "sync.rs", "pipe.rs", "engine/stage.rs"))
 def sub(path, old, new):
     text = open(path).read()
     if text.count(old) != 1:

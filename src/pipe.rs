@@ -418,7 +418,10 @@ impl PipeReader {
     /// `TcpStream` on Unix reports `WouldBlock` instead; this pipe says
     /// `TimedOut` on every platform, and std's loops do not retry it). The
     /// timeout bounds the whole read, however many empty writes it consumes or
-    /// offers it loses to other readers meanwhile. The
+    /// offers it loses to other readers meanwhile, and whatever other user
+    /// code does: a [`write_to`](PipeReader::write_to) sink that holds staged
+    /// bytes, or a [`read_from`](PipeWriter::read_from) source (which never
+    /// reads into this read's buffer). The
     /// timeout is shared by every clone of this half and applies from the start
     /// of each read.
     ///

@@ -693,11 +693,6 @@ mod imp {
             }
         }
 
-        /// Whether this deadline can expire at all.
-        pub(crate) fn is_never(&self) -> bool {
-            !self.fixed && self.half.is_null()
-        }
-
         /// Whichever comes first: a deadline if either has one (the half of
         /// `self` is kept).
         pub(crate) fn earlier(self, other: Deadline) -> Self {

@@ -843,6 +843,24 @@ fn checker_rejects_decoys_and_miscounted_read_from() {
         *result = Ok(Ok(5));
     }
     assert_rejected(&script, &log, &["with no end of file", "source failed"]);
+
+    // Cut short after the source's first read (issue 17): the count is
+    // exactly what readers got (accepted), so more than the source yielded,
+    // or fewer than the reader got, is caught.
+    let (script, mut log) = read_from_log();
+    if let Outcome::Drained { calls, result } = &mut log.writers[0][0].outcome {
+        calls.truncate(1);
+        *result = Ok(Ok(5));
+    }
+    check(&script, &log).expect("a cut read_from with its exact count is clean");
+    for (total, why) in [(7, "cut short, it returned Ok(7)"), (3, "do not tile")] {
+        let (script, mut log) = read_from_log();
+        if let Outcome::Drained { calls, result } = &mut log.writers[0][0].outcome {
+            calls.truncate(1);
+            *result = Ok(Ok(total));
+        }
+        assert_rejected(&script, &log, &[why]);
+    }
 }
 
 /// A sink that takes 3 bytes of a 10-byte write and fails: the rest goes to

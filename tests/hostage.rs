@@ -286,6 +286,100 @@ fn failing_sink_leaves_the_rest_staged_for_the_next_reader() {
     });
 }
 
+/// On a pipe whose write half closed, while a `write_to` sink blocks on
+/// staged bytes: another reader's 100 ms timed read neither reports end of
+/// file (the sink may leave bytes) nor waits past its timeout; a reader
+/// waiting for the claim with no timeout returns at once when its own half
+/// closes; and once the sink is released the drain ends at end of file.
+#[test]
+fn closed_pipe_read_waits_for_the_claim_within_its_bounds() {
+    bounded("closed_pipe_read_waits_for_the_claim", BOUND_SECS, || {
+        let (t, release, reader, writer) = blocked_drain(b"staged", usize::MAX, usize::MAX);
+        drop(writer);
+        let timed = reader.clone();
+        timed.set_read_timeout(Some(SHORT)).unwrap();
+        let measured = within(move || (&timed).read(&mut [0u8; 8]));
+        let (res, took) = measured.expect("the timed read is held past 1.5 s");
+        let err = res.expect_err("no end of file while the sink holds bytes");
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err:?}");
+        assert!(took < PROMPT, "{took:?}");
+        reader.set_read_timeout(None).unwrap();
+        // A reader with no timeout waits for the claim; closing its half
+        // (from another clone) lets it go at once.
+        let waiting = reader.clone();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let closing = thread::spawn(move || {
+            ready_rx.recv_timeout(HOLD).expect("the reader starts");
+            let at = Instant::now();
+            reader.close();
+            (at, reader)
+        });
+        let measured = within(move || {
+            let _ = ready_tx.send(());
+            let res = (&waiting).read(&mut [0u8; 8]);
+            (res, Instant::now())
+        });
+        let ((res, returned), _) = measured.expect("the read is held past its half's close");
+        let (closed, _reader) = closing.join().unwrap();
+        assert!(returned.saturating_duration_since(closed) < PROMPT);
+        match res {
+            Ok(0) => {}
+            Ok(n) => panic!("{n} bytes read after the close"),
+            Err(e) => assert!(is_closed_pipe(&e), "{e:?}"),
+        }
+        let _ = release.send(());
+        let (sink, res) = t.join().unwrap();
+        // The sink took its call's bytes; the read half closed meanwhile.
+        assert_eq!(sink.got, b"staged");
+        match res {
+            Ok(n) => assert_eq!(n, 6),
+            Err(e) => assert!(is_closed_pipe(&e), "{e:?}"),
+        }
+    });
+}
+
+/// While a `write_to` sink blocks on staged bytes, an async read returns
+/// `Pending` at once, having registered its waker, and is woken when the
+/// sink's claim ends; it then reads what the sink left.
+#[test]
+fn poll_read_waits_for_the_claim_without_blocking() {
+    /// Counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            // ORDERING: SeqCst; a test counter, read after the drain joined.
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    bounded("poll_read_waits_for_the_claim", BOUND_SECS, || {
+        let (t, release, reader, _writer) = blocked_drain(b"abcdef", 2, 2);
+        let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let other = reader.clone();
+        let measured = within(move || {
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0u8; 8];
+            let mut rb = tokio::io::ReadBuf::new(&mut buf);
+            let polled = tokio::io::AsyncRead::poll_read(Pin::new(&mut &other), &mut cx, &mut rb);
+            (polled.is_pending(), other)
+        });
+        let ((pending, other), _) = measured.expect("poll_read blocked its thread past 1.5 s");
+        assert!(pending, "the staged bytes are the sink's");
+        let _ = release.send(());
+        let (sink, res) = t.join().unwrap();
+        assert_eq!(res.unwrap_err().to_string(), "sink full");
+        assert_eq!(sink.got, b"ab");
+        // ORDERING: SeqCst; the drainer's join ordered its wake-up before this.
+        assert!(
+            count.0.load(Ordering::SeqCst) > 0,
+            "the claim's end woke nobody"
+        );
+        let mut buf = [0u8; 8];
+        let n = (&other).read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"cdef");
+    });
+}
+
 /// A source that gives `quick` bytes one at a time at once, then says so and
 /// blocks until released, then gives `late`.
 struct BlockingSource {
@@ -308,6 +402,7 @@ impl Read for BlockingSource {
             return Ok(1);
         }
         if let Some(entered) = self.entered.take() {
+            // ORDERING: SeqCst; the reader looks only after a timeout, long after.
             self.blocked.store(true, Ordering::SeqCst);
             let _ = entered.send(());
             let _ = self.release.recv_timeout(HOLD);
@@ -378,6 +473,7 @@ fn timed_reads_while_the_source_blocks(
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::TimedOut, "{e:?}");
+                // ORDERING: SeqCst, pairs with the source's store.
                 if got.len() == 200 && blocked.load(Ordering::SeqCst) {
                     break;
                 }

@@ -1,24 +1,30 @@
 //! Loom models of the zero-copy calls: `PipeReader::write_to` (a draining
-//! read that hands the writer's slice to a sink), `PipeWriter::read_from`
-//! (a source read straight into a reader's lent buffer), `write_vectored`
-//! and `read_vectored`.
+//! read that hands the writer's slice, or staged bytes, to a sink),
+//! `PipeWriter::read_from` (a source read into a buffer of its own, then
+//! written), `write_vectored` and `read_vectored`.
 //!
 //! A draining read (`write_to`, `read_vectored`) waits by lending an empty
 //! buffer, so a writer that finds it offers its bytes; the read then claims the
 //! offer and hands the lease to its sink, which reads the writer's bytes in
 //! place (a loom `UnsafeCell` access to the lease, ordered against the
 //! writer's). A sink that fails, takes nothing or panics leaves the rest on
-//! offer.
+//! offer. Staged bytes are handed to the sink under a drain claim, with no
+//! lock held (issue 17): the models with a gated sink or source (one that
+//! blocks on a loom `Notify` until other threads are done) deadlock if user
+//! code ever holds a lock or a buffer that those threads wait for.
 #![cfg(gopipe_loom)]
 
 use std::io::{Cursor, ErrorKind, IoSlice, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::{Arc, Notify};
 use loom::thread;
 use loom_tests::{
-    assert_closed_pipe, assert_sink_full, model, model_with_bound, quiet_failpoint_panics,
-    read_to_end, read_vectored_to_end, ReadEnd, Sink, SinkEnd,
+    assert_closed_pipe, assert_sink_full, model, model_with_bound, poll_write,
+    quiet_failpoint_panics, read_to_end, read_vectored_to_end, ReadEnd, Sink, SinkEnd,
 };
 
 /// A write of `abc` drained by `write_to` into a sink that takes one byte and
@@ -146,14 +152,13 @@ impl Read for OneByte {
 }
 
 /// `read_from` of a source that gives `a`, then `b`, against a reader that
-/// reads a byte at a time (lending its 2-byte buffer while it waits) until it
-/// has 2 bytes or its first error, and then drops its half, while another
-/// thread sets the read deadline. The second byte usually goes from the source
-/// straight into the lent buffer, and the deadline and the drop may fall while
-/// the source fills it: the read returns what the source put there (never
-/// drops it), or times out having got nothing. `read_from` returns `Ok(2)`
-/// exactly when the reader got `ab`, else `ClosedPipe` with the reader
-/// holding a prefix. Capped at preemption bound 2 (three threads).
+/// reads with a 2-byte buffer (lending it while it waits) until it has 2
+/// bytes or its first error, and then drops its half, while another thread
+/// sets the read deadline. Each source read is one write, which may fill the
+/// lent buffer; the deadline and the drop may cut it. `read_from` returns
+/// `Ok(n)` with exactly the bytes the reader got (`Ok(1)` when the drop cut
+/// the second write), or `ClosedPipe` when it got nothing. Capped at
+/// preemption bound 2 (three threads).
 #[test]
 fn read_from_into_lent_buffer_racing_read_deadline() {
     model_with_bound("read_from_into_lent_buffer_racing_read_deadline", 2, || {
@@ -184,13 +189,10 @@ fn read_from_into_lent_buffer_racing_read_deadline() {
         let got = r.join().unwrap();
         s.join().unwrap();
         match res {
-            Ok(n) => {
-                assert_eq!(n, 2);
-                assert_eq!(got, b"ab");
-            }
+            Ok(n) => assert_eq!(got, &b"ab"[..n as usize], "read_from counted {n}"),
             Err(e) => {
                 assert_closed_pipe(&e);
-                assert!(got.len() < 2 && b"ab".starts_with(&got), "{got:?}");
+                assert!(got.is_empty(), "read_from failed, and {got:?} read");
             }
         }
     });
@@ -198,11 +200,10 @@ fn read_from_into_lent_buffer_racing_read_deadline() {
 
 /// `read_from` of a 2-byte source against a reader with a timeout that makes
 /// one read into a 2-byte buffer and then drops its half. Under loom a timed
-/// read gives up at its first park, so at this bound the reader's lend is
-/// never up when `read_from` looks: it writes through its own buffer, and the
-/// timeout and the drop cut that write. `read_from` returns `Ok(2)` exactly
-/// when the reader got `ab`, and otherwise fails with `ClosedPipe` (the
-/// reader got nothing).
+/// read gives up at its first park; `read_from` writes through its own
+/// buffer, and the timeout and the drop cut that write. `read_from` returns
+/// `Ok(2)` exactly when the reader got `ab`, and otherwise fails with
+/// `ClosedPipe` (the reader got nothing).
 #[test]
 fn read_from_racing_read_timeout() {
     model("read_from_racing_read_timeout", || {
@@ -236,9 +237,8 @@ fn read_from_racing_read_timeout() {
 }
 
 /// `read_from` of a 2-byte source into a reader draining the pipe with
-/// `write_to`: the draining read lends an empty buffer, which `read_from` must
-/// not take for its source's end; it writes through a buffer of its own
-/// instead. The sink gets `ab` and both calls count 2.
+/// `write_to` (which lends an empty buffer while it waits): the sink gets
+/// `ab` and both calls count 2.
 #[test]
 fn read_from_into_write_to() {
     model("read_from_into_write_to", || {
@@ -324,5 +324,287 @@ fn large_vectored_write_holds_write_side() {
         rest.remove(at);
         assert_eq!(rest[0], b'a');
         assert_eq!(&rest[1..], &BIG[..]);
+    });
+}
+
+/// A one-shot gate: [`Gate::open`] once, [`Gate::wait`] until it is open
+/// (loom's `Notify` may wake spuriously, so the flag decides).
+#[derive(Default)]
+struct Gate {
+    /// Set by `open`.
+    open: AtomicBool,
+    /// Wakes the waiter.
+    notify: Notify,
+}
+
+impl Gate {
+    /// Opens the gate.
+    fn open(&self) {
+        // ORDERING: SeqCst, before the notify: the waiter that sees it also
+        // sees what the opener did before.
+        self.open.store(true, Ordering::SeqCst);
+        self.notify.notify();
+    }
+
+    /// Waits until the gate is open.
+    fn wait(&self) {
+        // ORDERING: SeqCst, pairs with `open`'s store.
+        while !self.open.load(Ordering::SeqCst) {
+            self.notify.wait();
+        }
+    }
+}
+
+/// A sink that, at its first call, waits until every gate was opened (by
+/// threads that must be able to finish while a sink runs), then takes all it
+/// is handed.
+struct GatedSink {
+    /// Waited for at the first call.
+    gates: Vec<Arc<Gate>>,
+    /// What it took.
+    got: Vec<u8>,
+}
+
+impl Write for GatedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for gate in self.gates.drain(..) {
+            gate.wait();
+        }
+        self.got.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An async write of `ab` is staged, then `write_to` drains the pipe into a
+/// sink that blocks until two other threads are done: a reader with a timeout
+/// (one read, then it clears the timeout) and an async writer that polls a
+/// write of `c` once and drops its half. The sink runs under a drain claim
+/// with no lock held: the timed read waits for the claim within its bound (or
+/// takes bytes the drain has not claimed) and the poll stages into free room,
+/// so both finish and the sink goes on; a sink run under the stage's lock
+/// deadlocks here, and a claim other readers do not see gives them the
+/// sink's bytes too. Every byte of `abc` arrives once, in order, between the
+/// sink and the reader. The reader's timeout is the read half's, so the
+/// `write_to` may time out too: it is then called again. Capped at
+/// preemption bound 2 (three threads).
+#[test]
+fn write_to_sink_on_staged_bytes_holds_no_lock() {
+    model_with_bound("write_to_sink_on_staged_bytes_holds_no_lock", 2, || {
+        let (reader, writer) = gopipe::pipe();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            poll_write(&writer, &mut cx, b"ab"),
+            Poll::Ready(Ok(2))
+        ));
+        let (read_done, poll_done) = (Arc::new(Gate::default()), Arc::new(Gate::default()));
+        let other = reader.clone();
+        let done = read_done.clone();
+        let r = thread::spawn(move || {
+            other
+                .set_read_timeout(Some(Duration::from_secs(1)))
+                .unwrap();
+            let mut buf = [0u8; 4];
+            let res = (&other).read(&mut buf).map(|n| buf[..n].to_vec());
+            other.set_read_timeout(None).unwrap();
+            done.open();
+            res
+        });
+        let done = poll_done.clone();
+        let w = thread::spawn(move || {
+            let mut cx = Context::from_waker(Waker::noop());
+            let res = poll_write(&writer, &mut cx, b"c");
+            done.open();
+            drop(writer);
+            res
+        });
+        let mut sink = GatedSink {
+            gates: vec![read_done, poll_done],
+            got: Vec::new(),
+        };
+        let first = reader.write_to(&mut sink);
+        let read = r.join().unwrap();
+        let polled = w.join().unwrap();
+        if let Err(e) = first {
+            // The read half's timeout, set by the other reader.
+            assert_eq!(e.kind(), ErrorKind::TimedOut, "{e:?}");
+            reader.write_to(&mut sink).unwrap();
+        }
+        assert!(matches!(polled, Poll::Ready(Ok(1))), "{polled:?}");
+        let read = match read {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::TimedOut, "{e:?}");
+                Vec::new()
+            }
+        };
+        // The reader's bytes are one piece of `abc`; the sink has the rest,
+        // in order.
+        let stream = b"abc";
+        let at = (0..=stream.len() - read.len())
+            .find(|&i| stream[i..].starts_with(&read))
+            .unwrap_or_else(|| panic!("the reader got {read:?}"));
+        let mut rest = stream[..at].to_vec();
+        rest.extend_from_slice(&stream[at + read.len()..]);
+        assert_eq!(sink.got, rest, "the reader got {read:?}");
+    });
+}
+
+/// A source that gives `quick` at its first read, then, at the next, waits
+/// for its gate and gives `late`.
+struct GatedSource {
+    /// Given at once.
+    quick: &'static [u8],
+    /// Waited for after `quick`.
+    gate: Option<Arc<Gate>>,
+    /// Given after the gate opened.
+    late: &'static [u8],
+}
+
+impl Read for GatedSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let bytes = if !self.quick.is_empty() {
+            &mut self.quick
+        } else {
+            if let Some(gate) = self.gate.take() {
+                gate.wait();
+            }
+            &mut self.late
+        };
+        let n = bytes.len().min(buf.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        *bytes = &bytes[n..];
+        Ok(n)
+    }
+}
+
+/// `read_from` of a source that gives `a`, then waits (a gate) until the
+/// reader is done before it gives `b`; the reader reads with a 2-byte buffer
+/// (lending it while it waits) until its first error, then opens the gate and
+/// drops its half; a third thread sets the read deadline. The deadline must
+/// end a read whose buffer is lent while the writer is between reading its
+/// source and filling: the source reads into `read_from`'s own buffer, so the
+/// read times out (a source run on the lent buffer keeps the reader waiting
+/// for the fill's answer, past its deadline, while the source waits for the
+/// reader: a deadlock). The reader gets `a` or nothing, never `b`;
+/// `read_from` returns `Ok(1)` exactly when it got `a`, else `ClosedPipe`.
+/// Capped at preemption bound 2 (three threads).
+#[test]
+fn read_deadline_holds_while_read_from_reads_its_source() {
+    model_with_bound(
+        "read_deadline_holds_while_read_from_reads_its_source",
+        2,
+        || {
+            let (reader, writer) = gopipe::pipe();
+            let setter = reader.clone();
+            let s = thread::spawn(move || {
+                if let Err(e) = setter.set_read_deadline(Some(Instant::now())) {
+                    assert_closed_pipe(&e);
+                }
+            });
+            let gate = Arc::new(Gate::default());
+            let done = gate.clone();
+            let r = thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 2];
+                loop {
+                    match (&reader).read(&mut buf) {
+                        Ok(0) => panic!("end of file while the writer is open"),
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(e) => {
+                            assert_eq!(e.kind(), ErrorKind::TimedOut, "{e:?}");
+                            break;
+                        }
+                    }
+                }
+                done.open();
+                drop(reader);
+                got
+            });
+            let res = writer.read_from(&mut GatedSource {
+                quick: b"a",
+                gate: Some(gate),
+                late: b"b",
+            });
+            let got = r.join().unwrap();
+            s.join().unwrap();
+            match res {
+                Ok(n) => {
+                    assert_eq!(n, 1);
+                    assert_eq!(got, b"a");
+                }
+                Err(e) => {
+                    assert_closed_pipe(&e);
+                    assert!(got.is_empty(), "read_from failed, and {got:?} read");
+                }
+            }
+        },
+    );
+}
+
+/// `read_from` of a source that gives `ab` in one read, against a reader
+/// that reads one byte (a 1-byte buffer) and then drops its half: the write
+/// of `ab` is cut after the byte the reader got, and `read_from` returns
+/// `Ok(1)`, exactly that count (issue 17; before, the cut made it fail).
+#[test]
+fn read_from_cut_short_returns_its_exact_count() {
+    model("read_from_cut_short_returns_its_exact_count", || {
+        let (reader, writer) = gopipe::pipe();
+        let r = thread::spawn(move || {
+            let mut buf = [0u8; 1];
+            let n = (&reader).read(&mut buf).unwrap();
+            drop(reader);
+            buf[..n].to_vec()
+        });
+        let res = writer.read_from(&mut Cursor::new(&b"ab"[..]));
+        let got = r.join().unwrap();
+        assert_eq!(got, b"a");
+        assert_eq!(res.unwrap(), 1);
+    });
+}
+
+/// `abc` staged by an async write and the write half dropped; `write_to`
+/// drains into a sink that takes `a` and then fails, while another reader
+/// reads to end of file. A read that finds the staged bytes claimed by the
+/// sink waits for the claim to end (the pipe is closed, so it ignores the
+/// done channel, and the claim's end rings it) instead of reporting end of
+/// file early: the sink's bytes and the reader's are `abc`, each once, in
+/// order, then end of file.
+#[test]
+fn closed_pipe_read_waits_for_a_drain_claim() {
+    model("closed_pipe_read_waits_for_a_drain_claim", || {
+        let (reader, writer) = gopipe::pipe();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            poll_write(&writer, &mut cx, b"abc"),
+            Poll::Ready(Ok(3))
+        ));
+        drop(writer);
+        let other = reader.clone();
+        let r = thread::spawn(move || read_to_end(&other, 4));
+        let mut sink = Sink::limited(usize::MAX, 1, SinkEnd::Fails);
+        let res = reader.write_to(&mut sink);
+        let (got, end) = r.join().unwrap();
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        match res {
+            Ok(n) => {
+                assert_eq!(n, 0);
+                assert!(sink.got.is_empty());
+            }
+            Err(e) => {
+                assert_sink_full(&e);
+                assert_eq!(sink.got, b"a");
+            }
+        }
+        let mut all = sink.got.clone();
+        all.extend_from_slice(&got);
+        assert_eq!(
+            all, b"abc",
+            "the sink took {:?}, the reader got {got:?}",
+            sink.got
+        );
     });
 }
