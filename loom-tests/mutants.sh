@@ -364,7 +364,7 @@ sub(FAST, "        if state.load(Ordering::SeqCst) >= LENT_MIN {\n            si
 EOF
     ;;
     take-staged-skips-stage-bell) cat <<'EOF'
-# A read that takes staged bytes never rings the stage's doorbell: a flush, a
+# A read that takes staged bytes never rings the stage's doorbell: a consumed, a
 # blocking write waiting for the drain, or an async write waiting for room
 # sleeps on.
 sub(FAST, "            sh.signals.notify(Bell::Stage);\n", "")
@@ -391,7 +391,7 @@ EOF
     ;;
     close-wakes-no-task) cat <<'EOF'
 # Closing the pipe (loom twin of Signals) wakes the parked threads but not the
-# tasks: a pending read or flush never hears of the close.
+# tasks: a pending read or consumed never hears of the close.
 sub(SYNC, "            self.changed.notify_all();\n            self.tasks.wake_all();\n",
     "            self.changed.notify_all();\n")
 EOF
