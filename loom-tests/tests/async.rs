@@ -24,8 +24,8 @@ use std::time::Duration;
 use loom::thread;
 use loom_tests::{
     assert_closed_pipe, async_consumed, async_read_to_end, async_read_until,
-    async_write_until_error, model, poll_consumed, poll_read, poll_write, read_to_end, read_until,
-    task, ReadEnd,
+    async_write_until_error, model, model_with_bound, poll_consumed, poll_read, poll_write,
+    read_to_end, read_until, task, ReadEnd,
 };
 
 /// Counts interleavings with each of two outcomes, and checks after the model
@@ -412,11 +412,12 @@ fn task_waits_for_write_side_held_by_thread() {
 /// (j) The same wait ended by a close: a thread's blocking write of `ab`
 /// holds the write side with no reader, a task writes `c` through another
 /// writer clone, and a third thread closes the read half. The blocking write
-/// and the task's write both fail with `ClosedPipe` (the task's having
-/// accepted nothing), and the task is never left pending. Meant to guard the
-/// look at the close after registering on `Bell::Lock` (mutant
-/// `lock-wait-no-close-look`), which is equivalent: see "Known limits" in
-/// the README.
+/// fails with `ClosedPipe`; the task's write is `Ok(1)` if it staged `c`
+/// before the close, else `ClosedPipe` with nothing accepted; the task is
+/// never left pending. It does not kill `lock-wait-no-close-look`:
+/// the blocking write leaves on the close and frees the write side, whose
+/// ring wakes the task anyway; [`task_waits_for_write_side_held_by_read_from`]
+/// does.
 #[test]
 fn task_waits_for_write_side_racing_read_close() {
     model("task_waits_for_write_side_racing_read_close", || {
@@ -439,6 +440,92 @@ fn task_waits_for_write_side_racing_read_close() {
             }
         }
         drop((writer, other));
+    });
+}
+
+/// The source of [`task_waits_for_write_side_held_by_read_from`]: at its
+/// first read it notifies `called`, closes the read half (through its reader
+/// clone) and then waits for `go` before giving one byte, `x`; every later
+/// read is its end.
+struct CloseThenWait {
+    /// The reader clone it closes the read half through, until it has.
+    closer: Option<gopipe::PipeReader>,
+    /// Notified at the first read, before the close.
+    called: loom::sync::Arc<loom::sync::Notify>,
+    /// Notified once the task has finished.
+    go: loom::sync::Arc<loom::sync::Notify>,
+}
+
+impl Read for CloseThenWait {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.closer.take() {
+            Some(reader) => {
+                self.called.notify();
+                reader.close();
+                self.go.wait();
+                buf[0] = b'x';
+                Ok(1)
+            }
+            None => Ok(0),
+        }
+    }
+}
+
+/// (j) The write side held by code the pipe does not control: a blocking
+/// reader lends a 2-byte buffer, `read_from` on one writer clone takes the
+/// write side and reads its source straight into the lent buffer, and the
+/// source closes the read half and then waits until the task on the main
+/// thread has finished writing `c` through another clone (the task starts
+/// when the source is first called, to keep the model small). So the holder
+/// frees the write side only after the task is done, and only the close can
+/// end the task's wait: a task that registers on `Bell::Lock` after the
+/// close's wake-all must see the close on its look after registering. The
+/// task's write is `Ok(1)` (it had the write side first) or `ClosedPipe`
+/// with nothing accepted, and nobody hangs. Guards the look at the close
+/// after registering on `Bell::Lock` in `poll_write`: mutant
+/// `lock-wait-no-close-look` (a release would wake the task as well, so with
+/// a holder that leaves on the close, as in
+/// [`task_waits_for_write_side_racing_read_close`], the look is not needed).
+#[test]
+fn task_waits_for_write_side_held_by_read_from() {
+    model_with_bound("task_waits_for_write_side_held_by_read_from", 2, || {
+        let (reader, writer) = gopipe::pipe();
+        let other = writer.clone();
+        let go = loom::sync::Arc::new(loom::sync::Notify::new());
+        let called = loom::sync::Arc::new(loom::sync::Notify::new());
+        let mut source = CloseThenWait {
+            closer: Some(reader.clone()),
+            called: loom::sync::Arc::clone(&called),
+            go: loom::sync::Arc::clone(&go),
+        };
+        let r = thread::spawn(move || {
+            let mut buf = [0u8; 2];
+            let res = (&reader).read(&mut buf).map(|n| buf[..n].to_vec());
+            (res, reader)
+        });
+        let w = thread::spawn(move || (writer.read_from(&mut source), writer));
+        // The task starts once the source runs (holding the write side if
+        // the reader lent first), so the close races only with its wait.
+        called.wait();
+        let (n, err) = async_write_until_error(&other, b"c");
+        go.notify();
+        let (read, reader) = r.join().unwrap();
+        let (from, writer) = w.join().unwrap();
+        match err {
+            None => assert_eq!(n, 1),
+            Some(e) => {
+                assert_closed_pipe(&e);
+                assert_eq!(n, 0);
+            }
+        }
+        match read {
+            Ok(got) => assert!(got == b"c" || got == b"x", "{got:?}"),
+            Err(e) => assert_closed_pipe(&e),
+        }
+        if let Err(e) = from {
+            assert_closed_pipe(&e);
+        }
+        drop((reader, writer, other));
     });
 }
 
