@@ -100,6 +100,11 @@ mutant_names=(
   read-from-hides-count
   closed-read-ignores-claim
   claim-end-rings-nobody
+  full-stage-write-no-second-look
+  take-back-skips-stage-bell
+  lock-wait-no-second-try
+  lock-wait-no-close-look
+  displaced-waker-dropped
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -108,6 +113,7 @@ mutant_names=(
 # too (and is fine). Every other survivor fails the run.
 expected_survivors=(
   no-fence-in-notify
+  take-back-skips-stage-bell
 )
 
 # The models each mutant runs in the default mode, as "file:model" words: its
@@ -169,6 +175,11 @@ declare -A mutant_tests=(
   [read-from-hides-count]="zero_copy:read_from_into_lent_buffer_racing_read_deadline"
   [closed-read-ignores-claim]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
   [claim-end-rings-nobody]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
+  [full-stage-write-no-second-look]="async:async_write_on_full_stage_racing_read_close"
+  [take-back-skips-stage-bell]="async:take_back_racing_consumed"
+  [lock-wait-no-second-try]="async:task_waits_for_write_side_held_by_thread"
+  [lock-wait-no-close-look]="async:task_waits_for_write_side_held_by_read_from"
+  [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled"
 )
 
 mutant_patch() {
@@ -580,6 +591,45 @@ EOF
 # The end of a drain claim rings nobody: readers waiting for it sleep on.
 sub(FAST, "            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify(Bell::Offer);\n            }\n",
     "            fn drop(&mut self) {}\n")
+    full-stage-write-no-second-look) cat <<'EOF'
+# An async write that found the stage full registers for room and returns
+# Pending without looking at the close again: a read half's close whose
+# wake-all ran before the registration leaves it pending for ever.
+sub(FAST, "            sig.register_task(Bell::Stage, task, cx.waker());\n            drop(ring);\n",
+    "            sig.register_task(Bell::Stage, task, cx.waker());\n            drop(ring);\n"
+    "            #[allow(unreachable_code)]\n            return Poll::Pending;\n")
+EOF
+    ;;
+    take-back-skips-stage-bell) cat <<'EOF'
+# An async write that takes its staged bytes back (the pipe closed while it
+# staged them) never rings Bell::Stage, at both take-back sites (after
+# filling a lend, and on the staging path).
+sub(FAST, "                    sig.notify(Bell::Stage);\n                    return Poll::Ready(Err(sh.write_close_error()));\n",
+    "                    return Poll::Ready(Err(sh.write_close_error()));\n")
+sub(FAST, "            sig.notify(Bell::Stage);\n            return Poll::Ready(Err(sh.write_close_error()));\n",
+    "            return Poll::Ready(Err(sh.write_close_error()));\n")
+EOF
+    ;;
+    lock-wait-no-second-try) cat <<'EOF'
+# An async write that found the write side held registers on Bell::Lock and
+# returns Pending (unless closed) without trying the write side again: a
+# release between its first try and its registration rang nobody.
+sub(FAST, "            sig.register_task(Bell::Lock, task, cx.waker());\n            if !self.try_lock() {\n",
+    "            sig.register_task(Bell::Lock, task, cx.waker());\n            if true {\n")
+EOF
+    ;;
+    lock-wait-no-close-look) cat <<'EOF'
+# An async write waiting for the write side returns Pending after registering
+# on Bell::Lock without looking at the close again.
+sub(FAST, "                if sig.is_closed() {\n                    return Poll::Ready(Err(sh.write_close_error()));\n                }\n                return Poll::Pending;\n",
+    "                return Poll::Pending;\n")
+EOF
+    ;;
+    displaced-waker-dropped) cat <<'EOF'
+# A task polling through a handle whose place holds another task's waker
+# drops that waker instead of keeping it in the displaced queue: the other
+# task, still waiting, is never woken.
+sub(SYNC, "                list.displaced.push_back(old);\n", "                drop(old);\n")
 EOF
     ;;
     *) return 1 ;;

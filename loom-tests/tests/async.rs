@@ -14,15 +14,18 @@
 //! were explored.
 #![cfg(gopipe_loom)]
 
+use std::future::Future;
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use loom::thread;
 use loom_tests::{
     assert_closed_pipe, async_consumed, async_read_to_end, async_read_until,
-    async_write_until_error, model, poll_consumed, poll_read, read_to_end, task, ReadEnd,
+    async_write_until_error, model, model_with_bound, poll_consumed, poll_read, poll_write,
+    read_to_end, read_until, task, ReadEnd,
 };
 
 /// Counts interleavings with each of two outcomes, and checks after the model
@@ -272,5 +275,305 @@ fn staged_bytes_before_later_blocking_write() {
         w.join().unwrap();
         assert!(matches!(end, ReadEnd::Eof), "{end:?}");
         assert_eq!(got, b"ab");
+    });
+}
+
+/// The stage's capacity (`STAGE_CAP` in `src/engine/stage.rs`): an async write
+/// of more bytes stages that much and then waits for room with the rest.
+const STAGE_CAP: usize = 64 << 10;
+
+/// Whether the write of [`async_write_on_full_stage_racing_read_close`] filled
+/// the stage (and then waited for room or saw the close) or met the close
+/// first.
+static FULL_STAGE: Outcomes = Outcomes::new("async_write_on_full_stage_racing_read_close");
+
+/// (h) A task writes `STAGE_CAP + 1` bytes and nobody reads: the first poll
+/// fills the stage, the next finds no room and registers on `Bell::Stage`,
+/// while another thread closes the read half. The write must end with
+/// `ClosedPipe`, having accepted the full stage or nothing, and never hang.
+/// Guards the look at the close after registering for room in `poll_write`
+/// (a close's wake-all that ran before the registration finds nobody; the
+/// close does not take the ring's lock): mutant `full-stage-write-no-second-look`.
+#[test]
+fn async_write_on_full_stage_racing_read_close() {
+    model("async_write_on_full_stage_racing_read_close", || {
+        let (reader, writer) = gopipe::pipe();
+        let closer = thread::spawn(move || reader.close());
+        // Copies are not interleaving points: the size costs loom nothing.
+        let bytes = vec![b'x'; STAGE_CAP + 1];
+        let (n, err) = async_write_until_error(&writer, &bytes);
+        closer.join().unwrap();
+        assert_closed_pipe(&err.expect("a write of more than the stage, nobody reading, ended Ok"));
+        assert!(n == 0 || n == STAGE_CAP, "accepted {n}");
+        FULL_STAGE.record(n == STAGE_CAP);
+    });
+    FULL_STAGE.assert_both(["filled the stage", "met the close first"]);
+}
+
+/// Whether the first poll of the `consumed` of [`take_back_racing_consumed`]
+/// was `Pending` while the write of `b` then failed (the case the model is
+/// about: a take-back may ring while it waits), or anything else.
+static TAKE_BACK: Outcomes = Outcomes::new("take_back_racing_consumed");
+
+/// (i) A task writes `a`, then `b` (each staged) through one writer clone and
+/// then reads to the end with a blocking reader, keeping the read half open;
+/// the main thread closes the write half through another clone and awaits
+/// `consumed()` on it. The close can land while `b` is being staged, and the
+/// write then takes `b` back (`Ring::unpush`) and rings `Bell::Stage`, while
+/// the `consumed` may be pending on `a`. The `consumed` must end `Ok` (the
+/// read half never closes before it returns), and the reader gets exactly
+/// the bytes the writes accepted, then end of file. Meant to guard the ring
+/// after a take-back (mutant `take-back-skips-stage-bell`), which is
+/// equivalent: see "Known limits" in the README.
+#[test]
+fn take_back_racing_consumed() {
+    model("take_back_racing_consumed", || {
+        let (reader, writer) = gopipe::pipe();
+        let closer = writer.clone();
+        let w = thread::spawn(move || {
+            let a = async_write_until_error(&writer, b"a");
+            let b = async_write_until_error(&writer, b"b");
+            let (got, end) = read_to_end(&reader, 2);
+            // The read half stays open until the model has checked `consumed`.
+            (a, b, got, end, reader, writer)
+        });
+        closer.close();
+        let mut consumed = std::pin::pin!(closer.consumed());
+        let mut first = None;
+        let res = task(|cx| {
+            let res = consumed.as_mut().poll(cx);
+            first.get_or_insert(res.is_pending());
+            res
+        });
+        let ((na, ea), (nb, eb), got, end, reader, writer) = w.join().unwrap();
+        res.expect("consumed failed with the read half open");
+        let mut expected = Vec::new();
+        for ((n, err), byte) in [((na, ea), b'a'), ((nb, eb), b'b')] {
+            match err {
+                None => {
+                    assert_eq!(n, 1);
+                    expected.push(byte);
+                }
+                Some(e) => {
+                    assert_closed_pipe(&e);
+                    assert_eq!(n, 0);
+                }
+            }
+        }
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        assert_eq!(got, expected);
+        TAKE_BACK.record(first == Some(true) && expected == b"a");
+        drop((reader, writer));
+    });
+    TAKE_BACK.assert_both(["pending on `a` while `b` failed", "other"]);
+}
+
+/// Whether the task of [`task_waits_for_write_side_held_by_thread`] polled
+/// `Pending` (it waited for the write side) or never did.
+static WRITE_SIDE: Outcomes = Outcomes::new("task_waits_for_write_side_held_by_thread");
+
+/// (j) A thread makes a blocking write of `ab` through one writer clone (it
+/// holds the write side until a reader has taken both bytes) while a task
+/// writes `c` through another clone (a 1-byte write never waits for room, so
+/// its `Pending` is a wait on `Bell::Lock`), and the main thread reads with a
+/// 3-byte buffer until it has 3 bytes. The task must be woken when the
+/// thread frees the write side, and the reader gets `abc` or `cab` (the
+/// blocking write waits for staged `c` to drain). Guards the second
+/// `try_lock` after registering on `Bell::Lock` in `poll_write` (a release
+/// between the first attempt and the registration rings nobody): mutant
+/// `lock-wait-no-second-try`.
+#[test]
+fn task_waits_for_write_side_held_by_thread() {
+    model("task_waits_for_write_side_held_by_thread", || {
+        let (reader, writer) = gopipe::pipe();
+        let other = writer.clone();
+        let w = thread::spawn(move || {
+            assert_eq!((&writer).write(b"ab").unwrap(), 2);
+            writer
+        });
+        let t = thread::spawn(move || {
+            let mut waited = false;
+            let res = task(|cx| {
+                let res = poll_write(&other, cx, b"c");
+                waited |= res.is_pending();
+                res
+            });
+            assert_eq!(res.unwrap(), 1);
+            (waited, other)
+        });
+        let (got, end) = read_until(&reader, 3, 3);
+        let writer = w.join().unwrap();
+        let (waited, other) = t.join().unwrap();
+        assert!(matches!(end, ReadEnd::Enough), "{end:?}");
+        assert!(got == b"abc" || got == b"cab", "{got:?}");
+        WRITE_SIDE.record(waited);
+        drop((writer, other));
+    });
+    WRITE_SIDE.assert_both(["waited for the write side", "never waited"]);
+}
+
+/// (j) The same wait ended by a close: a thread's blocking write of `ab`
+/// holds the write side with no reader, a task writes `c` through another
+/// writer clone, and a third thread closes the read half. The blocking write
+/// fails with `ClosedPipe`; the task's write is `Ok(1)` if it staged `c`
+/// before the close, else `ClosedPipe` with nothing accepted; the task is
+/// never left pending. It does not kill `lock-wait-no-close-look`:
+/// the blocking write leaves on the close and frees the write side, whose
+/// ring wakes the task anyway; [`task_waits_for_write_side_held_by_read_from`]
+/// does.
+#[test]
+fn task_waits_for_write_side_racing_read_close() {
+    model("task_waits_for_write_side_racing_read_close", || {
+        let (reader, writer) = gopipe::pipe();
+        let other = writer.clone();
+        let w = thread::spawn(move || {
+            assert_closed_pipe(&(&writer).write(b"ab").unwrap_err());
+            writer
+        });
+        let closer = thread::spawn(move || reader.close());
+        let (n, err) = async_write_until_error(&other, b"c");
+        let writer = w.join().unwrap();
+        closer.join().unwrap();
+        match err {
+            // Staged before the close (nobody reads it).
+            None => assert_eq!(n, 1),
+            Some(e) => {
+                assert_closed_pipe(&e);
+                assert_eq!(n, 0);
+            }
+        }
+        drop((writer, other));
+    });
+}
+
+/// The source of [`task_waits_for_write_side_held_by_read_from`]: at its
+/// first read it notifies `called`, closes the read half (through its reader
+/// clone) and then waits for `go` before giving one byte, `x`; every later
+/// read is its end.
+struct CloseThenWait {
+    /// The reader clone it closes the read half through, until it has.
+    closer: Option<gopipe::PipeReader>,
+    /// Notified at the first read, before the close.
+    called: loom::sync::Arc<loom::sync::Notify>,
+    /// Notified once the task has finished.
+    go: loom::sync::Arc<loom::sync::Notify>,
+}
+
+impl Read for CloseThenWait {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.closer.take() {
+            Some(reader) => {
+                self.called.notify();
+                reader.close();
+                self.go.wait();
+                buf[0] = b'x';
+                Ok(1)
+            }
+            None => Ok(0),
+        }
+    }
+}
+
+/// (j) The write side held by code the pipe does not control: a blocking
+/// reader lends a 2-byte buffer, `read_from` on one writer clone takes the
+/// write side and reads its source straight into the lent buffer, and the
+/// source closes the read half and then waits until the task on the main
+/// thread has finished writing `c` through another clone (the task starts
+/// when the source is first called, to keep the model small). So the holder
+/// frees the write side only after the task is done, and only the close can
+/// end the task's wait: a task that registers on `Bell::Lock` after the
+/// close's wake-all must see the close on its look after registering. The
+/// task's write is `Ok(1)` (it had the write side first) or `ClosedPipe`
+/// with nothing accepted, and nobody hangs. Guards the look at the close
+/// after registering on `Bell::Lock` in `poll_write`: mutant
+/// `lock-wait-no-close-look` (a release would wake the task as well, so with
+/// a holder that leaves on the close, as in
+/// [`task_waits_for_write_side_racing_read_close`], the look is not needed).
+#[test]
+fn task_waits_for_write_side_held_by_read_from() {
+    model_with_bound("task_waits_for_write_side_held_by_read_from", 2, || {
+        let (reader, writer) = gopipe::pipe();
+        let other = writer.clone();
+        let go = loom::sync::Arc::new(loom::sync::Notify::new());
+        let called = loom::sync::Arc::new(loom::sync::Notify::new());
+        let mut source = CloseThenWait {
+            closer: Some(reader.clone()),
+            called: loom::sync::Arc::clone(&called),
+            go: loom::sync::Arc::clone(&go),
+        };
+        let r = thread::spawn(move || {
+            let mut buf = [0u8; 2];
+            let res = (&reader).read(&mut buf).map(|n| buf[..n].to_vec());
+            (res, reader)
+        });
+        let w = thread::spawn(move || (writer.read_from(&mut source), writer));
+        // The task starts once the source runs (holding the write side if
+        // the reader lent first), so the close races only with its wait.
+        called.wait();
+        let (n, err) = async_write_until_error(&other, b"c");
+        go.notify();
+        let (read, reader) = r.join().unwrap();
+        let (from, writer) = w.join().unwrap();
+        match err {
+            None => assert_eq!(n, 1),
+            Some(e) => {
+                assert_closed_pipe(&e);
+                assert_eq!(n, 0);
+            }
+        }
+        match read {
+            Ok(got) => assert!(got == b"c" || got == b"x", "{got:?}"),
+            Err(e) => assert_closed_pipe(&e),
+        }
+        if let Err(e) = from {
+            assert_closed_pipe(&e);
+        }
+        drop((reader, writer, other));
+    });
+}
+
+/// Runs [`two_tasks_one_half_one_cancelled`] with task B reading through the
+/// same handle as task A (`same`) or through a clone of it.
+fn one_task_cancelled(same: bool) {
+    let (reader, mut writer) = gopipe::pipe();
+    let reader = Arc::new(reader);
+    let b_reader = if same {
+        Arc::clone(&reader)
+    } else {
+        Arc::new(reader.as_ref().clone())
+    };
+    let b = thread::spawn(move || async_read_to_end(&b_reader, 2));
+    // Task A: one poll, then dropped (nothing is written yet: Pending).
+    let mut buf = [0u8; 2];
+    let first = task(|cx| Poll::Ready(poll_read(&reader, cx, &mut buf)));
+    assert!(first.is_pending(), "{first:?}");
+    assert_eq!(writer.write(b"ab").unwrap(), 2);
+    drop(writer);
+    let (got, end) = b.join().unwrap();
+    assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+    assert_eq!(got, b"ab");
+}
+
+/// (k) Two tasks read through the same `&PipeReader`, so they share its one
+/// place in the waker lists: task B (on a thread) reads to the end, task A
+/// (on the main thread) polls once, `Pending`, and is dropped; then the main
+/// thread writes `ab` and drops its writer. When B registered first, A's
+/// registration pushed B's waker out of the place (into `displaced`), and
+/// the write's ring (or the close's) must still wake B: B gets `ab`, then end
+/// of file. Guards the displaced queue in `TaskBells::register`: mutant
+/// `displaced-waker-dropped`.
+#[test]
+fn two_tasks_one_half_one_cancelled() {
+    model("two_tasks_one_half_one_cancelled", || {
+        one_task_cancelled(true)
+    });
+}
+
+/// (k) The same with task B on a clone of the reader (its own place): A's
+/// stale waker and B's are both listed, and B gets `ab`, then end of file.
+#[test]
+fn two_tasks_two_clones_one_cancelled() {
+    model("two_tasks_two_clones_one_cancelled", || {
+        one_task_cancelled(false);
     });
 }
