@@ -1,0 +1,443 @@
+//! Where threads park and tasks wait: [`Signals`], the done channel (closed
+//! once, when either half closes) and one doorbell per kind of wait
+//! ([`Bell`]), with the threads registered on each and the tasks' wakers
+//! ([`super::tasks`]); and its loom twin, one mutex and condvar.
+
+#[cfg(not(gopipe_loom))]
+mod imp {
+    use std::time::Instant;
+
+    use crossbeam_channel::{bounded, select, Receiver, Sender};
+
+    use super::{Bell, Park, BELLS};
+    use crate::sync::tasks::TaskBells;
+    use crate::sync::{AbsDeadline, AtomicBool, AtomicUsize, Deadline, Mutex, Never, Ordering};
+
+    /// The done channel and the doorbells parked threads wait on.
+    ///
+    /// `done` is a channel nobody sends on; closing the pipe drops its only
+    /// sender, exactly once, which wakes every `select!` that includes it. Each
+    /// doorbell is a `bounded(1)` channel of tokens: ringing leaves at most one
+    /// token, and a parked thread waits in `select!` for a token, the done
+    /// channel and its deadline. `sleepers` counts the threads registered on each
+    /// doorbell, so that the fast path rings only when someone may be asleep.
+    pub(crate) struct Signals {
+        /// Set once, just before the done channel is closed; the fast path reads it.
+        closed: crossbeam_utils::CachePadded<AtomicBool>,
+        /// The sender of the done channel; `None` once closed.
+        done_tx: Mutex<Option<Sender<Never>>>,
+        /// The receiving end of the done channel, cloned by nobody.
+        done_rx: Receiver<Never>,
+        /// One doorbell per kind of wait.
+        bells: [(Sender<()>, Receiver<()>); BELLS],
+        /// Threads registered (about to park, or parked) on each doorbell.
+        sleepers: crossbeam_utils::CachePadded<[AtomicUsize; BELLS]>,
+        /// Tasks waiting on each doorbell (the async halves).
+        tasks: TaskBells,
+    }
+
+    impl Signals {
+        /// Open signals: done not closed, no tokens, no sleepers.
+        pub(crate) fn new() -> Self {
+            let (done_tx, done_rx) = bounded(0);
+            Self {
+                closed: crossbeam_utils::CachePadded::new(AtomicBool::new(false)),
+                done_tx: Mutex::new(Some(done_tx)),
+                done_rx,
+                bells: std::array::from_fn(|_| bounded(1)),
+                sleepers: crossbeam_utils::CachePadded::new(std::array::from_fn(|_| {
+                    AtomicUsize::new(0)
+                })),
+                tasks: TaskBells::new(),
+            }
+        }
+
+        /// Registers a task's waker on `bell` under `slot`'s place until the
+        /// next ring of it (or the close); the task must look at the state
+        /// again afterwards, before it returns `Pending` (see `TaskBells`).
+        #[inline]
+        pub(crate) fn register_task(
+            &self,
+            bell: Bell,
+            slot: &crate::sync::TaskSlot,
+            waker: &std::task::Waker,
+        ) {
+            self.tasks.register(bell, slot, waker);
+        }
+
+        /// Gives back `slot`'s place in the task lists (its handle drops).
+        pub(crate) fn release_task_slot(&self, slot: &crate::sync::TaskSlot) {
+            self.tasks.release(slot);
+        }
+
+        /// How many task wakers the pipe holds.
+        pub(crate) fn task_wakers_held(&self) -> usize {
+            self.tasks.held()
+        }
+
+        /// Wakes every waiting task: a half closed after the done channel
+        /// already was (by the other half), which a task may wait for (a
+        /// `consumed` waits for the read half's close).
+        pub(crate) fn wake_all_tasks(&self) {
+            self.tasks.wake_all();
+        }
+
+        /// Nothing: in this build a half's deadline wakes its parked threads
+        /// itself (`AbsDeadline::set`).
+        #[inline(always)]
+        pub(crate) fn deadline_moved(&self) {}
+
+        /// Whether the done channel has been closed.
+        #[inline]
+        pub(crate) fn is_closed(&self) -> bool {
+            self.closed.load(Ordering::SeqCst)
+        }
+
+        /// Closes the done channel; only the first call does anything.
+        ///
+        /// Returns whether this call was the one that closed it.
+        pub(crate) fn close(&self) -> bool {
+            // Under the mutex, so that a second close returns only once the first
+            // has finished, as Go's `sync.Once` does: after any close returns, the
+            // done channel is closed.
+            let mut tx = self.done_tx.lock();
+            if tx.is_none() {
+                return false;
+            }
+            // ORDERING: SeqCst, before the done channel disconnects, so that a
+            // waiter that saw `closed == false` is parked in a `select!` that
+            // includes the done channel, which the drop below then wakes.
+            self.closed.store(true, Ordering::SeqCst);
+            drop(tx.take());
+            drop(tx);
+            // Tasks have no done channel to watch: wake every one of them (a
+            // task that registers after this sees `closed` on its next look).
+            self.tasks.wake_all();
+            true
+        }
+
+        /// The done channel, for engines that `select!` on it directly.
+        #[cfg_attr(not(feature = "__reference-engine"), allow(dead_code))]
+        pub(crate) fn done(&self) -> &Receiver<Never> {
+            &self.done_rx
+        }
+
+        /// Whether any thread or task is registered on `bell` (parked or
+        /// about to park).
+        #[inline]
+        pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
+            self.sleepers(bell) != 0 || self.tasks.any(bell)
+        }
+
+        /// How many threads are registered on `bell`.
+        pub(crate) fn sleepers(&self, bell: Bell) -> usize {
+            self.sleepers[bell as usize].load(Ordering::SeqCst)
+        }
+
+        /// Wakes a thread parked on `bell`, if any may be, and every task
+        /// waiting on it.
+        ///
+        /// The caller must have made its change visible with a `SeqCst`
+        /// operation before calling this.
+        #[inline]
+        pub(crate) fn notify(&self, bell: Bell) {
+            self.notify_threads(bell);
+            self.tasks.wake(bell);
+        }
+
+        /// Wakes a thread parked on `bell`, if any may be, and no task: for
+        /// changes only a thread can use (a slot free to lend a buffer over:
+        /// tasks never lend).
+        #[inline]
+        pub(crate) fn notify_threads(&self, bell: Bell) {
+            if self.sleepers(bell) != 0 {
+                // ORDERING: a full doorbell already holds a token that will wake
+                // someone, who then looks at the state again. That look must see
+                // the caller's change although nothing else links the two
+                // threads: this fence, with the SeqCst operations the token's
+                // taker performs on the channel, orders it (slow path only).
+                std::sync::atomic::fence(Ordering::SeqCst);
+                let _ = self.bells[bell as usize].0.try_send(());
+            }
+        }
+
+        /// Registers the calling thread on `bell` for the duration of `f`.
+        #[inline]
+        pub(crate) fn registered<R>(&self, bell: Bell, f: impl FnOnce() -> R) -> R {
+            self.sleepers[bell as usize].fetch_add(1, Ordering::SeqCst);
+            let result = f();
+            self.sleepers[bell as usize].fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+
+        /// Parks until a token arrives on `bell`, the done channel closes (when
+        /// `watch_done`) or the deadline passes. Without `watch_done` it waits for
+        /// a token or the deadline only (a wait that a close must not end: a
+        /// writer's wait for a reader copying from its lease, with
+        /// [`Deadline::never`], or a read on a closed pipe waiting for a drain
+        /// claim to end, with its own deadline).
+        ///
+        /// Call only while registered on `bell` (see [`Signals::registered`]).
+        pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+            let rx = &self.bells[bell as usize].1;
+            if !watch_done && deadline.is_never() {
+                // The signals hold the sender, so this cannot disconnect.
+                let _ = rx.recv();
+                return Park::Rung;
+            }
+            let unwatched;
+            let done = if watch_done {
+                &self.done_rx
+            } else {
+                unwatched = crossbeam_channel::never();
+                &unwatched
+            };
+            // Taken before the deadline is read: a move after the read wakes
+            // us (the caller then looks again, and reads the new deadline).
+            let moved = deadline.half().map(AbsDeadline::receiver);
+            let at = deadline.instant();
+            // A passed deadline wins over a waiting token: the caller looked
+            // at the state before it parked, and a stream of tokens must not
+            // keep a timed wait going for ever.
+            if at.is_some_and(|at| Instant::now() >= at) {
+                return Park::TimedOut;
+            }
+            // A move of the deadline reads as a ring: look again.
+            match (moved, at) {
+                (None, None) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(done) -> _ => Park::Closed,
+                },
+                (None, Some(at)) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(done) -> _ => Park::Closed,
+                    default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
+                },
+                (Some(moved), None) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(done) -> _ => Park::Closed,
+                    recv(moved) -> _ => Park::Rung,
+                },
+                (Some(moved), Some(at)) => select! {
+                    recv(rx) -> _ => Park::Rung,
+                    recv(done) -> _ => Park::Closed,
+                    recv(moved) -> _ => Park::Rung,
+                    default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(gopipe_loom)]
+mod imp {
+    use loom::sync::Condvar;
+
+    use super::{Bell, Park, BELLS};
+    use crate::sync::tasks::TaskBells;
+    use crate::sync::{AtomicBool, AtomicUsize, Deadline, Mutex, Ordering};
+
+    /// The state behind the loom twin of [`Signals`].
+    struct Board {
+        /// A pending token per doorbell.
+        tokens: [bool; BELLS],
+        /// Whether the done channel is closed.
+        done: bool,
+    }
+
+    /// Loom twin of the done channel and doorbells: one mutex and condvar.
+    pub(crate) struct Signals {
+        /// Set once, before `board.done`; the fast path reads it.
+        closed: AtomicBool,
+        /// Tokens and the done flag.
+        board: Mutex<Board>,
+        /// Notified on every token and on close.
+        changed: Condvar,
+        /// Threads registered on each doorbell.
+        sleepers: [AtomicUsize; BELLS],
+        /// Tasks waiting on each doorbell.
+        tasks: TaskBells,
+    }
+
+    impl Signals {
+        /// Open signals.
+        pub(crate) fn new() -> Self {
+            Self {
+                closed: AtomicBool::new(false),
+                board: Mutex::new(Board {
+                    tokens: [false; BELLS],
+                    done: false,
+                }),
+                changed: Condvar::new(),
+                sleepers: std::array::from_fn(|_| AtomicUsize::new(0)),
+                tasks: TaskBells::new(),
+            }
+        }
+
+        /// Registers a task's waker on `bell` (see the std build).
+        pub(crate) fn register_task(
+            &self,
+            bell: Bell,
+            slot: &crate::sync::TaskSlot,
+            waker: &std::task::Waker,
+        ) {
+            self.tasks.register(bell, slot, waker);
+        }
+
+        /// Gives back `slot`'s place in the task lists (see the std build).
+        pub(crate) fn release_task_slot(&self, slot: &crate::sync::TaskSlot) {
+            self.tasks.release(slot);
+        }
+
+        /// How many task wakers the pipe holds.
+        pub(crate) fn task_wakers_held(&self) -> usize {
+            self.tasks.held()
+        }
+
+        /// Wakes every waiting task (see the std build).
+        pub(crate) fn wake_all_tasks(&self) {
+            self.tasks.wake_all();
+        }
+
+        /// Wakes every parked thread to look at a half's deadline again.
+        pub(crate) fn deadline_moved(&self) {
+            drop(self.board.lock());
+            self.changed.notify_all();
+        }
+
+        /// Whether done has been closed.
+        pub(crate) fn is_closed(&self) -> bool {
+            self.closed.load(Ordering::SeqCst)
+        }
+
+        /// Closes done once; returns whether this call closed it. As in the std
+        /// build, a second close returns only once the first has finished.
+        pub(crate) fn close(&self) -> bool {
+            let mut board = self.board.lock();
+            if board.done {
+                return false;
+            }
+            self.closed.store(true, Ordering::SeqCst);
+            board.done = true;
+            drop(board);
+            self.changed.notify_all();
+            self.tasks.wake_all();
+            true
+        }
+
+        /// Whether any thread or task is registered on `bell`.
+        pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
+            self.sleepers(bell) != 0 || self.tasks.any(bell)
+        }
+
+        /// How many threads are registered on `bell`.
+        pub(crate) fn sleepers(&self, bell: Bell) -> usize {
+            // ORDERING: loom treats `SeqCst` loads and stores as `AcqRel` (see
+            // "Unsupported features" in loom's README), so on its own it would let
+            // this load and a waiter's look at the state both miss the other's
+            // write: the store-buffering outcome that the real build's `SeqCst`
+            // accesses rule out. loom does model `SeqCst` fences; this one, with
+            // the one in `registered`, restores that single order. (So loom checks
+            // the protocol given `SeqCst` there; it cannot check the orderings.)
+            loom::sync::atomic::fence(Ordering::SeqCst);
+            self.sleepers[bell as usize].load(Ordering::SeqCst)
+        }
+
+        /// Leaves a token on `bell` if a thread may be parked there, and wakes
+        /// the tasks waiting on it.
+        pub(crate) fn notify(&self, bell: Bell) {
+            self.notify_threads(bell);
+            self.tasks.wake(bell);
+        }
+
+        /// Leaves a token on `bell` if a thread may be parked there, waking
+        /// no task (see the std build).
+        pub(crate) fn notify_threads(&self, bell: Bell) {
+            if self.sleepers(bell) != 0 {
+                self.board.lock().tokens[bell as usize] = true;
+                self.changed.notify_all();
+            }
+        }
+
+        /// Registers the calling thread on `bell` for the duration of `f`.
+        pub(crate) fn registered<R>(&self, bell: Bell, f: impl FnOnce() -> R) -> R {
+            self.sleepers[bell as usize].fetch_add(1, Ordering::SeqCst);
+            // ORDERING: the other half of the fence in `has_sleepers`: `f`'s first
+            // look at the state cannot miss a change whose author then missed
+            // this registration.
+            loom::sync::atomic::fence(Ordering::SeqCst);
+            let result = f();
+            self.sleepers[bell as usize].fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+
+        /// Parks until a token, done (when `watch_done`) or the deadline (see
+        /// the std build).
+        pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+            let mut board = self.board.lock();
+            loop {
+                if board.tokens[bell as usize] {
+                    board.tokens[bell as usize] = false;
+                    return Park::Rung;
+                }
+                if watch_done && board.done {
+                    return Park::Closed;
+                }
+                if deadline.fires() {
+                    return Park::TimedOut;
+                }
+                board = self.changed.wait(board).unwrap();
+            }
+        }
+    }
+}
+
+pub(crate) use imp::*;
+
+/// How many doorbells [`Signals`] has.
+pub(super) const BELLS: usize = 6;
+
+/// The doorbells of [`Signals`]: one per kind of wait in the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bell {
+    /// Readers waiting for a writer's offer.
+    Offer = 0,
+    /// The writer waiting for readers to use its offer up, or for a reader to
+    /// give back a lease it is taking back.
+    Reply = 1,
+    /// Writers waiting for the write side.
+    Lock = 2,
+    /// Writers that have waited long for the write side, waiting for it to be
+    /// handed to one of them.
+    Handoff = 3,
+    /// The reader that lent its buffer, waiting for a writer's answer (at most
+    /// one reader lends at a time, so at most one thread waits here).
+    Filled = 4,
+    /// Waiting for readers to take bytes an async write staged: the thread
+    /// holding the write side (at most one), and tasks that wait for room or
+    /// in `consumed`.
+    Stage = 5,
+}
+
+impl Bell {
+    /// Every bell.
+    pub(super) const ALL: [Bell; BELLS] = [
+        Bell::Offer,
+        Bell::Reply,
+        Bell::Lock,
+        Bell::Handoff,
+        Bell::Filled,
+        Bell::Stage,
+    ];
+}
+
+/// Why [`Signals::park`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Park {
+    /// A token was taken from the doorbell: look again.
+    Rung,
+    /// The done channel is closed.
+    Closed,
+    /// The deadline passed.
+    TimedOut,
+}
