@@ -13,6 +13,9 @@
 #   --full      each mutant (and the baseline) runs the whole loom suite, as
 #               before mutant_tests existed (also MUTANTS_FULL=1); a mutant
 #               missing from mutant_tests always runs the whole suite
+#   --check     only apply each mutant to a fresh copy (no build, no model):
+#               fails if one does not apply exactly once, is anchored on a
+#               comment, or changes nothing (the default mode does this first)
 #   --matrix    run every model on its own against each mutant and print which
 #               models kill it (slow: what loom-tests/README.md's table and
 #               mutant_tests are from)
@@ -187,449 +190,409 @@ mutant_patch() {
     reply-before-copy) cat <<'EOF'
 # The reader tells the writer its offer is used up (giving the lease back)
 # before it copies.
-sub(FAST, "        let (n, left) = self.slot.lease.with_mut(|lease| {\n",
-    "        self.slot.state.store(REPLIED, Ordering::SeqCst);\n"
-    "        sh.signals.notify(Bell::Reply);\n"
-    "        let (n, left) = self.slot.lease.with_mut(|lease| {\n")
+sub(READ, '        let (n, left) = self.slot.lease.with_mut(|lease| {\n',
+    '        self.slot.state.store(REPLIED, Ordering::SeqCst);\n        sh.signals.notify(Bell::Reply);\n        let (n, left) = self.slot.lease.with_mut(|lease| {\n')
 EOF
     ;;
     writer-skips-count) cat <<'EOF'
 # The writer takes a claimed offer as done: it returns while the reader copies.
-sub(FAST, "            s == REPLIED || s >= LENT_MIN\n        };",
-    "            s != OFFERED\n        };")
+sub(WRITE, '            s == REPLIED || s >= LENT_MIN\n        };',
+    '            s != OFFERED\n        };')
 EOF
     ;;
     writer-leaves-after-claim) cat <<'EOF'
 # On close or timeout the writer leaves even when its retract fails because a
 # reader has claimed the offer and is copying (the retract's first CAS always
 # "succeeds", so it never recalls the lease nor waits for the reader).
-sub(FAST, ".compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)",
-    ".compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst).or(Ok::<usize, usize>(EMPTY))")
+sub(WRITE, '.compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)',
+    '.compare_exchange(OFFERED, EMPTY, Ordering::SeqCst, Ordering::SeqCst).or(Ok::<usize, usize>(EMPTY))')
 EOF
     ;;
     done-before-error-write) cat <<'EOF'
 # Closing the write half closes done before it stores the error.
-sub(MOD, "        let first = self.werr.set_first(cause);\n        if !self.signals.close() && first {\n",
-    "        let closed = self.signals.close();\n        let first = self.werr.set_first(cause);\n        if !closed && first {\n")
+sub(MOD, '        let first = self.werr.set_first(cause);\n        if !self.signals.close() && first {\n',
+    '        let closed = self.signals.close();\n        let first = self.werr.set_first(cause);\n        if !closed && first {\n')
 EOF
     ;;
     done-before-error-read) cat <<'EOF'
 # Closing the read half closes done before it stores the error.
-sub(MOD, "        let first = self.rerr.set_first(cause);\n        if !self.signals.close() && first {\n",
-    "        let closed = self.signals.close();\n        let first = self.rerr.set_first(cause);\n        if !closed && first {\n")
+sub(MOD, '        let first = self.rerr.set_first(cause);\n        if !self.signals.close() && first {\n',
+    '        let closed = self.signals.close();\n        let first = self.rerr.set_first(cause);\n        if !closed && first {\n')
 EOF
     ;;
     no-write-lock) cat <<'EOF'
 # The write side is never contended: every writer takes it at once (the lock
 # word stays FREE, and releasing it from FREE is let through).
-sub(FAST, "    fn try_lock(&self) -> bool {\n", "    fn try_lock(&self) -> bool {\n        #[allow(unreachable_code)]\n        return true;\n")
-sub(FAST, 'Err(other) => unreachable!("write side released in state {other}"),',
-    "Err(_) => {}")
+sub(LOCK, '    pub(super) fn try_lock(&self) -> bool {\n',
+    '    pub(super) fn try_lock(&self) -> bool {\n        #[allow(unreachable_code)]\n        return true;\n')
+sub(LOCK, 'Err(other) => unreachable!("write side released in state {other}"),',
+    'Err(_) => {}')
 EOF
     ;;
     last-close-wins) cat <<'EOF'
 # The error slot (loom twin) keeps the last close instead of the first.
-sub(SYNC, "            if slot.is_some() {\n", "            if false && slot.is_some() {\n")
+sub(MOCKED, '        if slot.is_some() {\n',
+    '        if false && slot.is_some() {\n')
 EOF
     ;;
     claim-without-cas) cat <<'EOF'
 # A reader claims an offer with a plain swap after its load, not a CAS: two
 # readers can both take it.
-sub(FAST, ".compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)",
-    ".swap(CLAIMED, Ordering::SeqCst).checked_add(0).ok_or(())")
+sub(READ, '.compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)',
+    '.swap(CLAIMED, Ordering::SeqCst).checked_add(0).ok_or(())')
 EOF
     ;;
     offer-not-retracted) cat <<'EOF'
 # On close or timeout the writer leaves without retracting its offer (and
 # without its unwind guard, which would retract it).
-sub(FAST, "                // Closed or timed out: take back what readers have not taken.\n"
-    "                std::mem::forget(guard);\n",
-    "                std::mem::forget(guard);\n"
-    "                #[allow(unreachable_code)]\n                return Err(timed_out());\n")
+sub(WRITE, '                std::mem::forget(guard);\n                if let Some(left) = self.retract(sh) {\n',
+    '                std::mem::forget(guard);\n                #[allow(unreachable_code)]\n                return Err(timed_out());\n                if let Some(left) = self.retract(sh) {\n')
 EOF
     ;;
     no-offer-bell) cat <<'EOF'
 # The writer never wakes a reader parked for an offer.
-sub(FAST, "        if reader_asleep {\n            sig.notify(Bell::Offer);\n",
-    "        if reader_asleep {\n")
+sub(WRITE, '        if reader_asleep {\n            sig.notify(Bell::Offer);\n',
+    '        if reader_asleep {\n')
 EOF
     ;;
     no-reply-bell) cat <<'EOF'
 # The reader that takes the last byte never wakes a writer parked for its offer
 # to be used up (a reader giving back a recalled lease still does).
-sub(FAST, "            Ok(_) => sig.notify(Bell::Reply),\n", "            Ok(_) => {}\n")
+sub(READ, '            Ok(_) => sig.notify(Bell::Reply),\n',
+    '            Ok(_) => {}\n')
 EOF
     ;;
     no-lock-bell) cat <<'EOF'
 # A writer leaving the write side never wakes a writer parked for it (a
 # cancelled hand-off still does).
-sub(FAST, "            sig.notify(Bell::Lock);\n            return;\n", "            return;\n")
+sub(LOCK, '            sig.notify(Bell::Lock);\n            return;\n',
+    '            return;\n')
 EOF
     ;;
     empty-write-ends-read) cat <<'EOF'
 # A read that consumes an empty write returns Ok(0), a false end of file.
-sub(FAST, "                        0 if deadline.passed() => return Err(timed_out()),\n                        0 => continue,\n",
-    "                        0 if deadline.passed() => return Err(timed_out()),\n                        0 => return Ok(0),\n")
+sub(READ, '                        0 if deadline.passed() => return Err(timed_out()),\n                        0 => continue,\n',
+    '                        0 if deadline.passed() => return Err(timed_out()),\n                        0 => return Ok(0),\n')
 EOF
     ;;
     empty-write-skips-rendezvous) cat <<'EOF'
 # An empty write returns Ok(0) at once instead of meeting a reader.
-sub(FAST, "    pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n",
-    "    pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n"
-    "        if buf.is_empty() {\n            return Ok(0);\n        }\n")
+sub(WRITE, '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n',
+    '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n        if buf.is_empty() {\n            return Ok(0);\n        }\n')
 EOF
     ;;
     every-writer-drop-closes) cat <<'EOF'
 # Dropping any writer clone closes the write half, not just the last one.
-sub(PIPE, "if self.shared.writers.fetch_sub(1, Ordering::AcqRel) == 1 {",
-    "if self.shared.writers.fetch_sub(1, Ordering::AcqRel) >= 1 {")
+sub(PIPE, 'if self.shared.writers.fetch_sub(1, Ordering::AcqRel) == 1 {',
+    'if self.shared.writers.fetch_sub(1, Ordering::AcqRel) >= 1 {')
 EOF
     ;;
     every-reader-drop-closes) cat <<'EOF'
 # Dropping any reader clone closes the read half, not just the last one.
-sub(PIPE, "if self.shared.readers.fetch_sub(1, Ordering::AcqRel) == 1 {",
-    "if self.shared.readers.fetch_sub(1, Ordering::AcqRel) >= 1 {")
+sub(PIPE, 'if self.shared.readers.fetch_sub(1, Ordering::AcqRel) == 1 {',
+    'if self.shared.readers.fetch_sub(1, Ordering::AcqRel) >= 1 {')
 EOF
     ;;
     relaxed-reply-store) cat <<'EOF'
 # The reader's hand-back (re-offer of the rest, or REPLIED) is Relaxed: it no
 # longer releases its copy and the advanced lease to the writer or the next
 # claimer.
-sub(FAST, "state.compare_exchange(CLAIMED, next, Ordering::SeqCst, Ordering::SeqCst)",
-    "state.compare_exchange(CLAIMED, next, Ordering::Relaxed, Ordering::SeqCst)")
+sub(READ, 'state.compare_exchange(CLAIMED, next, Ordering::SeqCst, Ordering::SeqCst)',
+    'state.compare_exchange(CLAIMED, next, Ordering::Relaxed, Ordering::SeqCst)')
 EOF
     ;;
     relaxed-claim-cas) cat <<'EOF'
 # The claiming CAS is Relaxed: it no longer acquires the lease the writer (or a
 # reader re-offering the rest) published before OFFERED.
-sub(FAST, ".compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)",
-    ".compare_exchange(OFFERED, CLAIMED, Ordering::Relaxed, Ordering::Relaxed)")
+sub(READ, '.compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)',
+    '.compare_exchange(OFFERED, CLAIMED, Ordering::Relaxed, Ordering::Relaxed)')
 EOF
     ;;
     reoffer-without-bell) cat <<'EOF'
 # A reader that puts the rest of a write back on offer never wakes a reader
 # parked for an offer.
-sub(FAST, "through the writer, which sleeps on until its write is done.\n"
-    "                sig.notify(Bell::Offer);\n",
-    "through the writer, which sleeps on until its write is done.\n")
+sub(READ, 'through the writer, which sleeps on until its write is done.\n                sig.notify(Bell::Offer);\n',
+    'through the writer, which sleeps on until its write is done.\n')
 EOF
     ;;
     no-unwind-guard) cat <<'EOF'
 # The offer's unwind guard does nothing: a panic after the offer leaves it up.
-sub(FAST, "if self.engine.retract(self.sh).is_none() {",
-    "if false && self.engine.retract(self.sh).is_none() {")
+sub(WRITE, 'if self.engine.retract(self.sh).is_none() {',
+    'if false && self.engine.retract(self.sh).is_none() {')
 EOF
     ;;
     no-recall-bell) cat <<'EOF'
 # A reader giving back a lease its writer recalled never wakes that writer,
 # which waits for it with no deadline.
-sub(FAST, "                state.store(if left == 0 { REPLIED } else { RETURNED }, Ordering::SeqCst);\n"
-    "                sig.notify(Bell::Reply);\n",
-    "                state.store(if left == 0 { REPLIED } else { RETURNED }, Ordering::SeqCst);\n")
+sub(READ, '                state.store(if left == 0 { REPLIED } else { RETURNED }, Ordering::SeqCst);\n                sig.notify(Bell::Reply);\n',
+    '                state.store(if left == 0 { REPLIED } else { RETURNED }, Ordering::SeqCst);\n')
 EOF
     ;;
     no-handoff-bell) cat <<'EOF'
 # A hand-off to a starving writer (by the releasing holder, or passed on by a
 # starving writer that gives up) never wakes anyone.
-sub(FAST, "        if sig.has_sleepers(Bell::Handoff) {\n            sig.notify(Bell::Handoff);\n",
-    "        if sig.has_sleepers(Bell::Handoff) {\n")
+sub(LOCK, '        if sig.has_sleepers(Bell::Handoff) {\n            sig.notify(Bell::Handoff);\n',
+    '        if sig.has_sleepers(Bell::Handoff) {\n')
 EOF
     ;;
     no-fence-in-notify) cat <<'EOF'
 # The std build's Signals::notify loses its SeqCst fence. Expected to survive:
 # loom runs the loom twin of Signals (a mutex), never this code.
-sub(SYNC, "                std::sync::atomic::fence(Ordering::SeqCst);\n", "")
+sub(SIGNALS, '                std::sync::atomic::fence(Ordering::SeqCst);\n',
+    '')
 EOF
     ;;
     writer-fills-retracted-buffer) cat <<'EOF'
 # The writer takes a lent buffer with a plain store instead of a CAS: the
 # reader's take-back can succeed while the writer copies into its buffer.
-sub(FAST, "                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)\n                        .is_err()",
-    "                        .swap(FILLING, Ordering::SeqCst)\n                        != lent")
+sub(WRITE, '                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)\n                        .is_err()',
+    '                        .swap(FILLING, Ordering::SeqCst)\n                        != lent')
 EOF
     ;;
     reader-leaves-during-fill) cat <<'EOF'
 # A reader whose take-back fails (a writer is copying into its buffer) returns
 # at once instead of waiting for the writer's answer.
-sub(FAST, "        // A writer is copying into our buffer: it must be done before we may\n        // leave, so wait for its answer whatever closes.\n",
-    "        #[allow(unreachable_code)]\n        return None;\n")
+sub(READ, '        if !spin_until(SPIN, || lend.answered()) {\n            sig.registered(Bell::Filled, || {\n',
+    '        #[allow(unreachable_code)]\n        return None;\n        if !spin_until(SPIN, || lend.answered()) {\n            sig.registered(Bell::Filled, || {\n')
 EOF
     ;;
     lent-bytes-lost-on-timeout) cat <<'EOF'
 # Bytes a writer copied into a lent buffer are dropped when the read's
 # deadline passes or the pipe closes meanwhile: the read reports the timeout.
-sub(FAST, "            (Some(n), _) if n > 0 => Lent::Filled(n),\n", "")
+sub(READ, '            (Some(n), _) if n > 0 => Lent::Filled(n),\n',
+    '')
 EOF
     ;;
     lender-ignores-stage) cat <<'EOF'
 # A reader that lent its buffer never looks at the stage again: bytes an async
 # write staged meanwhile (it does not fill a lend behind staged bytes) wait
 # for a writer that will not come.
-sub(FAST, "        let staged = || !self.stage.is_empty();\n", "        let staged = || false;\n")
+sub(READ, '        let staged = || !self.stage.is_empty();\n',
+    '        let staged = || false;\n')
 EOF
     ;;
     stager-skips-filled-bell) cat <<'EOF'
 # An async write that staged its bytes never rings a reader that lent its
 # buffer meanwhile (and may have looked at the stage before the bytes came).
-sub(FAST, "        if state.load(Ordering::SeqCst) >= LENT_MIN {\n            sig.notify(Bell::Filled);\n        }\n", "")
+sub(POLL, '        if state.load(Ordering::SeqCst) >= LENT_MIN {\n            sig.notify(Bell::Filled);\n        }\n',
+    '')
 EOF
     ;;
     take-staged-skips-stage-bell) cat <<'EOF'
 # A read that takes staged bytes never rings the stage's doorbell: a consumed, a
 # blocking write waiting for the drain, or an async write waiting for room
 # sleeps on.
-sub(FAST, "            sh.signals.notify(Bell::Stage);\n", "")
+sub(READ, '            sh.signals.notify(Bell::Stage);\n',
+    '')
 EOF
     ;;
     sync-write-skips-drain) cat <<'EOF'
 # A blocking write does not wait for staged bytes to drain before it offers
 # or fills a lend, so its bytes can overtake them.
-sub(FAST, "            self.wait_drained(sh, deadline)?;\n", "")
+sub(WRITE, '            self.wait_drained(sh, deadline)?;\n',
+    '')
 EOF
     ;;
     poll-read-no-register) cat <<'EOF'
 # An async read returns Pending without registering its waker.
-sub(FAST, "            sig.register_task(Bell::Offer, task, cx.waker());\n", "")
+sub(POLL, '            sig.register_task(Bell::Offer, task, cx.waker());\n',
+    '')
 EOF
     ;;
     poll-read-no-second-look) cat <<'EOF'
 # An async read registers its waker and returns Pending without looking at
 # the state again: a write that came between its look and its registration
 # rang nobody.
-sub(FAST, "            sig.register_task(Bell::Offer, task, cx.waker());\n            registered = true;\n",
-    "            sig.register_task(Bell::Offer, task, cx.waker());\n            return Poll::Pending;\n")
+sub(POLL, '            sig.register_task(Bell::Offer, task, cx.waker());\n            registered = true;\n',
+    '            sig.register_task(Bell::Offer, task, cx.waker());\n            return Poll::Pending;\n')
 EOF
     ;;
     close-wakes-no-task) cat <<'EOF'
 # Closing the pipe (loom twin of Signals) wakes the parked threads but not the
 # tasks: a pending read or consumed never hears of the close.
-sub(SYNC, "            self.changed.notify_all();\n            self.tasks.wake_all();\n",
-    "            self.changed.notify_all();\n")
+sub(SIGNALS, '            self.changed.notify_all();\n            self.tasks.wake_all();\n',
+    '            self.changed.notify_all();\n')
 EOF
     ;;
     consumed-ready-with-a-byte-staged) cat <<'EOF'
 # A consumed wait is ready while one byte is still staged (off by one).
-sub(FAST, "            if self.stage.lock().taken_past(mark) {\n",
-    "            if self.stage.lock().taken_past(mark.saturating_sub(1)) {\n")
+sub(POLL, '            if self.stage.lock().taken_past(mark) {\n',
+    '            if self.stage.lock().taken_past(mark.saturating_sub(1)) {\n')
 EOF
     ;;
     closed-read-drops-staged) cat <<'EOF'
 # A read on a pipe whose write half closed ignores the bytes an async write
 # staged before the close: end of file comes early.
-sub(FAST, "            if self.stage.is_empty() || sh.read_closed() {\n",
-    "            if true || self.stage.is_empty() || sh.read_closed() {\n")
+sub(READ, '            if self.stage.is_empty() || sh.read_closed() {\n',
+    '            if true || self.stage.is_empty() || sh.read_closed() {\n')
 EOF
     ;;
     task-wake-only-oldest) cat <<'EOF'
 # A doorbell's ring wakes only the oldest task listed on it, which may belong
 # to a read future that was dropped; the others stay listed.
-sub(SYNC, "        let listed = std::mem::take(&mut list.listed);\n",
-    "        let listed: Vec<_> = match list.listed.first().map(|&(p, _)| p) { Some(p) => vec![(p, list.unlist(p).unwrap())], None => Vec::new() };\n")
+sub(TASKS, '        let listed = std::mem::take(&mut list.listed);\n',
+    '        let listed: Vec<_> = match list.listed.first().map(|&(p, _)| p) { Some(p) => vec![(p, list.unlist(p).unwrap())], None => Vec::new() };\n')
 EOF
     ;;
     async-fill-drops-rest) cat <<'EOF'
 # An async write that filled a lent buffer drops the rest (it stages it and
 # takes it back) but reports it as accepted.
-sub(FAST, "staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n",
-    "staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n                ring.unpush(staged);\n")
+sub(POLL, 'staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n',
+    'staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n                ring.unpush(staged);\n')
 EOF
     ;;
     deadline-moved-wakes-nobody) cat <<'EOF'
 # A change of a half's deadline (loom twin of Signals) wakes no parked thread:
 # a call blocked before the change never looks at the new deadline.
-sub(SYNC, "            drop(self.board.lock());\n            self.changed.notify_all();\n",
-    "            drop(self.board.lock());\n")
+sub(SIGNALS, '            drop(self.board.lock());\n            self.changed.notify_all();\n',
+    '            drop(self.board.lock());\n')
 EOF
     ;;
     write-deadline-set-wakes-nobody) cat <<'EOF'
 # set_write_deadline stores the deadline but wakes nobody: a write parked
 # before it never sees it.
-sub(MOD, "        self.write_deadline.set(at);\n        self.signals.deadline_moved();\n",
-    "        self.write_deadline.set(at);\n")
+sub(MOD, '        self.write_deadline.set(at);\n        self.signals.deadline_moved();\n',
+    '        self.write_deadline.set(at);\n')
 EOF
     ;;
     park-ignores-half-deadline) cat <<'EOF'
 # A park (loom twin of Deadline) gives up only for the call's timeout, never
 # for the half's absolute deadline.
-sub(SYNC, "self.fixed || unsafe { self.half.as_ref() }.is_some_and(AbsDeadline::is_set)",
-    "self.fixed")
+sub(DEADLINE, 'self.fixed || unsafe { self.half.as_ref() }.is_some_and(AbsDeadline::is_set)',
+    'self.fixed')
 EOF
     ;;
     write-ignores-half-deadline) cat <<'EOF'
 # A write's deadline is its timeout only: the write half's absolute deadline
 # is never looked at.
-sub(MOD, "        unsafe {\n            self.write_timeout\n                .deadline()\n                .with_half(&self.write_deadline)\n        }\n",
-    "        self.write_timeout.deadline()\n")
+sub(MOD, '        unsafe {\n            self.write_timeout\n                .deadline()\n                .with_half(&self.write_deadline)\n        }\n',
+    '        self.write_timeout.deadline()\n')
 EOF
     ;;
     clearing-read-deadline-keeps-it) cat <<'EOF'
 # set_read_deadline(None) leaves the old deadline in place: reads keep timing
 # out after the deadline was cleared.
-sub(MOD, "        self.read_deadline.set(at);\n",
-    "        if at.is_some() {\n            self.read_deadline.set(at);\n        }\n")
+sub(MOD, '        self.read_deadline.set(at);\n',
+    '        if at.is_some() {\n            self.read_deadline.set(at);\n        }\n')
 EOF
     ;;
     sink-error-keeps-claim) cat <<'EOF'
 # A draining read (write_to) whose sink fails returns without handing the
 # claimed lease back: the writer and every other reader wait for ever.
-sub(FAST, "                Err(e) => {\n                    failed = Some(e);\n                    break;\n",
-    "                Err(e) => {\n                    std::mem::forget(guard);\n                    return (total, Some(e));\n")
+sub(DRAIN, '                Err(e) => {\n                    failed = Some(e);\n                    break;\n',
+    '                Err(e) => {\n                    std::mem::forget(guard);\n                    return (total, Some(e));\n')
 EOF
     ;;
     sink-panic-keeps-claim) cat <<'EOF'
 # The draining read's unwind guard does nothing: a panicking sink leaves the
 # lease claimed.
-sub(FAST, "    fn drop(&mut self) {\n        self.engine.hand_back_lease(self.sh);\n    }\n",
-    "    fn drop(&mut self) {}\n")
+sub(DRAIN, '    fn drop(&mut self) {\n        self.engine.hand_back_lease(self.sh);\n    }\n',
+    '    fn drop(&mut self) {}\n')
 EOF
     ;;
     drain-advances-past-sink) cat <<'EOF'
 # A draining read advances the lease past the whole slice it handed to the
 # sink, not just the bytes the sink took: the rest is lost.
-sub(FAST, "unsafe { (*lease).advance(n) }", "unsafe { (*lease).advance(bytes.len()) }")
+sub(DRAIN, 'unsafe { (*lease).advance(n) }',
+    'unsafe { (*lease).advance(bytes.len()) }')
 EOF
     ;;
     vectored-releases-write-side) cat <<'EOF'
 # A large write_vectored releases the write side between its slices (and takes
 # it again): another writer's write can come between them.
-sub(FAST, "        for slice in slices.iter().filter(|s| !s.is_empty()) {\n",
-    "        for slice in slices.iter().filter(|s| !s.is_empty()) {\n"
-    "            self.unlock(sh);\n            if !self.try_lock() {\n                self.lock_slow(sh, deadline)?;\n            }\n")
+sub(WRITE, '        for slice in slices.iter().filter(|s| !s.is_empty()) {\n',
+    '        for slice in slices.iter().filter(|s| !s.is_empty()) {\n            self.unlock(sh);\n            if !self.try_lock() {\n                self.lock_slow(sh, deadline)?;\n            }\n')
 EOF
     ;;
     drain-sink-under-ring-lock) cat <<'EOF'
 # The old drain (issue 17): a write_to sink runs on staged bytes with the
 # stage's lock held, so other readers and async writers wait for user code.
-sub(STAGE, "            let got = take(front);\n            let mut ring = self.ring.lock();\n",
-    "            let mut ring = self.ring.lock();\n            let got = take(front);\n")
+sub(STAGE, '            let got = take(front);\n            let mut ring = self.ring.lock();\n',
+    '            let mut ring = self.ring.lock();\n            let got = take(front);\n')
 EOF
     ;;
     drain-claim-not-seen) cat <<'EOF'
 # Other readers do not see a drain claim: they take the staged bytes a
 # write_to sink is reading, which then reach two readers.
-sub(STAGE, "        if self.claimed {\n            return 0;\n        }\n", "")
+sub(STAGE, '        if self.claimed {\n            return 0;\n        }\n',
+    '')
 EOF
     ;;
     read-from-fills-lend) cat <<'EOF'
 # The old fill-from-source (issue 17): read_from claims a waiting reader's
 # lent buffer and runs its source straight into it, so the reader waits for
 # the source whatever its deadline or a close.
-sub(FAST, "    /// Writes all of `buf` unless the pipe closes or the deadline passes first.\n",
-    """    /// Mutant: the old fill-from-source.
-    pub(crate) fn mutant_fill(&self, sh: &Shared, r: &mut dyn io::Read, deadline: Deadline) -> Option<io::Result<usize>> {
-        let state = &self.slot.state;
-        if state.load(Ordering::SeqCst) < LENT_MIN || !self.stage.is_empty() {
-            return None;
-        }
-        let _held = match self.hold(sh, deadline) {
-            Ok(held) => held,
-            Err(e) => return Some(Err(e)),
-        };
-        let lent = state.load(Ordering::SeqCst);
-        if lent < LENT_MIN || !self.stage.is_empty()
-            || state.compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_err()
-        {
-            return None;
-        }
-        let lend = unsafe { &*(lent as *const Lend) };
-        let view = lend.buf.with_mut(|v| unsafe { *v });
-        let got = if view.len == 0 {
-            Ok(0)
-        } else {
-            r.read(unsafe { std::slice::from_raw_parts_mut(view.ptr, view.len) })
-        };
-        let n = *got.as_ref().unwrap_or(&0);
-        state.store(EMPTY, Ordering::SeqCst);
-        lend.answer(n);
-        sh.signals.notify(Bell::Filled);
-        sh.signals.notify_threads(Bell::Offer);
-        if view.len == 0 {
-            return None;
-        }
-        Some(got)
-    }
-
-    /// Writes all of `buf` unless the pipe closes or the deadline passes first.
-""")
-sub(MOD, "            // `r` reads into a buffer of our own, never into a reader's lent\n",
-    """            #[allow(irrefutable_let_patterns)]
-            if let Engine::Fast(e) = &self.engine {
-                match e.mutant_fill(self, &mut *r, self.write_deadline()) {
-                    Some(Ok(0)) => return Ok(total),
-                    Some(Ok(n)) => {
-                        total += n as u64;
-                        continue;
-                    }
-                    Some(Err(e)) => return Err(e),
-                    None => {}
-                }
-            }
-            // `r` reads into a buffer of our own, never into a reader's lent
-""")
+sub(WRITE, '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n',
+    '    /// Mutant: the old fill-from-source.\n    pub(crate) fn mutant_fill(&self, sh: &PipeState, r: &mut dyn io::Read, deadline: Deadline) -> Option<io::Result<usize>> {\n        let state = &self.slot.state;\n        if state.load(Ordering::SeqCst) < LENT_MIN || !self.stage.is_empty() {\n            return None;\n        }\n        let _held = match self.hold(sh, deadline) {\n            Ok(held) => held,\n            Err(e) => return Some(Err(e)),\n        };\n        let lent = state.load(Ordering::SeqCst);\n        if lent < LENT_MIN || !self.stage.is_empty()\n            || state.compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_err()\n        {\n            return None;\n        }\n        let lend = unsafe { &*(lent as *const Lend) };\n        let view = lend.buf.with_mut(|v| unsafe { *v });\n        let got = if view.len == 0 {\n            Ok(0)\n        } else {\n            r.read(unsafe { std::slice::from_raw_parts_mut(view.ptr, view.len) })\n        };\n        let n = *got.as_ref().unwrap_or(&0);\n        state.store(EMPTY, Ordering::SeqCst);\n        lend.answer(n);\n        sh.signals.notify(Bell::Filled);\n        sh.signals.notify_threads(Bell::Offer);\n        if view.len == 0 {\n            return None;\n        }\n        Some(got)\n    }\n\n    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n')
+sub(ZC, "            if own.is_empty() {\n                own = vec![0; OWN];\n            }\n",
+    "            #[allow(irrefutable_let_patterns)]\n            if let Engine::Rendezvous(e) = &self.engine {\n                match e.mutant_fill(self, &mut *r, self.write_deadline()) {\n                    Some(Ok(0)) => return Ok(total),\n                    Some(Ok(n)) => {\n                        total += n as u64;\n                        continue;\n                    }\n                    Some(Err(e)) => return Err(e),\n                    None => {}\n                }\n            }\n            if own.is_empty() {\n                own = vec![0; OWN];\n            }\n")
 EOF
     ;;
     read-from-counts-cut-write-whole) cat <<'EOF'
 # read_from counts a write cut short as if readers got all of it.
-sub(MOD, "                Ok(k) => return Ok(total + k as u64),\n",
-    "                Ok(_) => return Ok(total + n as u64),\n")
+sub(ZC, '                Ok(k) => return Ok(total + k as u64),\n',
+    '                Ok(_) => return Ok(total + n as u64),\n')
 EOF
     ;;
     read-from-hides-count) cat <<'EOF'
 # read_from returns the error of a cut write with nothing delivered although
 # earlier writes of the call were (the old behaviour): the count is lost.
-sub(MOD, "                Err(_) if total > 0 => return Ok(total),\n", "")
+sub(ZC, '                Err(_) if total > 0 => return Ok(total),\n',
+    '')
 EOF
     ;;
     closed-read-ignores-claim) cat <<'EOF'
 # A read on a closed pipe that finds the staged bytes claimed by a write_to
 # sink reports end of file at once: the bytes the sink leaves are lost.
-sub(FAST, "                0 if self.stage.claimed() => return None,\n",
-    "                0 if self.stage.claimed() => return Some(sh.read_close_result()),\n")
+sub(READ, '                0 if self.stage.claimed() => return None,\n',
+    '                0 if self.stage.claimed() => return Some(sh.read_close_result()),\n')
 EOF
     ;;
     claim-end-rings-nobody) cat <<'EOF'
 # The end of a drain claim rings nobody: readers waiting for it sleep on.
-sub(FAST, "            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify(Bell::Offer);\n            }\n",
-    "            fn drop(&mut self) {}\n")
+sub(DRAIN, '            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify(Bell::Offer);\n            }\n',
+    '            fn drop(&mut self) {}\n')
+EOF
+    ;;
     full-stage-write-no-second-look) cat <<'EOF'
 # An async write that found the stage full registers for room and returns
 # Pending without looking at the close again: a read half's close whose
 # wake-all ran before the registration leaves it pending for ever.
-sub(FAST, "            sig.register_task(Bell::Stage, task, cx.waker());\n            drop(ring);\n",
-    "            sig.register_task(Bell::Stage, task, cx.waker());\n            drop(ring);\n"
-    "            #[allow(unreachable_code)]\n            return Poll::Pending;\n")
+sub(POLL, '            sig.register_task(Bell::Stage, task, cx.waker());\n            if sig.is_closed() {\n',
+    '            sig.register_task(Bell::Stage, task, cx.waker());\n            if false {\n')
 EOF
     ;;
     take-back-skips-stage-bell) cat <<'EOF'
 # An async write that takes its staged bytes back (the pipe closed while it
 # staged them) never rings Bell::Stage, at both take-back sites (after
 # filling a lend, and on the staging path).
-sub(FAST, "                    sig.notify(Bell::Stage);\n                    return Poll::Ready(Err(sh.write_close_error()));\n",
-    "                    return Poll::Ready(Err(sh.write_close_error()));\n")
-sub(FAST, "            sig.notify(Bell::Stage);\n            return Poll::Ready(Err(sh.write_close_error()));\n",
-    "            return Poll::Ready(Err(sh.write_close_error()));\n")
+sub(POLL, '                    sig.notify(Bell::Stage);\n                    return Poll::Ready(Err(sh.write_close_error()));\n',
+    '                    return Poll::Ready(Err(sh.write_close_error()));\n')
+sub(POLL, '            sig.notify(Bell::Stage);\n            return Poll::Ready(Err(sh.write_close_error()));\n',
+    '            return Poll::Ready(Err(sh.write_close_error()));\n')
 EOF
     ;;
     lock-wait-no-second-try) cat <<'EOF'
 # An async write that found the write side held registers on Bell::Lock and
 # returns Pending (unless closed) without trying the write side again: a
 # release between its first try and its registration rang nobody.
-sub(FAST, "            sig.register_task(Bell::Lock, task, cx.waker());\n            if !self.try_lock() {\n",
-    "            sig.register_task(Bell::Lock, task, cx.waker());\n            if true {\n")
+sub(POLL, '            sig.register_task(Bell::Lock, task, cx.waker());\n            if !self.lock.try_lock() {\n',
+    '            sig.register_task(Bell::Lock, task, cx.waker());\n            if true {\n')
 EOF
     ;;
     lock-wait-no-close-look) cat <<'EOF'
 # An async write waiting for the write side returns Pending after registering
 # on Bell::Lock without looking at the close again.
-sub(FAST, "                if sig.is_closed() {\n                    return Poll::Ready(Err(sh.write_close_error()));\n                }\n                return Poll::Pending;\n",
-    "                return Poll::Pending;\n")
+sub(POLL, '                if sig.is_closed() {\n                    return Poll::Ready(Err(sh.write_close_error()));\n                }\n                return Poll::Pending;\n',
+    '                return Poll::Pending;\n')
 EOF
     ;;
     displaced-waker-dropped) cat <<'EOF'
 # A task polling through a handle whose place holds another task's waker
 # drops that waker instead of keeping it in the displaced queue: the other
 # task, still waiting, is never woken.
-sub(SYNC, "                list.displaced.push_back(old);\n", "                drop(old);\n")
+sub(TASKS, '                list.displaced.push_back(old);\n',
+    '                drop(old);\n')
 EOF
     ;;
     *) return 1 ;;
@@ -664,9 +627,23 @@ apply_mutant() {
   python3 - "$copy" <<EOF
 import sys
 root = sys.argv[1]
-FAST, MOD, SYNC, PIPE, STAGE = (root + "/src/" + p for p in
-    ("engine/fast.rs", "engine/mod.rs", "sync.rs", "pipe.rs", "engine/stage.rs"))
+# One variable per source file a mutant may touch.
+def src(path):
+    return root + "/src/" + path
+MOD, STAGE, ZC = src("engine/mod.rs"), src("engine/stage.rs"), src("engine/zero_copy.rs")
+RDV, STATE, READ, DRAIN, WRITE, LOCK, POLL = (
+    src("engine/rendezvous/" + f + ".rs")
+    for f in ("mod", "state", "read", "drain", "write", "lock", "poll"))
+SIGNALS, TASKS, DEADLINE, SPIN, MOCKED, REAL = (
+    src("sync/" + f + ".rs") for f in ("signals", "tasks", "deadline", "spin", "mocked", "real"))
+PIPE, CONN = src("pipe.rs"), src("conn.rs")
 def sub(path, old, new):
+    """Replaces the code 'old', which must occur exactly once in 'path' and
+    hold no comment line (a mutant is anchored on code, so that rewording a
+    comment never silently breaks it)."""
+    for line in old.splitlines():
+        if line.strip().startswith("//"):
+            sys.exit("mutant anchored on a comment in %s: %r" % (path, line.strip()))
     text = open(path).read()
     if text.count(old) != 1:
         sys.exit("mutant anchor found %d times in %s: %r" % (text.count(old), path, old))
@@ -728,13 +705,32 @@ test_models() {
   for fm in $1; do printf '%s\n' "${fm#*:}"; done
 }
 
+# Applies each mutant in "${names[@]}" to a fresh copy, builds nothing, and
+# fails loudly if one does not apply exactly (an anchor missing, found twice,
+# or on a comment) or applies but changes nothing.
+check_all() {
+  local bad=0 name
+  for name in "${names[@]}"; do
+    if ! fresh_copy || ! apply_mutant "$name" >"$work/apply.log" 2>&1; then
+      echo "ERROR     $name: does not apply: $(tail -n 1 "$work/apply.log")"
+      bad=1
+    elif diff -rq "$repo/src" "$copy/src" >/dev/null; then
+      echo "ERROR     $name: applies but changes nothing"
+      bad=1
+    fi
+  done
+  return $bad
+}
+
 matrix=0
+check=0
 full=${MUTANTS_FULL:-0}
 names=()
 for arg in "$@"; do
   case $arg in
     --matrix) matrix=1 ;;
     --full) full=1 ;;
+    --check) check=1 ;;
     *) names+=("$arg") ;;
   esac
 done
@@ -742,6 +738,10 @@ done
 for name in "${names[@]}"; do
   mutant_patch "$name" >/dev/null || { echo "ERROR: unknown mutant $name"; exit 1; }
 done
+# Every mutant must apply exactly once before any model runs.
+if ! check_all; then echo "ERROR: a mutant no longer applies (see above)"; exit 1; fi
+echo "check: all ${#names[@]} mutants apply exactly once, on code"
+[ $check = 1 ] && exit 0
 
 # The models, as "file name" pairs, for --matrix.
 models=()

@@ -6,7 +6,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::engine::Shared;
+use crate::engine::PipeState;
 use crate::error::Cause;
 use crate::sync::{Arc, Ordering, TaskSlot};
 
@@ -87,7 +87,7 @@ use crate::sync::{Arc, Ordering, TaskSlot};
 /// ```
 #[must_use = "a pipe does nothing unless its halves are used; dropping them closes it"]
 pub fn pipe() -> (PipeReader, PipeWriter) {
-    halves(Shared::new())
+    halves(PipeState::new())
 }
 
 /// Creates a pipe on the reference engine (the design's crossbeam-channel
@@ -96,7 +96,7 @@ pub fn pipe() -> (PipeReader, PipeWriter) {
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
 pub fn __reference_pipe() -> (PipeReader, PipeWriter) {
-    halves(Shared::new_reference())
+    halves(PipeState::new_reference())
 }
 
 /// Makes the next write on `writer`'s pipe panic right after it published its
@@ -114,13 +114,13 @@ pub fn __loom_panic_after_next_offer(writer: &PipeWriter) {
 
 /// The two halves of `shared`, for the crate's unit tests.
 #[cfg(test)]
-pub(crate) fn halves_for_tests(shared: Shared) -> (PipeReader, PipeWriter) {
+pub(crate) fn halves_for_tests(shared: PipeState) -> (PipeReader, PipeWriter) {
     halves(shared)
 }
 
 impl PipeWriter {
     /// The pipe this half writes to.
-    pub(crate) fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &PipeState {
         &self.shared
     }
 
@@ -136,7 +136,7 @@ impl PipeWriter {
 
 impl PipeReader {
     /// The pipe this half reads from.
-    pub(crate) fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &PipeState {
         &self.shared
     }
 
@@ -164,7 +164,7 @@ pub fn __loom_panic_after_next_lend(reader: &PipeReader) {
 }
 
 /// The two halves of `shared`, which starts with one reader and one writer.
-fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
+fn halves(shared: PipeState) -> (PipeReader, PipeWriter) {
     let shared = Arc::new(shared);
     (
         PipeReader {
@@ -248,7 +248,7 @@ fn halves(shared: Shared) -> (PipeReader, PipeWriter) {
 /// ```
 pub struct PipeReader {
     /// The pipe; this handle counts in `shared.readers`.
-    shared: Arc<Shared>,
+    shared: Arc<PipeState>,
     /// Where a task polling through this handle keeps its waker.
     task: TaskSlot,
 }
@@ -356,7 +356,7 @@ pub struct PipeReader {
 /// ```
 pub struct PipeWriter {
     /// The pipe; this handle counts in `shared.writers`.
-    shared: Arc<Shared>,
+    shared: Arc<PipeState>,
     /// Where a task polling through this handle keeps its waker.
     task: TaskSlot,
 }
@@ -534,7 +534,7 @@ impl PipeReader {
     /// wakes them at once, one moved later keeps them waiting until the new
     /// time. A read whose timeout is set too gives up at whichever comes
     /// first. Once the deadline has passed every read fails at once, until it
-    /// is moved to the future or cleared. Shared by every clone of this half;
+    /// is moved to the future or cleared. PipeState by every clone of this half;
     /// async reads ignore it (use the runtime's timers).
     ///
     /// # Errors
@@ -793,7 +793,7 @@ impl PipeWriter {
         /// is dropped, done or cancelled.
         struct Wait<'a> {
             /// The pipe.
-            shared: &'a Shared,
+            shared: &'a PipeState,
             /// The future's own place.
             task: TaskSlot,
         }

@@ -2,7 +2,7 @@
 //!
 //! Implementation description (for maintainers; not part of the docs):
 //!
-//! A pipe is one [`Shared`]: the two close-error slots, the done channel and
+//! A pipe is one [`PipeState`]: the two close-error slots, the done channel and
 //! doorbells ([`Signals`]), each half's clone count and timeout, and an engine.
 //! An engine runs Go's protocol: a writer takes the write side for its whole
 //! write and lends its slice to one reader at a time as a [`Lease`]; the reader
@@ -22,10 +22,11 @@
 //!   literal mechanism, two zero-capacity crossbeam channels and `select!`, kept
 //!   as the executable specification the fast engine is tested against.
 
-pub(crate) mod fast;
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 pub(crate) mod reference;
+pub(crate) mod rendezvous;
 pub(crate) mod stage;
+mod zero_copy;
 
 use std::io;
 use std::time::Duration;
@@ -175,14 +176,14 @@ impl Timeout {
 #[allow(clippy::large_enum_variant)]
 enum Engine {
     /// The shipping engine.
-    Fast(fast::Fast),
+    Rendezvous(rendezvous::Rendezvous),
     /// The crossbeam-channel reference.
     #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
     Reference(reference::Reference),
 }
 
 /// Everything the halves of one pipe share.
-pub(crate) struct Shared {
+pub(crate) struct PipeState {
     /// The engine.
     engine: Engine,
     /// The done channel and the doorbells.
@@ -233,10 +234,10 @@ impl Failpoints {
     }
 }
 
-impl Shared {
+impl PipeState {
     /// A new open pipe on the shipping engine.
     pub(crate) fn new() -> Self {
-        Self::with_engine(Engine::Fast(fast::Fast::new()))
+        Self::with_engine(Engine::Rendezvous(rendezvous::Rendezvous::new()))
     }
 
     /// A new open pipe on the reference engine.
@@ -348,7 +349,7 @@ impl Shared {
         let deadline = self.read_deadline();
         self.deadline_check(deadline)?;
         match &self.engine {
-            Engine::Fast(e) => e.read(self, buf, deadline),
+            Engine::Rendezvous(e) => e.read(self, buf, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(e) => e.read(self, buf, deadline),
         }
@@ -360,7 +361,7 @@ impl Shared {
         let deadline = self.write_deadline();
         self.deadline_check(deadline)?;
         match &self.engine {
-            Engine::Fast(e) => e.write(self, buf, deadline),
+            Engine::Rendezvous(e) => e.write(self, buf, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(e) => e.write(self, buf, deadline),
         }
@@ -372,9 +373,9 @@ impl Shared {
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
     )]
-    fn fast(&self) -> &fast::Fast {
+    fn rendezvous(&self) -> &rendezvous::Rendezvous {
         match &self.engine {
-            Engine::Fast(e) => e,
+            Engine::Rendezvous(e) => e,
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(_) => panic!("the reference engine has no async halves"),
         }
@@ -394,7 +395,7 @@ impl Shared {
         if buf.is_empty() {
             return std::task::Poll::Ready(Ok(0));
         }
-        self.fast().poll_read(self, cx, task, buf)
+        self.rendezvous().poll_read(self, cx, task, buf)
     }
 
     /// Polls a write of the gather `bufs`: see the async `PipeWriter` impls.
@@ -408,7 +409,7 @@ impl Shared {
         task: &TaskSlot,
         bufs: &[io::IoSlice<'_>],
     ) -> std::task::Poll<io::Result<usize>> {
-        self.fast().poll_write(self, cx, task, bufs)
+        self.rendezvous().poll_write(self, cx, task, bufs)
     }
 
     /// Polls a shutdown: closes the write half at once, as a socket's
@@ -427,7 +428,7 @@ impl Shared {
     /// `PipeWriter::consumed`.
     pub(crate) fn consumed_mark(&self) -> u64 {
         match &self.engine {
-            Engine::Fast(e) => e.consumed_mark(),
+            Engine::Rendezvous(e) => e.consumed_mark(),
             // No async write stages anything there.
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(_) => 0,
@@ -443,7 +444,7 @@ impl Shared {
         mark: u64,
     ) -> std::task::Poll<io::Result<()>> {
         match &self.engine {
-            Engine::Fast(e) => e.poll_consumed(self, cx, task, mark),
+            Engine::Rendezvous(e) => e.poll_consumed(self, cx, task, mark),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(_) => std::task::Poll::Ready(Ok(())),
         }
@@ -458,178 +459,6 @@ impl Shared {
     /// `__task_wakers_held`).
     pub(crate) fn task_wakers_held(&self) -> usize {
         self.signals.task_wakers_held()
-    }
-
-    /// A read that hands the bytes of one write to `take` (see `fast::Take`):
-    /// how many it took, `Ok(0)` at end of file.
-    pub(crate) fn consume(&self, take: &mut fast::Take<'_>) -> io::Result<usize> {
-        let deadline = self.read_deadline();
-        self.deadline_check(deadline)?;
-        match &self.engine {
-            Engine::Fast(e) => e.consume(self, take, deadline),
-            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
-            Engine::Reference(e) => e.consume(self, take, deadline),
-        }
-    }
-
-    /// Drains the pipe into `w` until end of file: see `PipeReader::write_to`.
-    pub(crate) fn write_to(&self, w: &mut dyn io::Write) -> io::Result<u64> {
-        let mut total = 0u64;
-        loop {
-            let got = {
-                let mut take = |bytes: &[u8]| -> io::Result<usize> {
-                    loop {
-                        match w.write(bytes) {
-                            Ok(0) => {
-                                return Err(io::Error::new(
-                                    io::ErrorKind::WriteZero,
-                                    "failed to write whole buffer",
-                                ))
-                            }
-                            Ok(n) => {
-                                let n = n.min(bytes.len());
-                                total += n as u64;
-                                return Ok(n);
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                };
-                self.consume(&mut take)
-            };
-            match got {
-                Ok(0) => return Ok(total),
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Reads into `bufs` in order, from one write: see `PipeReader`'s
-    /// `read_vectored`.
-    pub(crate) fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
-        if nonempty.next().is_none() {
-            return Ok(0);
-        }
-        if nonempty.next().is_none() {
-            let buf = bufs
-                .iter_mut()
-                .find(|b| !b.is_empty())
-                .expect("one is not empty");
-            return self.read(buf);
-        }
-        let (mut at, mut off) = (0, 0);
-        let mut take = |bytes: &[u8]| -> io::Result<usize> {
-            let mut taken = 0;
-            while taken < bytes.len() && at < bufs.len() {
-                let dst = &mut bufs[at][off..];
-                let k = dst.len().min(bytes.len() - taken);
-                dst[..k].copy_from_slice(&bytes[taken..taken + k]);
-                taken += k;
-                off += k;
-                if off == bufs[at].len() {
-                    at += 1;
-                    off = 0;
-                }
-            }
-            Ok(taken)
-        };
-        self.consume(&mut take)
-    }
-
-    /// Moves bytes from `r` into the pipe until `r`'s end: see
-    /// `PipeWriter::read_from`.
-    pub(crate) fn read_from(&self, r: &mut dyn io::Read) -> io::Result<u64> {
-        /// The largest buffer of its own a `read_from` uses.
-        const OWN: usize = 64 << 10;
-        let mut total = 0u64;
-        let mut own: Vec<u8> = Vec::new();
-        loop {
-            // A passed deadline or a close ends the call before `r` reads
-            // bytes that could not be delivered.
-            let ready = if self.signals.is_closed() {
-                Err(self.write_close_error())
-            } else {
-                self.deadline_check(self.write_deadline())
-            };
-            if let Err(e) = ready {
-                return if total > 0 { Ok(total) } else { Err(e) };
-            }
-            // `r` reads into a buffer of our own, never into a reader's lent
-            // buffer: a reader must be free to leave (its deadline, a close)
-            // whatever `r` does.
-            if own.is_empty() {
-                own = vec![0; OWN];
-            }
-            let n = loop {
-                match r.read(&mut own) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Ok(n) if n > own.len() => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "the source's read returned more bytes than its buffer holds",
-                        ))
-                    }
-                    other => break other?,
-                }
-            };
-            if n == 0 {
-                return Ok(total);
-            }
-            // One write per read of the source. One cut short (a close or
-            // the timeout) ends the call with exactly what readers got; the
-            // error itself comes from the next call (a close stays, a
-            // timeout if it recurs). With nothing delivered, the error now.
-            match self.write(&own[..n]) {
-                Ok(k) if k == n => total += n as u64,
-                Ok(k) => return Ok(total + k as u64),
-                Err(_) if total > 0 => return Ok(total),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Writes `bufs` as one write: see `PipeWriter`'s `write_vectored`.
-    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        /// Gathered writes up to this size are copied into one buffer on the
-        /// stack and offered as one slice: a copy that costs less than the
-        /// rendezvous it saves.
-        const GATHER: usize = 4 << 10;
-        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
-        let Some(first) = nonempty.next() else {
-            return self.write(&[]);
-        };
-        if nonempty.next().is_none() {
-            return self.write(first);
-        }
-        let total = bufs
-            .iter()
-            .fold(0usize, |sum, b| sum.saturating_add(b.len()));
-        if total <= GATHER {
-            // Not zeroed first: only the `total` bytes copied in are read.
-            let mut gathered = std::mem::MaybeUninit::<[u8; GATHER]>::uninit();
-            let base = gathered.as_mut_ptr().cast::<u8>();
-            let mut at = 0;
-            for b in bufs {
-                // SAFETY: `at + b.len() <= total <= GATHER`, so the copy stays
-                // inside the array; a caller's slice cannot overlap our stack
-                // buffer.
-                unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), base.add(at), b.len()) };
-                at += b.len();
-            }
-            // SAFETY: the first `total` bytes were just written (`at == total`).
-            let gathered = unsafe { std::slice::from_raw_parts(base, total) };
-            return self.write(gathered);
-        }
-        let deadline = self.write_deadline();
-        self.deadline_check(deadline)?;
-        match &self.engine {
-            Engine::Fast(e) => e.write_all_of(self, bufs, deadline),
-            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
-            Engine::Reference(e) => e.write_all_of(self, bufs, deadline),
-        }
     }
 
     /// Closes the read half with `cause` (if it is the first close of that half)
@@ -677,186 +506,4 @@ impl Shared {
 }
 
 #[cfg(test)]
-mod tests {
-    //! The unwind guards, through the test-only failpoint: a write that panics
-    //! right after it published its offer.
-
-    use std::io::{Read, Write};
-    use std::panic::{catch_unwind, AssertUnwindSafe};
-    use std::sync::atomic::Ordering as StdOrdering;
-    use std::sync::mpsc;
-    use std::thread;
-    use std::time::Duration;
-
-    use super::Shared;
-    use crate::pipe::{halves_for_tests, PipeReader, PipeWriter};
-
-    /// Runs `f` on its own thread; fails the test if it has not finished after
-    /// 60 s (a hang) instead of blocking the suite.
-    fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = mpsc::channel();
-        let t = thread::spawn(move || {
-            let out = f();
-            let _ = tx.send(());
-            out
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
-                Ok(out) => out,
-                Err(payload) => std::panic::resume_unwind(payload),
-            },
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after 60 s: a hang"),
-        }
-    }
-
-    /// Arms the failpoint: the next write on this pipe panics after its offer.
-    fn arm(writer: &PipeWriter) {
-        writer
-            .shared()
-            .failpoints
-            .panic_after_offer
-            .store(true, StdOrdering::Relaxed);
-    }
-
-    /// Reads until end of file.
-    fn read_all(mut reader: PipeReader) -> Vec<u8> {
-        let mut got = Vec::new();
-        reader.read_to_end(&mut got).expect("read to end of file");
-        got
-    }
-
-    /// The shipping engine: a write that panics after publishing its offer
-    /// (with no reader around to take it) takes the offer back before its
-    /// buffer is freed and frees the write side: a reader that comes later gets
-    /// none of those bytes, and another writer then writes normally.
-    #[test]
-    fn fast_write_panicking_after_its_offer_takes_it_back() {
-        bounded(|| {
-            let (reader, writer) = halves_for_tests(Shared::new());
-            arm(&writer);
-            let doomed = b"doomed bytes".to_vec();
-            let panicked = catch_unwind(AssertUnwindSafe(|| (&writer).write(&doomed)));
-            assert!(panicked.is_err(), "the failpoint must panic");
-            drop(doomed); // the lent buffer is gone: no reader may see it now
-
-            let other = writer.clone();
-            let t = thread::spawn(move || {
-                let n = (&other)
-                    .write(b"kept")
-                    .expect("the write side is free again");
-                drop(other);
-                n
-            });
-            drop(writer);
-            assert_eq!(read_all(reader), b"kept");
-            assert_eq!(t.join().unwrap(), 4);
-        });
-    }
-
-    /// The shipping engine, with a reader blocked in `read` when the write
-    /// panics: whatever the reader got is a prefix of the panicking write (a
-    /// copy in progress is waited for, never cut), and the pipe goes on. (A
-    /// write that finds the reader's buffer lent fills it and publishes no
-    /// offer, so then nothing panics.)
-    #[test]
-    fn fast_write_panicking_under_a_waiting_reader() {
-        bounded(|| {
-            for _ in 0..200 {
-                let (reader, writer) = halves_for_tests(Shared::new());
-                arm(&writer);
-                let r = thread::spawn(move || read_all(reader));
-                let doomed = b"0123456789".to_vec();
-                let first = catch_unwind(AssertUnwindSafe(|| (&writer).write(&doomed)));
-                // A write that found the reader's buffer lent copied into it and
-                // never published an offer: no failpoint, and all of it went.
-                if let Ok(res) = first {
-                    assert_eq!(res.unwrap(), 10);
-                }
-                writer
-                    .shared()
-                    .failpoints
-                    .panic_after_offer
-                    .store(false, StdOrdering::Relaxed);
-                drop(doomed);
-                assert_eq!((&writer).write(b"after").unwrap(), 5);
-                drop(writer);
-                let got = r.join().unwrap();
-                let cut = got.len() - 5;
-                assert_eq!(&got[cut..], b"after", "{got:?}");
-                assert_eq!(&got[..cut], &b"0123456789"[..cut], "{got:?}");
-            }
-        });
-    }
-
-    /// The shipping engine: a read that panics right after lending its buffer
-    /// takes the lend back before its buffer is freed (or waits for a writer
-    /// that is copying into it), and gives up the lender's role: a later write
-    /// goes to a later read, whole.
-    #[test]
-    fn fast_read_panicking_after_its_lend_takes_it_back() {
-        bounded(|| {
-            for round in 0..200 {
-                let (reader, writer) = halves_for_tests(Shared::new());
-                reader
-                    .shared()
-                    .failpoints
-                    .panic_after_lend
-                    .store(true, StdOrdering::Relaxed);
-                let w = thread::spawn(move || {
-                    let n = (&writer).write(b"payload").unwrap();
-                    drop(writer);
-                    n
-                });
-                let mut doomed = vec![0u8; 64];
-                let first = catch_unwind(AssertUnwindSafe(|| (&reader).read(&mut doomed)));
-                // The failpoint fires only in a read that lends: a read that
-                // found the write on offer returns normally. Whatever a writer
-                // copied into a lent buffer before the guard took it back is
-                // lost with the panicking read (it never returned), but no
-                // writer may copy into the buffer from then on.
-                let copied_before = match first {
-                    Ok(res) => res.expect("a read that did not lend"),
-                    Err(_) => doomed.iter().take_while(|&&b| b != 0).count(),
-                };
-                // Disarmed, if that read did not lend.
-                reader
-                    .shared()
-                    .failpoints
-                    .panic_after_lend
-                    .store(false, StdOrdering::Relaxed);
-                let before = doomed.clone();
-                drop(doomed);
-                let got = read_all(reader);
-                let n = w.join().unwrap();
-                assert_eq!(n, 7, "round {round}");
-                assert_eq!(&before[..copied_before], &b"payload"[..copied_before]);
-                assert_eq!(
-                    copied_before + got.len(),
-                    7,
-                    "round {round}: {before:?} {got:?}"
-                );
-                assert_eq!(&b"payload"[copied_before..], &got[..], "round {round}");
-            }
-        });
-    }
-
-    /// The reference engine: the lease is handed over by a rendezvous, so the
-    /// reader has it when the write panics; the guard waits for its answer and
-    /// puts the write side's token back, and another write then goes through.
-    #[cfg(feature = "__reference-engine")]
-    #[test]
-    fn reference_write_panicking_after_its_offer_waits_and_frees_the_write_side() {
-        bounded(|| {
-            let (reader, writer) = halves_for_tests(Shared::new_reference());
-            arm(&writer);
-            let r = thread::spawn(move || read_all(reader));
-            let doomed = b"doomed".to_vec();
-            let panicked = catch_unwind(AssertUnwindSafe(|| (&writer).write(&doomed)));
-            assert!(panicked.is_err());
-            drop(doomed);
-            assert_eq!((&writer).write(b"kept").unwrap(), 4);
-            drop(writer);
-            assert_eq!(r.join().unwrap(), b"doomedkept");
-        });
-    }
-}
+mod tests;

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
 
-use super::{Lease, Shared};
+use super::{Lease, PipeState};
 use crate::error::{partial, timed_out};
 use crate::sync::Deadline;
 
@@ -63,7 +63,7 @@ impl Reference {
     }
 
     /// Whether the done channel is closed, by looking at the channel itself.
-    fn done(sh: &Shared) -> bool {
+    fn done(sh: &PipeState) -> bool {
         matches!(
             sh.signals.done().try_recv(),
             Err(TryRecvError::Disconnected)
@@ -73,7 +73,7 @@ impl Reference {
     /// Reads from the next write; `buf` is not empty.
     pub(crate) fn read(
         &self,
-        sh: &Shared,
+        sh: &PipeState,
         buf: &mut [u8],
         deadline: Deadline,
     ) -> io::Result<usize> {
@@ -97,8 +97,8 @@ impl Reference {
     /// fails or panics.
     pub(crate) fn consume(
         &self,
-        sh: &Shared,
-        take: &mut super::fast::Take<'_>,
+        sh: &PipeState,
+        take: &mut super::rendezvous::Sink<'_>,
         deadline: Deadline,
     ) -> io::Result<usize> {
         let done = sh.signals.done();
@@ -153,7 +153,7 @@ impl Reference {
     /// for all of them.
     pub(crate) fn write_all_of(
         &self,
-        sh: &Shared,
+        sh: &PipeState,
         slices: &[io::IoSlice<'_>],
         deadline: Deadline,
     ) -> io::Result<usize> {
@@ -170,7 +170,12 @@ impl Reference {
     }
 
     /// Writes all of `buf` unless the pipe closes or the deadline passes first.
-    pub(crate) fn write(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+    pub(crate) fn write(
+        &self,
+        sh: &PipeState,
+        buf: &[u8],
+        deadline: Deadline,
+    ) -> io::Result<usize> {
         let _token = self.take_token(sh, deadline)?;
         self.write_locked(sh, buf, deadline)
     }
@@ -178,7 +183,7 @@ impl Reference {
     /// Takes the write side's token (waiting for it, up to the deadline),
     /// unless the pipe is closed; the guard puts it back on every way out, a
     /// panic included.
-    fn take_token(&self, sh: &Shared, deadline: Deadline) -> io::Result<Token<'_>> {
+    fn take_token(&self, sh: &PipeState, deadline: Deadline) -> io::Result<Token<'_>> {
         let done = sh.signals.done();
         if Self::done(sh) {
             return Err(sh.write_close_error());
@@ -198,7 +203,7 @@ impl Reference {
     }
 
     /// The write proper, with the write side's token held.
-    fn write_locked(&self, sh: &Shared, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+    fn write_locked(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
         let done = sh.signals.done();
         let mut rest = buf;
         let mut n = 0;

@@ -87,8 +87,8 @@ mod imp {
         ///
         /// # Safety
         ///
-        /// Points into the pipe's `Shared`, which the call that made this
-        /// `Deadline` (`Shared::read` and the like, through
+        /// Points into the pipe's `PipeState`, which the call that made this
+        /// `Deadline` (`PipeState::read` and the like, through
         /// [`Deadline::with_half`]) keeps alive: a `Deadline` never outlives the
         /// call it was made for.
         half: *const AbsDeadline,

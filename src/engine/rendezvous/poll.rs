@@ -1,0 +1,245 @@
+//! ## Tasks: the async polls
+//!
+//! A task's buffer lives for one poll, so a task never lends and never
+//! offers: a read copies staged bytes or a thread's offer, a write copies
+//! into a thread's lent buffer or stages into the pipe's own buffer
+//! ([`crate::engine::stage`]). Every wait registers, then looks again (see
+//! `sync::tasks`).
+
+use std::io;
+use std::task::{Context, Poll};
+
+use super::state::*;
+use super::write::WriteGuard;
+use super::Rendezvous;
+use crate::engine::stage::STAGE_CAP;
+use crate::engine::PipeState;
+use crate::sync::{Bell, Ordering, TaskSlot};
+
+impl Rendezvous {
+    /// An async read: copies staged bytes or a writer's offer into `buf` (not
+    /// empty), or registers the task (under `task`'s place) to be woken when
+    /// there may be some. A task cannot lend its buffer (it only lives for
+    /// this poll), so it never lends; `Pending` took nothing.
+    pub(crate) fn poll_read(
+        &self,
+        sh: &PipeState,
+        cx: &mut Context<'_>,
+        task: &TaskSlot,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        /// How many empty writes (or lost races) one poll goes through before
+        /// it yields, so that a stream of them cannot hold the executor.
+        const TURNS: usize = 32;
+        let sig = &sh.signals;
+        let mut registered = false;
+        for _ in 0..TURNS {
+            // A drain claim may hold staged bytes (closed pipe or not): then
+            // the task waits for the claim to end, which rings `Bell::Offer`.
+            // ORDERING (the look at the offer, last below): SeqCst: after
+            // registering, this is the task's last look, paired with the
+            // writer's SeqCst offer and its look at the task count
+            // (`try_claim` alone starts with a relaxed load).
+            if sig.is_closed() {
+                if let Some(res) = self.closed_staged(sh, buf) {
+                    return Poll::Ready(res);
+                }
+            } else if !self.stage.is_empty() {
+                match self.take_staged(sh, buf) {
+                    0 if self.stage.claimed() => {}
+                    0 => continue,
+                    n => return Poll::Ready(Ok(n)),
+                }
+            } else if self.slot.state.load(Ordering::SeqCst) == OFFERED && self.try_claim() {
+                match self.copy_and_hand_back(sh, buf) {
+                    // An empty write, consumed: it does not end the read.
+                    0 => continue,
+                    n => return Poll::Ready(Ok(n)),
+                }
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            // Register, then look once more (see `TaskBells`).
+            sig.register_task(Bell::Offer, task, cx.waker());
+            registered = true;
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// An async write of the gather `bufs` (one slice for a plain write):
+    /// copies into a thread's lent buffer if one is waiting and nothing is
+    /// staged, and stages the rest (or all of it). A gather of at most
+    /// [`STAGE_CAP`] bytes is accepted whole or not at all (then `Pending`,
+    /// having taken nothing); a larger one as much of its prefix as fits, 64 KiB at most.
+    pub(crate) fn poll_write(
+        &self,
+        sh: &PipeState,
+        cx: &mut Context<'_>,
+        task: &TaskSlot,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let sig = &sh.signals;
+        if sig.is_closed() {
+            return Poll::Ready(Err(sh.write_close_error()));
+        }
+        let total = bufs
+            .iter()
+            .fold(0usize, |sum, b| sum.saturating_add(b.len()));
+        if total == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        if !self.lock.try_lock() {
+            // Register, then look again at what could end the wait: the write
+            // side freed (its holder frees it, then rings) or a close.
+            sig.register_task(Bell::Lock, task, cx.waker());
+            if !self.lock.try_lock() {
+                if sig.is_closed() {
+                    return Poll::Ready(Err(sh.write_close_error()));
+                }
+                return Poll::Pending;
+            }
+        }
+        // Frees the write side (and rings the writers waiting for it) on
+        // every way out.
+        let _held = WriteGuard { engine: self, sh };
+        // ORDERING: a hint for lenders' spins (see `task_writes`).
+        if !self.task_writes.load(std::sync::atomic::Ordering::Relaxed) {
+            self.task_writes
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if sig.is_closed() {
+            return Poll::Ready(Err(sh.write_close_error()));
+        }
+        let state = &self.slot.state;
+        let mut ring = self.stage.lock();
+        if ring.len() == 0 {
+            // ORDERING: SeqCst acquires a reader's publication of its lend.
+            let lent = state.load(Ordering::SeqCst);
+            if lent >= LENT_MIN
+                && state
+                    .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                // SAFETY: `lent` is the address of a `Lend` that our CAS
+                // claimed: its reader waits for our answer before it returns
+                // (`Lend`), so the reference is valid until then.
+                let lend = unsafe { &*(lent as *const Lend) };
+                // SAFETY: our CAS claimed the lend and we have not answered.
+                // At most 64 KiB in all, as a write that finds no lend.
+                let n = unsafe { lend.fill_gather(bufs, STAGE_CAP) };
+                // What did not fit is staged in the same call (it fits whole
+                // when the gather does: the stage was empty), up to 64 KiB
+                // accepted in all, as a write that finds no lend accepts.
+                let staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));
+                self.stage.publish(&ring);
+                // ORDERING: SeqCst, after the SeqCst length (see the staging
+                // path below).
+                let closed = sig.is_closed();
+                if closed && staged > 0 {
+                    // Closed meanwhile: take the whole write back, so that it
+                    // is neither half accepted nor staged behind an end of
+                    // file; the lender hears 0 bytes copied (what it does with
+                    // an empty write) and its read then sees the close.
+                    ring.unpush(staged);
+                    self.stage.publish(&ring);
+                }
+                drop(ring);
+                // ORDERING: SeqCst: the slot is free before the reader hears
+                // (its next read finds it usable), and both come after the
+                // staged bytes, which that read then finds.
+                state.store(EMPTY, Ordering::SeqCst);
+                lend.answer(if closed { 0 } else { n });
+                sig.notify(Bell::Filled);
+                sig.notify(Bell::Offer);
+                if closed {
+                    // Bytes taken back: a `consumed` waiting on them looks again.
+                    sig.notify(Bell::Stage);
+                    return Poll::Ready(Err(sh.write_close_error()));
+                }
+                return Poll::Ready(Ok(n + staged));
+            }
+        }
+        let room = ring.room();
+        if room == 0 || (total <= STAGE_CAP && total > room) {
+            // Wait for readers to make room: register (with no lock held: it
+            // may wake a task it pushes out), then look again at everything
+            // that could have ended the wait meanwhile (see `TaskBells`).
+            let need = if total <= STAGE_CAP { total } else { 1 };
+            drop(ring);
+            sig.register_task(Bell::Stage, task, cx.waker());
+            if sig.is_closed() {
+                return Poll::Ready(Err(sh.write_close_error()));
+            }
+            if STAGE_CAP - self.stage.len() >= need {
+                // Room came before we registered: poll again.
+                cx.waker().wake_by_ref();
+            }
+            return Poll::Pending;
+        }
+        let n = ring.push_gather(bufs, 0, STAGE_CAP);
+        self.stage.publish(&ring);
+        // ORDERING: SeqCst, after the SeqCst length: a reader that saw the
+        // pipe closed and then no staged byte (end of file, or a read half's
+        // close) must never find these bytes later, so a close we see now
+        // takes them back; a close we do not see comes after the length in
+        // the single order, and that reader then finds the bytes.
+        if sig.is_closed() {
+            ring.unpush(n);
+            self.stage.publish(&ring);
+            drop(ring);
+            // Bytes taken back: a `consumed` waiting on them looks again.
+            sig.notify(Bell::Stage);
+            return Poll::Ready(Err(sh.write_close_error()));
+        }
+        drop(ring);
+        // Under loom: the other half of the lender's fence in `lend`.
+        crate::sync::loom_sc_fence();
+        // A reader may have lent its buffer since we looked: it waits for
+        // a writer that will not come while bytes are staged, so ring it
+        // (it then takes the lend back and reads the stage).
+        // ORDERING: SeqCst, after the stage's SeqCst length (paired with the
+        // lender's look at the stage after its CAS).
+        if state.load(Ordering::SeqCst) >= LENT_MIN {
+            sig.notify(Bell::Filled);
+        }
+        sig.notify(Bell::Offer);
+        Poll::Ready(Ok(n))
+    }
+
+    /// The mark a `consumed` waits for: every byte async writes have staged
+    /// so far (bytes copied straight into a lent buffer were consumed when
+    /// they were accepted).
+    pub(crate) fn consumed_mark(&self) -> u64 {
+        self.stage.lock().accepted_mark()
+    }
+
+    /// Ready once readers have taken every staged byte up to `mark` (from
+    /// [`Rendezvous::consumed_mark`]); fails with the close error if the read half
+    /// closes while some of them are unread (it discards them).
+    pub(crate) fn poll_consumed(
+        &self,
+        sh: &PipeState,
+        cx: &mut Context<'_>,
+        task: &TaskSlot,
+        mark: u64,
+    ) -> Poll<io::Result<()>> {
+        let mut registered = false;
+        loop {
+            if self.stage.lock().taken_past(mark) {
+                return Poll::Ready(Ok(()));
+            }
+            if sh.read_closed() {
+                return Poll::Ready(Err(sh.write_close_error()));
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            // Every take of staged bytes, every take-back and every close
+            // rings this bell; register, then look again (see `TaskBells`).
+            sh.signals.register_task(Bell::Stage, task, cx.waker());
+            registered = true;
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The rendezvous slot's states, and the two loans they hand around: a
+//! writer's [`Lease`] (on offer, claimed by one reader at a time) and a
+//! reader's [`Lend`] (its buffer, filled by one writer). This file owns the
+//! state word's values and who may move it; the paths that move it are in
+//! `read.rs`, `drain.rs`, `write.rs` and `poll.rs`.
+//!
+//! TRANSITIONS
+
+use std::io;
+
+use crate::engine::Lease;
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+
+/// No offer: the writer may store a new lease.
+pub(super) const EMPTY: usize = 0;
+/// A lease is published and no reader has taken it yet.
+pub(super) const OFFERED: usize = 1;
+/// A reader took the lease and is copying from it.
+pub(super) const CLAIMED: usize = 2;
+/// Readers have taken every byte of the offer.
+pub(super) const REPLIED: usize = 3;
+/// A reader is copying from the lease and the writer wants it back: the reader
+/// gives it back (`RETURNED`, or `REPLIED` if it took the last byte) instead of
+/// offering the rest again.
+pub(super) const RECALLED: usize = 4;
+/// The writer took a reader's lent buffer and is copying into it.
+pub(super) const FILLING: usize = 5;
+/// A reader gave a recalled lease back with bytes left in it: the writer takes
+/// it from here (`EMPTY`). Unlike `EMPTY`, no reader lends over it, so the
+/// writer cannot mistake the lease coming back for its offer being used up.
+pub(super) const RETURNED: usize = 6;
+/// From this value up, the state is the address of the [`Lend`] of the reader
+/// that lent its buffer (`LENT`). A `Lend` is aligned to 8 bytes, so its
+/// address is never one of the tags above.
+pub(super) const LENT_MIN: usize = 8;
+/// A `Lend`'s result before the writer answered it.
+pub(super) const PENDING: usize = usize::MAX;
+/// A `Lend`'s result when the writer declined to copy into it and offered its
+/// bytes instead (the reader then claims the offer like any other).
+pub(super) const DECLINED: usize = usize::MAX - 1;
+
+/// The rendezvous slot: the state word and the lease it guards.
+pub(super) struct Slot {
+    /// `EMPTY`, `OFFERED`, `CLAIMED`, `REPLIED` or `RECALLED`.
+    pub(super) state: AtomicUsize,
+    /// The writer's bytes not yet taken, while `OFFERED`, `CLAIMED` or `RECALLED`.
+    ///
+    /// # Safety
+    ///
+    /// Written only by the writer holding the write side, and only while the
+    /// state is `EMPTY` or `REPLIED` (no reader looks at it then), or after its
+    /// CAS from `OFFERED` to `EMPTY` succeeded, or after it saw a reader give
+    /// back a recalled lease (`EMPTY` or `REPLIED` after `RECALLED`). Read and
+    /// advanced only by the reader whose CAS moved the state from `OFFERED` to
+    /// `CLAIMED`, and only until it moves the state out of `CLAIMED` or
+    /// `RECALLED`. Each store or CAS to `OFFERED` (`SeqCst`) and the claiming CAS
+    /// order the previous owner's accesses before the claimer's; the reader's
+    /// move to `OFFERED`, `REPLIED` or `EMPTY` and the writer's load or CAS that
+    /// sees it order the reader's accesses before the writer's.
+    pub(super) lease: UnsafeCell<Lease>,
+}
+
+// SAFETY: the lease is the only field that is not `Sync`; the state machine above
+// gives every access to it a single owner at a time (see `Slot::lease`).
+unsafe impl Sync for Slot {}
+
+/// Where a lent buffer is: a raw view of a reader's `&mut [u8]`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BufView {
+    /// Start of the reader's buffer.
+    pub(super) ptr: *mut u8,
+    /// Its length: 0 for a draining read ([`Rendezvous::consume`]), which lends an
+    /// empty buffer so that the writer offers its bytes.
+    pub(super) len: usize,
+}
+
+/// A reader's buffer, lent to the writer while the reader waits: the reverse
+/// of a [`Lease`]. It lives on the lending reader's stack.
+///
+/// # Safety
+///
+/// The reader publishes its `Lend` by moving the state from `EMPTY` or
+/// `REPLIED` to the `Lend`'s address (CAS), and from then on may not return,
+/// nor touch its buffer, until it has either taken the `Lend` back (CAS from
+/// its address to the state it replaced) or seen `result` answered (a count,
+/// or `DECLINED`: the writer offered its bytes instead of copying). A writer that holds the write side may
+/// claim the `Lend` (CAS from its address to `FILLING`); it then copies into
+/// the buffer and stores `result`, and touches neither the `Lend` nor the
+/// buffer after that store. A reader whose take-back CAS fails therefore waits
+/// for `result`, with no deadline and whatever closes; the reader's unwind
+/// guard ([`LendGuard`]) does the same when a panic unwinds. Only one reader at
+/// a time may lend (it holds [`Rendezvous::lender`] from before it publishes until
+/// after it has its answer), so the one doorbell [`Bell::Filled`] has at most
+/// one sleeper and its ring cannot wake the wrong reader.
+#[repr(align(8))]
+pub(super) struct Lend {
+    /// The lent buffer. Accessed by the writer that claimed the `Lend` (the
+    /// copy) and by the reader once the `Lend` is back or answered; the state
+    /// and `result` order the two (under loom this cell is what checks it).
+    pub(super) buf: UnsafeCell<BufView>,
+    /// How many bytes the writer copied, or `PENDING`.
+    pub(super) result: AtomicUsize,
+}
+
+impl Lend {
+    /// A lend of `buf`, not yet answered.
+    pub(super) fn new(buf: &mut [u8]) -> Self {
+        Self {
+            buf: UnsafeCell::new(BufView {
+                ptr: buf.as_mut_ptr(),
+                len: buf.len(),
+            }),
+            result: AtomicUsize::new(PENDING),
+        }
+    }
+
+    /// The writer's copy of the first bytes of `bytes` into the lent buffer;
+    /// returns how many it copied.
+    ///
+    /// # Safety
+    ///
+    /// The caller's CAS moved the state from this `Lend`'s address to `FILLING`
+    /// and it has not answered yet (see the type's `# Safety`).
+    pub(super) unsafe fn fill(&self, bytes: &[u8]) -> usize {
+        self.buf.with_mut(|view| {
+            // SAFETY: the caller owns the lend until it answers, and the reader
+            // waits for that answer before it touches its buffer again; the
+            // reader's buffer is an exclusive borrow, so it cannot overlap the
+            // writer's shared `bytes`; `n` fits both.
+            unsafe {
+                let n = (*view).len.min(bytes.len());
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*view).ptr, n);
+                n
+            }
+        })
+    }
+
+    /// The writer's copy of the first bytes of the gather `slices`, at most
+    /// `max`, into the lent buffer; returns how many it copied.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Lend::fill`].
+    pub(super) unsafe fn fill_gather(&self, slices: &[io::IoSlice<'_>], max: usize) -> usize {
+        self.buf.with_mut(|view| {
+            // SAFETY: the caller owns the lend until it answers (`Lend`).
+            let BufView { ptr, len } = unsafe { *view };
+            let len = len.min(max);
+            let mut n = 0;
+            for slice in slices {
+                if n == len {
+                    break;
+                }
+                let k = (len - n).min(slice.len());
+                // SAFETY: as in `fill`: the reader waits for the answer
+                // before it touches its buffer, which cannot overlap the
+                // writer's slices; `n + k <= len`.
+                unsafe { std::ptr::copy_nonoverlapping(slice.as_ptr(), ptr.add(n), k) };
+                n += k;
+            }
+            n
+        })
+    }
+
+    /// The lent buffer's length.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Lend::fill`].
+    pub(super) unsafe fn len(&self) -> usize {
+        self.buf.with(|view| {
+            // SAFETY: the caller owns the lend until it answers.
+            unsafe { (*view).len }
+        })
+    }
+
+    /// Tells the reader how many bytes it got. The writer's last touch of the
+    /// `Lend`: the reader may return as soon as it sees this.
+    pub(super) fn answer(&self, n: usize) {
+        // ORDERING: SeqCst releases the copy to the reader and orders the
+        // answer before the writer's look at the doorbell.
+        self.result.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether the writer answered.
+    pub(super) fn answered(&self) -> bool {
+        // ORDERING: SeqCst acquires the writer's copy, and is the waiter's last
+        // look before it parks (paired with the writer's look at the doorbell).
+        self.result.load(Ordering::SeqCst) != PENDING
+    }
+
+    /// The reader's last touch of the lend, once it is back or answered (under
+    /// loom, the access that proves the writer's copy happened before the read
+    /// returns).
+    pub(super) fn end(&self) {
+        self.buf.with_mut(|_| ());
+    }
+}
+
+/// How a lend ended.
+pub(super) enum Lent {
+    /// The writer copied this many bytes into the buffer (0: an empty write).
+    Filled(usize),
+    /// The state was no longer `EMPTY` (nothing was lent), or the lend was
+    /// taken back unfilled because bytes were staged: look again.
+    Lost,
+    /// The writer offered its bytes instead of copying: claim them.
+    Declined,
+    /// The pipe closed, and the lend was taken back unfilled.
+    Closed,
+    /// The deadline passed, and the lend was taken back unfilled.
+    TimedOut,
+}

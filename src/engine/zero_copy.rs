@@ -1,0 +1,183 @@
+//! The zero-copy calls on the pipe's state: `write_to` and `read_vectored`
+//! (a draining read into a [`Sink`]), `read_from` (a source read into a
+//! buffer of the writer's own, then written), and `write_vectored` (a gather
+//! offered as one write).
+
+use std::io;
+
+use super::rendezvous::Sink;
+use super::{Engine, PipeState};
+
+impl PipeState {
+    /// A read that hands the bytes of one write to `take` (see `rendezvous::Sink`):
+    /// how many it took, `Ok(0)` at end of file.
+    pub(crate) fn consume(&self, take: &mut Sink<'_>) -> io::Result<usize> {
+        let deadline = self.read_deadline();
+        self.deadline_check(deadline)?;
+        match &self.engine {
+            Engine::Rendezvous(e) => e.consume(self, take, deadline),
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(e) => e.consume(self, take, deadline),
+        }
+    }
+
+    /// Drains the pipe into `w` until end of file: see `PipeReader::write_to`.
+    pub(crate) fn write_to(&self, w: &mut dyn io::Write) -> io::Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let got = {
+                let mut take = |bytes: &[u8]| -> io::Result<usize> {
+                    loop {
+                        match w.write(bytes) {
+                            Ok(0) => {
+                                return Err(io::Error::new(
+                                    io::ErrorKind::WriteZero,
+                                    "failed to write whole buffer",
+                                ))
+                            }
+                            Ok(n) => {
+                                let n = n.min(bytes.len());
+                                total += n as u64;
+                                return Ok(n);
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                };
+                self.consume(&mut take)
+            };
+            match got {
+                Ok(0) => return Ok(total),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads into `bufs` in order, from one write: see `PipeReader`'s
+    /// `read_vectored`.
+    pub(crate) fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
+        if nonempty.next().is_none() {
+            return Ok(0);
+        }
+        if nonempty.next().is_none() {
+            let buf = bufs
+                .iter_mut()
+                .find(|b| !b.is_empty())
+                .expect("one is not empty");
+            return self.read(buf);
+        }
+        let (mut at, mut off) = (0, 0);
+        let mut take = |bytes: &[u8]| -> io::Result<usize> {
+            let mut taken = 0;
+            while taken < bytes.len() && at < bufs.len() {
+                let dst = &mut bufs[at][off..];
+                let k = dst.len().min(bytes.len() - taken);
+                dst[..k].copy_from_slice(&bytes[taken..taken + k]);
+                taken += k;
+                off += k;
+                if off == bufs[at].len() {
+                    at += 1;
+                    off = 0;
+                }
+            }
+            Ok(taken)
+        };
+        self.consume(&mut take)
+    }
+
+    /// Moves bytes from `r` into the pipe until `r`'s end: see
+    /// `PipeWriter::read_from`.
+    pub(crate) fn read_from(&self, r: &mut dyn io::Read) -> io::Result<u64> {
+        /// The largest buffer of its own a `read_from` uses.
+        const OWN: usize = 64 << 10;
+        let mut total = 0u64;
+        let mut own: Vec<u8> = Vec::new();
+        loop {
+            // A passed deadline or a close ends the call before `r` reads
+            // bytes that could not be delivered.
+            let ready = if self.signals.is_closed() {
+                Err(self.write_close_error())
+            } else {
+                self.deadline_check(self.write_deadline())
+            };
+            if let Err(e) = ready {
+                return if total > 0 { Ok(total) } else { Err(e) };
+            }
+            // `r` reads into a buffer of our own, never into a reader's lent
+            // buffer: a reader must be free to leave (its deadline, a close)
+            // whatever `r` does.
+            if own.is_empty() {
+                own = vec![0; OWN];
+            }
+            let n = loop {
+                match r.read(&mut own) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(n) if n > own.len() => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "the source's read returned more bytes than its buffer holds",
+                        ))
+                    }
+                    other => break other?,
+                }
+            };
+            if n == 0 {
+                return Ok(total);
+            }
+            // One write per read of the source. One cut short (a close or
+            // the timeout) ends the call with exactly what readers got; the
+            // error itself comes from the next call (a close stays, a
+            // timeout if it recurs). With nothing delivered, the error now.
+            match self.write(&own[..n]) {
+                Ok(k) if k == n => total += n as u64,
+                Ok(k) => return Ok(total + k as u64),
+                Err(_) if total > 0 => return Ok(total),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes `bufs` as one write: see `PipeWriter`'s `write_vectored`.
+    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        /// Gathered writes up to this size are copied into one buffer on the
+        /// stack and offered as one slice: a copy that costs less than the
+        /// rendezvous it saves.
+        const GATHER: usize = 4 << 10;
+        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
+        let Some(first) = nonempty.next() else {
+            return self.write(&[]);
+        };
+        if nonempty.next().is_none() {
+            return self.write(first);
+        }
+        let total = bufs
+            .iter()
+            .fold(0usize, |sum, b| sum.saturating_add(b.len()));
+        if total <= GATHER {
+            // Not zeroed first: only the `total` bytes copied in are read.
+            let mut gathered = std::mem::MaybeUninit::<[u8; GATHER]>::uninit();
+            let base = gathered.as_mut_ptr().cast::<u8>();
+            let mut at = 0;
+            for b in bufs {
+                // SAFETY: `at + b.len() <= total <= GATHER`, so the copy stays
+                // inside the array; a caller's slice cannot overlap our stack
+                // buffer.
+                unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), base.add(at), b.len()) };
+                at += b.len();
+            }
+            // SAFETY: the first `total` bytes were just written (`at == total`).
+            let gathered = unsafe { std::slice::from_raw_parts(base, total) };
+            return self.write(gathered);
+        }
+        let deadline = self.write_deadline();
+        self.deadline_check(deadline)?;
+        match &self.engine {
+            Engine::Rendezvous(e) => e.write_all_of(self, bufs, deadline),
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(e) => e.write_all_of(self, bufs, deadline),
+        }
+    }
+}
