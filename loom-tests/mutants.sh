@@ -277,8 +277,8 @@ EOF
     ;;
     empty-write-skips-rendezvous) cat <<'EOF'
 # An empty write returns Ok(0) at once instead of meeting a reader.
-sub(WRITE, '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n',
-    '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n        if buf.is_empty() {\n            return Ok(0);\n        }\n')
+sub(WRITE, '    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n',
+    '    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n        if buf.is_empty() {\n            return Ok(0);\n        }\n')
 EOF
     ;;
     every-writer-drop-closes) cat <<'EOF'
@@ -345,21 +345,21 @@ EOF
     writer-fills-retracted-buffer) cat <<'EOF'
 # The writer takes a lent buffer with a plain store instead of a CAS: the
 # reader's take-back can succeed while the writer copies into its buffer.
-sub(WRITE, '                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)\n                        .is_err()',
-    '                        .swap(FILLING, Ordering::SeqCst)\n                        != lent')
+sub(WRITE, '            .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)\n            .ok()?;\n',
+    '            .swap(FILLING, Ordering::SeqCst);\n')
 EOF
     ;;
     reader-leaves-during-fill) cat <<'EOF'
 # A reader whose take-back fails (a writer is copying into its buffer) returns
 # at once instead of waiting for the writer's answer.
-sub(READ, '        if !spin_until(SPIN, || lend.answered()) {\n            sig.registered(Bell::Filled, || {\n',
-    '        #[allow(unreachable_code)]\n        return None;\n        if !spin_until(SPIN, || lend.answered()) {\n            sig.registered(Bell::Filled, || {\n')
+sub(READ, '        if !spin_until(SPIN, || lend.answered()) {\n            sig.wait_until(Bell::Filled, Deadline::never(), false, || lend.answered());\n',
+    '        #[allow(unreachable_code)]\n        return None;\n        if !spin_until(SPIN, || lend.answered()) {\n            sig.wait_until(Bell::Filled, Deadline::never(), false, || lend.answered());\n')
 EOF
     ;;
     lent-bytes-lost-on-timeout) cat <<'EOF'
 # Bytes a writer copied into a lent buffer are dropped when the read's
 # deadline passes or the pipe closes meanwhile: the read reports the timeout.
-sub(READ, '            (Some(n), _) if n > 0 => Lent::Filled(n),\n',
+sub(READ, '            (Some(n), _) if n > 0 => LendOutcome::Filled(n),\n',
     '')
 EOF
     ;;
@@ -522,8 +522,8 @@ EOF
 # The old fill-from-source (issue 17): read_from claims a waiting reader's
 # lent buffer and runs its source straight into it, so the reader waits for
 # the source whatever its deadline or a close.
-sub(WRITE, '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n',
-    '    /// Mutant: the old fill-from-source.\n    pub(crate) fn mutant_fill(&self, sh: &PipeState, r: &mut dyn io::Read, deadline: Deadline) -> Option<io::Result<usize>> {\n        let state = &self.slot.state;\n        if state.load(Ordering::SeqCst) < LENT_MIN || !self.stage.is_empty() {\n            return None;\n        }\n        let _held = match self.hold(sh, deadline) {\n            Ok(held) => held,\n            Err(e) => return Some(Err(e)),\n        };\n        let lent = state.load(Ordering::SeqCst);\n        if lent < LENT_MIN || !self.stage.is_empty()\n            || state.compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_err()\n        {\n            return None;\n        }\n        let lend = unsafe { &*(lent as *const Lend) };\n        let view = lend.buf.with_mut(|v| unsafe { *v });\n        let got = if view.len == 0 {\n            Ok(0)\n        } else {\n            r.read(unsafe { std::slice::from_raw_parts_mut(view.ptr, view.len) })\n        };\n        let n = *got.as_ref().unwrap_or(&0);\n        state.store(EMPTY, Ordering::SeqCst);\n        lend.answer(n);\n        sh.signals.notify(Bell::Filled);\n        sh.signals.notify_threads(Bell::Offer);\n        if view.len == 0 {\n            return None;\n        }\n        Some(got)\n    }\n\n    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {\n')
+sub(WRITE, '    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n',
+    '    /// Mutant: the old fill-from-source.\n    pub(crate) fn mutant_fill(&self, sh: &PipeState, r: &mut dyn io::Read, deadline: Deadline) -> Option<io::Result<usize>> {\n        let state = &self.slot.state;\n        if state.load(Ordering::SeqCst) < LENT_MIN || !self.stage.is_empty() {\n            return None;\n        }\n        let _held = match self.hold(sh, deadline) {\n            Ok(held) => held,\n            Err(e) => return Some(Err(e)),\n        };\n        let lent = state.load(Ordering::SeqCst);\n        if lent < LENT_MIN || !self.stage.is_empty()\n            || state.compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_err()\n        {\n            return None;\n        }\n        let lend = unsafe { &*(lent as *const Lend) };\n        let view = lend.buf.with_mut(|v| unsafe { *v });\n        let got = if view.len == 0 {\n            Ok(0)\n        } else {\n            r.read(unsafe { std::slice::from_raw_parts_mut(view.ptr, view.len) })\n        };\n        let n = *got.as_ref().unwrap_or(&0);\n        state.store(EMPTY, Ordering::SeqCst);\n        lend.answer(n);\n        sh.signals.notify(Bell::Filled);\n        sh.signals.notify_threads(Bell::Offer);\n        if view.len == 0 {\n            return None;\n        }\n        Some(got)\n    }\n\n    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n')
 sub(ZC, "            if own.is_empty() {\n                own = vec![0; OWN];\n            }\n",
     "            #[allow(irrefutable_let_patterns)]\n            if let Engine::Rendezvous(e) = &self.engine {\n                match e.mutant_fill(self, &mut *r, self.write_deadline()) {\n                    Some(Ok(0)) => return Ok(total),\n                    Some(Ok(n)) => {\n                        total += n as u64;\n                        continue;\n                    }\n                    Some(Err(e)) => return Err(e),\n                    None => {}\n                }\n            }\n            if own.is_empty() {\n                own = vec![0; OWN];\n            }\n")
 EOF

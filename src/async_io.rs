@@ -3,7 +3,7 @@
 //!
 //! Both sets of impls are thin: the engine's `poll_read` and `poll_write`
 //! (which takes a gather) do the work, flush is ready at once and shutdown
-//! closes the write half (see `engine/fast.rs` and
+//! closes the write half (see `engine/rendezvous/poll.rs` and
 //! `engine/stage.rs`). The tokio impls also take part in tokio's cooperative
 //! budget, so a pipe that is always ready cannot starve the other branches of
 //! a `select!` loop.

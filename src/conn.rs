@@ -412,7 +412,7 @@ impl Conn {
     /// The closed-pipe error if this end or its peer has closed a direction.
     fn check_open(&self) -> io::Result<()> {
         if self.rx.shared().signals.is_closed() || self.tx.shared().signals.is_closed() {
-            return Err(crate::ClosedPipe.into());
+            return Err(crate::error::ClosedPipe.into());
         }
         Ok(())
     }

@@ -8,19 +8,23 @@
 //! write and lends its slice to one reader at a time as a [`Lease`]; the reader
 //! copies what fits into its buffer and hands the lease back. In the reference
 //! engine it answers with how many bytes it took and the writer offers the rest
-//! again; in the fast engine the reader advances the lease and puts the rest
-//! back on offer itself, so the writer hears from readers once per write. The
-//! fast engine is also symmetric: a reader that arrives first lends its buffer
-//! (a `Lend`, see `fast.rs`) and a small write is copied straight into it.
+//! again; in the shipping engine the reader advances the lease and puts the
+//! rest back on offer itself, so the writer hears from readers once per write.
+//! The shipping engine is also symmetric: a reader that arrives first lends its
+//! buffer (a `Lend`, see `rendezvous/state.rs`) and a small write is copied
+//! straight into it.
 //! Closing stores the half's error first, then closes the done channel, which
 //! every blocking step waits on too (except the writer's wait for a reader that
 //! holds its lease to hand it back: that one cannot give up).
 //!
-//! - `fast` (the shipping engine) runs the hand-off on atomics and spins briefly
-//!   before it parks on a doorbell;
-//! - `reference` (internal feature `__reference-engine`, never under loom) is the design's
-//!   literal mechanism, two zero-capacity crossbeam channels and `select!`, kept
-//!   as the executable specification the fast engine is tested against.
+//! - `rendezvous` (the shipping engine, a folder by role) runs the hand-off on
+//!   atomics and spins briefly before it parks on a doorbell;
+//! - `stage` is the async writers' bounded buffer;
+//! - `zero_copy` holds `write_to`, `read_from` and the vectored calls;
+//! - `reference` (internal feature `__reference-engine`, never under loom) is
+//!   the design's literal mechanism, two zero-capacity crossbeam channels and
+//!   `select!`, kept as the executable specification the shipping engine is
+//!   tested against.
 
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 pub(crate) mod reference;
@@ -171,7 +175,7 @@ impl Timeout {
 }
 
 /// Which mechanism moves the bytes.
-// The fast engine is inline on purpose (no indirection on the shipping path);
+// The shipping engine is inline on purpose (no indirection on the shipping path);
 // the small reference engine only exists in the crate's own test builds.
 #[allow(clippy::large_enum_variant)]
 enum Engine {
@@ -367,7 +371,7 @@ impl PipeState {
         }
     }
 
-    /// The fast engine, for the async halves: the reference engine is the
+    /// The shipping engine, for the async halves: the reference engine is the
     /// specification of the blocking protocol only.
     #[cfg_attr(
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),

@@ -1,16 +1,17 @@
 //! The reference engine: the design's mechanism, written as literally as it goes.
 //!
 //! Two zero-capacity crossbeam channels carry the hand-off: `wr` takes the
-//! writer's [`Lease`] to one reader, `rd` brings back how many bytes that reader
-//! took. The
-//! write side is a one-token channel, so that taking it can be a `select!` too.
+//! writer's [`Lease`] to one reader, `rd` brings back how many bytes that
+//! reader took. The write side is a one-token channel, so that taking it can
+//! be a `select!` too.
 //! Every blocking step is a `select!` over its channel, the done channel and the
 //! deadline, except the writer's wait for the answer of a reader that already
 //! took its lease, which must not give up (see [`Lease`]). Unwind guards keep
 //! both true when a panic unwinds through a write.
 //!
 //! Each hand-off parks a thread, so this engine is slow; it is kept as the
-//! executable specification the fast engine is tested against.
+//! executable specification the shipping engine (`rendezvous`) is tested
+//! against.
 
 use std::io;
 use std::time::Instant;
@@ -80,7 +81,7 @@ impl Reference {
         // A read is a drain into one buffer: it copies what fits, then takes
         // nothing more.
         let mut filled = 0;
-        self.consume(
+        self.drain(
             sh,
             &mut |bytes: &[u8]| {
                 let n = bytes.len().min(buf.len() - filled);
@@ -95,7 +96,7 @@ impl Reference {
     /// A read that hands the bytes of one write to `take` (see
     /// `fast::Take`); answers the writer with what `take` took, also when it
     /// fails or panics.
-    pub(crate) fn consume(
+    pub(crate) fn drain(
         &self,
         sh: &PipeState,
         take: &mut super::rendezvous::Sink<'_>,

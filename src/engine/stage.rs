@@ -165,7 +165,7 @@ impl Ring {
     /// Drops the first `n` bytes of the oldest staged write (`n` at most
     /// what [`Ring::front`] gave); returns whether that finished the write (a
     /// read takes bytes of one write only, so it stops there).
-    pub(crate) fn consume(&mut self, n: usize) -> bool {
+    pub(crate) fn advance(&mut self, n: usize) -> bool {
         let Some(write) = self.writes.front_mut() else {
             return false;
         };
@@ -210,7 +210,7 @@ impl Ring {
             let k = front.len().min(out.len() - n);
             out[n..n + k].copy_from_slice(&front[..k]);
             n += k;
-            if self.consume(k) {
+            if self.advance(k) {
                 break;
             }
         }
@@ -334,7 +334,7 @@ impl Stage {
                 Ok(n) => {
                     let n = n.min(len);
                     total += n;
-                    !ring.consume(n)
+                    !ring.advance(n)
                 }
                 Err(e) => {
                     failed = Some(e);
@@ -346,7 +346,7 @@ impl Stage {
                 std::mem::forget(claim);
                 self.set_claim(&mut ring, false);
                 if ring.len() == 0 {
-                    // Start over at the front, as `consume` does unclaimed.
+                    // Start over at the front, as `advance` does unclaimed.
                     ring.head = 0;
                 }
                 self.publish(&ring);

@@ -11,13 +11,13 @@ use super::{Engine, PipeState};
 impl PipeState {
     /// A read that hands the bytes of one write to `take` (see `rendezvous::Sink`):
     /// how many it took, `Ok(0)` at end of file.
-    pub(crate) fn consume(&self, take: &mut Sink<'_>) -> io::Result<usize> {
+    pub(crate) fn drain(&self, take: &mut Sink<'_>) -> io::Result<usize> {
         let deadline = self.read_deadline();
         self.deadline_check(deadline)?;
         match &self.engine {
-            Engine::Rendezvous(e) => e.consume(self, take, deadline),
+            Engine::Rendezvous(e) => e.drain(self, take, deadline),
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
-            Engine::Reference(e) => e.consume(self, take, deadline),
+            Engine::Reference(e) => e.drain(self, take, deadline),
         }
     }
 
@@ -45,7 +45,7 @@ impl PipeState {
                         }
                     }
                 };
-                self.consume(&mut take)
+                self.drain(&mut take)
             };
             match got {
                 Ok(0) => return Ok(total),
@@ -85,7 +85,7 @@ impl PipeState {
             }
             Ok(taken)
         };
-        self.consume(&mut take)
+        self.drain(&mut take)
     }
 
     /// Moves bytes from `r` into the pipe until `r`'s end: see

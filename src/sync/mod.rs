@@ -1,20 +1,29 @@
 //! The primitives the pipe's protocol is written against.
 //!
-//! Everything that synchronises threads inside the crate comes from here, so that
-//! one cfg switch swaps the whole set: the normal build uses std's atomics,
-//! `crossbeam-channel` for blocking and closure, `crossbeam-utils` for spinning and
-//! `arc-swap` for the close errors; a build with `--cfg gopipe_loom` gets twins of
-//! the same API built on `loom`, which cannot see inside `crossbeam-channel` or
-//! `arc-swap`. The protocol in `engine/fast.rs` is therefore the same text in both
-//! builds, and loom checks the engine that ships.
+//! Everything that synchronises threads inside the crate comes from here, so
+//! that one cfg switch swaps the whole set: the normal build uses std's
+//! atomics, `crossbeam-channel` for blocking and closure, `crossbeam-utils` for
+//! spinning and `arc-swap` for the close errors; a build with
+//! `--cfg gopipe_loom` gets twins of the same API built on `loom`, which cannot
+//! see inside `crossbeam-channel` or `arc-swap`. The engine in
+//! `engine/rendezvous/` is therefore the same text in both builds, and loom
+//! checks the engine that ships.
 //!
-//! The API offered on both sides:
-//! - `Arc`, `AtomicBool`, `AtomicUsize`, `AtomicU64`, `Ordering`;
-//! - `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every access);
-//! - `ErrorSlot<T>`: an optional `Arc<T>` that only the first store fills;
-//! - `Signals`: the done channel (closed once) plus six doorbells that a parked
-//!   thread waits on, together with the done channel and an optional deadline;
-//! - `Deadline` and `spin_until`: the spin-then-park policy's clock.
+//! - `real.rs` / `mocked.rs`, the switch itself, primitives only: `Arc`,
+//!   `AtomicBool`, `AtomicUsize`, `AtomicU64`, `Ordering`, a poison-ignoring
+//!   `Mutex`, `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every
+//!   access), `ErrorSlot<T>` (an optional `Arc<T>` that only the first store
+//!   fills) and `loom_sc_fence`;
+//! - `signals.rs`: `Signals`, the done channel (closed once) and the doorbells
+//!   ([`Bell`]) threads park on, with the protocol's one wait loop
+//!   (`Signals::wait_until`);
+//! - `tasks.rs`: the tasks' wakers per doorbell ([`TaskSlot`]) and the rule
+//!   every async wait follows;
+//! - `deadline.rs`: when a wait gives up (`Deadline`, `AbsDeadline`,
+//!   `Patience`);
+//! - `spin.rs`: the spin before a park (`spin_until`, `core_crowded`).
+//!
+//! Each file that differs between the builds holds both twins, side by side.
 
 #[cfg(not(gopipe_loom))]
 mod real;

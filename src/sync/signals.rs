@@ -394,6 +394,35 @@ mod imp {
 
 pub(crate) use imp::*;
 
+use crate::sync::Deadline;
+
+impl Signals {
+    /// The protocol's one wait: registers on `bell`, then until `ready()`
+    /// holds, parks (see [`Signals::park`]: a ring, the done channel when
+    /// `watch_done`, the deadline). `ready()` is looked at after registering
+    /// and after every wake-up, so a change made and rung between a look and
+    /// a sleep is never missed (the ringer changes the state first, then
+    /// looks at the sleepers). Returns [`Park::Rung`] once `ready()` held, else
+    /// why it gave up.
+    pub(crate) fn wait_until(
+        &self,
+        bell: Bell,
+        deadline: Deadline,
+        watch_done: bool,
+        mut ready: impl FnMut() -> bool,
+    ) -> Park {
+        self.registered(bell, || loop {
+            if ready() {
+                return Park::Rung;
+            }
+            match self.park(bell, deadline, watch_done) {
+                Park::Rung => {}
+                other => return other,
+            }
+        })
+    }
+}
+
 /// How many doorbells [`Signals`] has.
 pub(super) const BELLS: usize = 6;
 

@@ -41,7 +41,7 @@ impl Rendezvous {
     /// timeout, or `take`'s error. It waits as a reader does, lending an empty
     /// buffer: a writer that finds it offers its bytes (or, async, stages
     /// them), which this read then drains.
-    pub(crate) fn consume(
+    pub(crate) fn drain(
         &self,
         sh: &PipeState,
         take: &mut Sink<'_>,
@@ -96,10 +96,12 @@ impl Rendezvous {
                 // exactly as a lending reader does.
                 free @ (EMPTY | REPLIED) if self.try_take_lender() => {
                     match self.lend(sh, free, &mut [], deadline) {
-                        Lent::Filled(_) if deadline.passed() => return Err(timed_out()),
-                        Lent::Filled(_) | Lent::Lost | Lent::Declined => continue,
-                        Lent::Closed => continue,
-                        Lent::TimedOut => return Err(timed_out()),
+                        LendOutcome::Filled(_) if deadline.passed() => return Err(timed_out()),
+                        LendOutcome::Filled(_) | LendOutcome::Lost | LendOutcome::Declined => {
+                            continue
+                        }
+                        LendOutcome::Closed => continue,
+                        LendOutcome::TimedOut => return Err(timed_out()),
                     }
                 }
                 _ => {}
@@ -174,7 +176,7 @@ impl Rendezvous {
     }
 
     /// Hands the oldest staged write's bytes to `take` under a drain claim,
-    /// with no lock held while `take` runs (see [`Stage::drain`]); returns how
+    /// with no lock held while `take` runs (see `Stage::drain`); returns how
     /// many it took, and its error, or `None` if another draining read holds
     /// the claim (the caller waits for it to end).
     pub(super) fn drain_staged(

@@ -7,28 +7,7 @@
 //! writer arriving together agree: each tries to move it out of `EMPTY` with a
 //! compare-and-swap, the winner lends and the other copies.
 //!
-//! ```text
-//!            writer stores lease,          reader CAS            reader copies what fits,
-//!            then CAS EMPTY -> OFFERED     OFFERED -> CLAIMED    advances the lease
-//!   EMPTY  ------------------->  OFFERED  ------------------->  CLAIMED  --------------+
-//!    ^ |  ^                      ^   |                            |                    |
-//!    | |  |                      |   +-- writer CAS OFFERED ->    | writer CAS         |
-//!    | |  |                      |       EMPTY (retract)          | CLAIMED -> RECALLED|
-//!    | |  |                      |                                v                    |
-//!    | |  |                      |                             RECALLED --- reader:    |
-//!    | |  |                      |                                rest left: RETURNED  |
-//!    | |  |                      |                                none left: REPLIED   |
-//!    | |  |                      +------ bytes left: the reader CASes CLAIMED -> OFFERED
-//!    | |  |                      |                                                     |
-//!    | |  +-- writer stores EMPTY <---- REPLIED <---- nothing left: reader CASes ------+
-//!    | |                         |
-//!    | |  reader CAS             |  rest left: writer stores the lease, then OFFERED
-//!    | +---------------> LENT ---+------------> FILLING (writer copies into the lent
-//!    |   EMPTY -> &Lend    |       writer CAS         |       buffer, then answers it)
-//!    |                     |       &Lend -> FILLING   |
-//!    +---------------------+--------------------------+ all of it fitted: writer stores EMPTY
-//!      reader takes its lend back (CAS &Lend -> EMPTY)
-//! ```
+//! Each move of the state word, by whom, is in the table in `state.rs`.
 //!
 //! A write is offered once, whole (or what is left of it after filling a lent
 //! buffer). Each read claims the offer, copies what fits into its buffer and
@@ -41,13 +20,13 @@
 //! offer is up), and its next write fills it. With both threads on one core
 //! that makes every other write a fill with no switch.
 //!
-//! A reader that finds the slot `EMPTY` lends its buffer ([`Lend`]): it moves
+//! A reader that finds the slot `EMPTY` lends its buffer (a `Lend`): it moves
 //! the state to the `Lend`'s address and waits for the answer. The writer that
 //! takes it copies what fits, and either frees the slot (all of it fitted: its
 //! write is done) or offers the rest as above, then answers the reader with
 //! the count. A reader whose deadline passes or whose pipe closes takes its
 //! lend back, or, if a writer took it first, waits for that writer's answer and
-//! returns the bytes it got. Only one reader lends at a time ([`Rendezvous::lender`]).
+//! returns the bytes it got. Only one reader lends at a time (`Rendezvous::lender`).
 //!
 //! A writer that must leave early (the pipe closed, its deadline passed, or a
 //! panic unwinds through it) takes its offer back: `OFFERED -> EMPTY` if no
@@ -57,21 +36,8 @@
 //! last byte). So a retract waits for at most
 //! one copy, however many readers keep reading.
 //!
-//! Only the writer that holds the write side (`lock`) moves the state from
-//! `EMPTY` (or a `REPLIED` whose writer has left) to `OFFERED`, out of
-//! `REPLIED`, `FILLING` and `RETURNED`, back from `OFFERED` to `EMPTY`, from
-//! `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`; only a reader moves it
-//! from `EMPTY` or `REPLIED` to `LENT` and back, from `OFFERED` to `CLAIMED`,
-//! and out of `CLAIMED` and `RECALLED` (each contested move with a
-//! compare-and-swap, so the two sides always agree on who owns the lease or the
-//! lent buffer). A reader that wins the claim owns the lease until it moves the
-//! state on; a writer that sees `CLAIMED` waits for that whatever else happens.
-//! A writer that claims a lend owns the lent buffer until it answers; a reader
-//! that fails to take its lend back waits for that answer whatever else
-//! happens. Those are the invariants [`Lease`] and [`Lend`] rely on.
-//!
-//! Every wait first spins (see [`spin_until`]) and then parks on a doorbell of
-//! [`Signals`] in a `select!` with the done channel and the deadline, except the
+//! Every wait first spins (`sync::spin_until`) and then parks on a doorbell of
+//! `Signals` in a `select!` with the done channel and the deadline, except the
 //! writer's wait for a reader that is copying from its lease, which watches
 //! neither: that reader must be done before the writer may leave. A thread that
 //! changes the state with a `SeqCst` operation and then finds someone registered
@@ -81,12 +47,39 @@
 //! back, so a parked writer wakes once per write; a writer rings a lending
 //! reader once, with its answer.
 //!
-//! The write side is a small lock word (see [`Rendezvous::lock`]): free, held, held
-//! with a writer starving for it, or being handed to a starving writer. A writer
-//! that has waited more than [`STARVE`] for it asks for a hand-off, and from
-//! then on the holder gives the write side straight to one of the starving
-//! writers instead of freeing it for whoever comes first, as Go's `sync.Mutex`
-//! does in its starvation mode.
+//! The write side is a small lock word (`lock.rs`): free, held, held with a
+//! writer starving for it, or being handed to a starving writer, as Go's
+//! `sync.Mutex` does in its starvation mode.
+//!
+//! # Where things are
+//!
+//! - `state.rs`: the slot's states and who may move them (a table), the slot,
+//!   and the reader's `Lend` (the writer's `Lease` is `engine::Lease`).
+//! - `read.rs`: a thread's read: staged bytes, an offer claimed and copied, or
+//!   the reader's buffer lent; taking a lend back.
+//! - `drain.rs`: reads that hand one write's bytes to a [`Sink`] (`write_to`,
+//!   `read_vectored`).
+//! - `write.rs`: a thread's write: `write_locked` fills a lend or offers
+//!   (`fill_or_offer`), then waits for the reply (`wait_reply`) or takes the
+//!   offer back (`retract`).
+//! - `lock.rs`: the write side's lock, with hand-off to starving writers.
+//! - `poll.rs`: the async polls (tasks never lend and never offer).
+//! - Below: the struct, and the tuning constants.
+//!
+//! # Why `SeqCst`
+//!
+//! Every change of the state word (or the stage's length, or a lend's answer)
+//! that may unblock someone is followed by a look at the sleepers registered
+//! on the matching doorbell, and every waiter registers before its last look
+//! at the state. Each side writes one location and then reads another: the
+//! store-buffering pattern, which only a single total order over the four
+//! accesses rules out. With acquire and release alone both could read the old
+//! values, and the waiter would sleep while the ringer rang nobody. So the
+//! state's changes, the looks a waiter makes before it sleeps, the sleeper
+//! counts and the task counts are all `SeqCst`. The `ORDERING:` comment at
+//! each access says what else it publishes or acquires (a lease, a copy, a
+//! lend), and says so where an access is weaker (`Relaxed` hints, loads that
+//! a later CAS checks).
 
 use std::time::Duration;
 
@@ -147,12 +140,12 @@ pub(crate) struct Rendezvous {
     /// releases (to `FREE` or `HANDOFF`), and a starving writer may mark
     /// `HELD -> HELD_STARVING`. `FREE -> HELD` is open to every
     /// writer; `HANDOFF -> HELD` (or `HELD_STARVING`) only to writers registered
-    /// on [`Bell::Handoff`], and when none is registered whoever sees that
+    /// on `Bell::Handoff`, and when none is registered whoever sees that
     /// turns `HANDOFF` back into `FREE`, so the write side is never handed to
     /// nobody.
     lock: WriteLock,
     /// Held by the one reader that may lend its buffer, from before it
-    /// publishes its [`Lend`] until it has taken it back or has its answer.
+    /// publishes its `Lend` until it has taken it back or has its answer.
     lender: CachePadded<AtomicBool>,
     /// Bytes async writes staged: they come before any offer or fill (see
     /// [`super::stage`]).

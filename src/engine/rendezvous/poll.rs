@@ -117,15 +117,7 @@ impl Rendezvous {
         if ring.len() == 0 {
             // ORDERING: SeqCst acquires a reader's publication of its lend.
             let lent = state.load(Ordering::SeqCst);
-            if lent >= LENT_MIN
-                && state
-                    .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            {
-                // SAFETY: `lent` is the address of a `Lend` that our CAS
-                // claimed: its reader waits for our answer before it returns
-                // (`Lend`), so the reference is valid until then.
-                let lend = unsafe { &*(lent as *const Lend) };
+            if let Some(lend) = (lent >= LENT_MIN).then(|| self.claim_lend(lent)).flatten() {
                 // SAFETY: our CAS claimed the lend and we have not answered.
                 // At most 64 KiB in all, as a write that finds no lend.
                 let n = unsafe { lend.fill_gather(bufs, STAGE_CAP) };
@@ -146,13 +138,9 @@ impl Rendezvous {
                     self.stage.publish(&ring);
                 }
                 drop(ring);
-                // ORDERING: SeqCst: the slot is free before the reader hears
-                // (its next read finds it usable), and both come after the
-                // staged bytes, which that read then finds.
-                state.store(EMPTY, Ordering::SeqCst);
-                lend.answer(if closed { 0 } else { n });
-                sig.notify(Bell::Filled);
-                sig.notify(Bell::Offer);
+                // After the staged bytes, which the lender's next read finds;
+                // they are news to waiting tasks too.
+                self.answer_and_free(sh, lend, if closed { 0 } else { n }, true);
                 if closed {
                     // Bytes taken back: a `consumed` waiting on them looks again.
                     sig.notify(Bell::Stage);

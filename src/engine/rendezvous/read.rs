@@ -88,11 +88,13 @@ impl Rendezvous {
                 // loop looks again.)
                 free @ (EMPTY | REPLIED) if self.try_take_lender() => {
                     match self.lend(sh, free, buf, deadline) {
-                        Lent::Filled(0) if deadline.passed() => return Err(timed_out()),
-                        Lent::Filled(0) | Lent::Lost | Lent::Declined => continue,
-                        Lent::Filled(n) => return Ok(n),
-                        Lent::Closed => return self.read_closed(sh, buf, deadline),
-                        Lent::TimedOut => return Err(timed_out()),
+                        LendOutcome::Filled(0) if deadline.passed() => return Err(timed_out()),
+                        LendOutcome::Filled(0) | LendOutcome::Lost | LendOutcome::Declined => {
+                            continue
+                        }
+                        LendOutcome::Filled(n) => return Ok(n),
+                        LendOutcome::Closed => return self.read_closed(sh, buf, deadline),
+                        LendOutcome::TimedOut => return Err(timed_out()),
                     }
                 }
                 _ => {}
@@ -159,15 +161,7 @@ impl Rendezvous {
         if spin_until(deadline.budget(SPIN), ended) {
             return Park::Rung;
         }
-        let woke = sig.registered(Bell::Offer, || loop {
-            if ended() {
-                return Park::Rung;
-            }
-            match sig.park(Bell::Offer, deadline, false) {
-                Park::Rung => {}
-                other => return other,
-            }
-        });
+        let woke = sig.wait_until(Bell::Offer, deadline, false, ended);
         if sh.read_closed() {
             // A read half's close rings one waiter (`PipeState::close_read`):
             // pass it on to the next.
@@ -229,15 +223,7 @@ impl Rendezvous {
         if spin_until(deadline.budget(SPIN), || self.usable() || sig.is_closed()) {
             return Park::Rung;
         }
-        sig.registered(Bell::Offer, || loop {
-            if self.usable() {
-                return Park::Rung;
-            }
-            match sig.park(Bell::Offer, deadline, true) {
-                Park::Rung => {}
-                other => return other,
-            }
-        })
+        sig.wait_until(Bell::Offer, deadline, true, || self.usable())
     }
 
     /// Whether a reader could do something now: take staged bytes (no drain
@@ -281,7 +267,7 @@ impl Rendezvous {
     /// Lends `buf` to the next writer and waits for it to copy into it, the
     /// pipe to close or the deadline to pass. `free` is the state the caller
     /// saw: `EMPTY`, or `REPLIED` (a writer whose offer readers used up, which
-    /// takes a lend in its place as its answer: see `hand_over`). The caller
+    /// takes a lend in its place as its answer: see `fill_or_offer`). The caller
     /// holds the lender's role; this call gives it back.
     pub(super) fn lend(
         &self,
@@ -289,7 +275,7 @@ impl Rendezvous {
         free: usize,
         buf: &mut [u8],
         deadline: Deadline,
-    ) -> Lent {
+    ) -> LendOutcome {
         let sig = &sh.signals;
         let lend = Lend::new(buf);
         let addr = &lend as *const Lend as usize;
@@ -303,7 +289,7 @@ impl Rendezvous {
             .is_err()
         {
             self.release_lender(sh);
-            return Lent::Lost;
+            return LendOutcome::Lost;
         }
         // From here until the lend is back or answered, a panic must not
         // unwind past this frame: `buf` would be freed under a writer's copy.
@@ -333,15 +319,7 @@ impl Rendezvous {
             lend.answered() || sig.is_closed() || staged()
         }) || !(lend.answered() || staged())
         {
-            woke = sig.registered(Bell::Filled, || loop {
-                if lend.answered() || staged() {
-                    return Park::Rung;
-                }
-                match sig.park(Bell::Filled, deadline, true) {
-                    Park::Rung => {}
-                    other => return other,
-                }
-            });
+            woke = sig.wait_until(Bell::Filled, deadline, true, || lend.answered() || staged());
         }
         std::mem::forget(guard);
         let filled = if woke == Park::Rung && lend.answered() {
@@ -354,15 +332,15 @@ impl Rendezvous {
         lend.end();
         self.release_lender(sh);
         match (filled, woke) {
-            (Some(DECLINED), Park::Rung) => Lent::Declined,
-            (Some(n), Park::Rung) => Lent::Filled(n),
+            (Some(DECLINED), Park::Rung) => LendOutcome::Declined,
+            (Some(n), Park::Rung) => LendOutcome::Filled(n),
             // Taken back unfilled to read staged bytes: look again.
-            (None, Park::Rung) => Lent::Lost,
+            (None, Park::Rung) => LendOutcome::Lost,
             // Bytes that arrived before the close or the deadline are returned,
             // never lost.
-            (Some(n), _) if n > 0 => Lent::Filled(n),
-            (_, Park::Closed) => Lent::Closed,
-            _ => Lent::TimedOut,
+            (Some(n), _) if n > 0 => LendOutcome::Filled(n),
+            (_, Park::Closed) => LendOutcome::Closed,
+            _ => LendOutcome::TimedOut,
         }
     }
 
@@ -386,11 +364,7 @@ impl Rendezvous {
         // A writer is copying into our buffer: it must be done before we may
         // leave, so wait for its answer whatever closes.
         if !spin_until(SPIN, || lend.answered()) {
-            sig.registered(Bell::Filled, || {
-                while !lend.answered() {
-                    sig.park(Bell::Filled, Deadline::never(), false);
-                }
-            });
+            sig.wait_until(Bell::Filled, Deadline::never(), false, || lend.answered());
         }
         Some(lend.result.load(Ordering::Relaxed))
     }

@@ -4,7 +4,33 @@
 //! state word's values and who may move it; the paths that move it are in
 //! `read.rs`, `drain.rs`, `write.rs` and `poll.rs`.
 //!
-//! TRANSITIONS
+//! Who moves the state word, from what to what (a reader is any read that
+//! holds the role the row needs; the writer holds the write side):
+//!
+//! | state | the writer | a reader |
+//! |---|---|---|
+//! | `EMPTY` | stores the lease, then CAS to `OFFERED` | CAS to its `Lend`'s address (it holds the lender's role) |
+//! | `OFFERED` | CAS to `EMPTY` (takes the offer back) | CAS to `CLAIMED` (claims it) |
+//! | `CLAIMED` | CAS to `RECALLED` (wants the lease back) | the claimer: CAS to `OFFERED` (bytes left) or `REPLIED` (none) |
+//! | `RECALLED` | waits | the claimer: stores `RETURNED` (bytes left) or `REPLIED` (none) |
+//! | `REPLIED` | CAS to `EMPTY` (its offer used up); a later writer offers over one whose writer left | CAS to its `Lend`'s address (the writer takes that as its answer) |
+//! | `RETURNED` | stores `EMPTY` (the recalled lease is back) | - |
+//! | a `Lend`'s address | CAS to `FILLING` (claims the lend) | the lender: CAS back to the state it replaced (takes it back) |
+//! | `FILLING` | stores `EMPTY` (all of it fitted) or `OFFERED` (the rest offered), then answers the lend | the lender waits for the answer |
+//!
+//! Only the writer that holds the write side (`lock`) moves the state from
+//! `EMPTY` (or a `REPLIED` whose writer has left) to `OFFERED`, out of
+//! `REPLIED`, `FILLING` and `RETURNED`, back from `OFFERED` to `EMPTY`, from
+//! `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`; only a reader moves it
+//! from `EMPTY` or `REPLIED` to `LENT` and back, from `OFFERED` to `CLAIMED`,
+//! and out of `CLAIMED` and `RECALLED` (each contested move with a
+//! compare-and-swap, so the two sides always agree on who owns the lease or the
+//! lent buffer). A reader that wins the claim owns the lease until it moves the
+//! state on; a writer that sees `CLAIMED` waits for that whatever else happens.
+//! A writer that claims a lend owns the lent buffer until it answers; a reader
+//! that fails to take its lend back waits for that answer whatever else
+//! happens. Those are the invariants [`Lease`] and [`Lend`] rely on.
+//!
 
 use std::io;
 
@@ -41,7 +67,8 @@ pub(super) const DECLINED: usize = usize::MAX - 1;
 
 /// The rendezvous slot: the state word and the lease it guards.
 pub(super) struct Slot {
-    /// `EMPTY`, `OFFERED`, `CLAIMED`, `REPLIED` or `RECALLED`.
+    /// `EMPTY`, `OFFERED`, `CLAIMED`, `REPLIED`, `RECALLED`, `FILLING`,
+    /// `RETURNED`, or a lending reader's `Lend`'s address (see the table).
     pub(super) state: AtomicUsize,
     /// The writer's bytes not yet taken, while `OFFERED`, `CLAIMED` or `RECALLED`.
     ///
@@ -69,7 +96,7 @@ unsafe impl Sync for Slot {}
 pub(super) struct BufView {
     /// Start of the reader's buffer.
     pub(super) ptr: *mut u8,
-    /// Its length: 0 for a draining read ([`Rendezvous::consume`]), which lends an
+    /// Its length: 0 for a draining read (`Rendezvous::drain`), which lends an
     /// empty buffer so that the writer offers its bytes.
     pub(super) len: usize,
 }
@@ -88,9 +115,9 @@ pub(super) struct BufView {
 /// the buffer and stores `result`, and touches neither the `Lend` nor the
 /// buffer after that store. A reader whose take-back CAS fails therefore waits
 /// for `result`, with no deadline and whatever closes; the reader's unwind
-/// guard ([`LendGuard`]) does the same when a panic unwinds. Only one reader at
-/// a time may lend (it holds [`Rendezvous::lender`] from before it publishes until
-/// after it has its answer), so the one doorbell [`Bell::Filled`] has at most
+/// guard (`LendGuard`) does the same when a panic unwinds. Only one reader at
+/// a time may lend (it holds `Rendezvous::lender` from before it publishes until
+/// after it has its answer), so the one doorbell `Bell::Filled` has at most
 /// one sleeper and its ring cannot wake the wrong reader.
 #[repr(align(8))]
 pub(super) struct Lend {
@@ -198,7 +225,7 @@ impl Lend {
 }
 
 /// How a lend ended.
-pub(super) enum Lent {
+pub(super) enum LendOutcome {
     /// The writer copied this many bytes into the buffer (0: an empty write).
     Filled(usize),
     /// The state was no longer `EMPTY` (nothing was lent), or the lend was

@@ -57,7 +57,7 @@ impl Rendezvous {
         deadline: Deadline,
     ) -> io::Result<usize> {
         let _held = self.hold(sh, deadline)?;
-        self.hand_over(sh, buf, deadline)
+        self.write_locked(sh, buf, deadline)
     }
 
     /// Writes the slices one after another as one write: the write side is
@@ -72,7 +72,7 @@ impl Rendezvous {
         let _held = self.hold(sh, deadline)?;
         let mut total = 0;
         for slice in slices.iter().filter(|s| !s.is_empty()) {
-            match self.hand_over(sh, slice, deadline) {
+            match self.write_locked(sh, slice, deadline) {
                 Ok(n) if n == slice.len() => total += n,
                 Ok(n) => return Ok(total + n),
                 Err(e) => return partial(total, || e),
@@ -111,15 +111,7 @@ impl Rendezvous {
         let drained = || self.stage.is_empty();
         if !spin_until(deadline.budget(SPIN), || drained() || sig.is_closed()) {
             // The one thread on this doorbell: we hold the write side.
-            let woke = sig.registered(Bell::Stage, || loop {
-                if drained() {
-                    return Park::Rung;
-                }
-                match sig.park(Bell::Stage, deadline, true) {
-                    Park::Rung => {}
-                    other => return other,
-                }
-            });
+            let woke = sig.wait_until(Bell::Stage, deadline, true, drained);
             if woke == Park::TimedOut {
                 return Err(timed_out());
             }
@@ -130,19 +122,18 @@ impl Rendezvous {
         Ok(())
     }
 
-    /// The write proper, with the write side held: copies into a reader's lent
-    /// buffer if one is waiting, offers the rest (or all of `buf`) and waits
-    /// until readers have taken all of it, the pipe closes or the deadline
-    /// passes.
-    pub(super) fn hand_over(
+    /// The write proper, with the write side held: readers take staged bytes
+    /// first, then the bytes go into a waiting reader's lent buffer or on
+    /// offer ([`Rendezvous::fill_or_offer`]), and an offer is waited for
+    /// until readers have used it up, the pipe closes or the deadline passes
+    /// ([`Rendezvous::wait_reply`]).
+    pub(super) fn write_locked(
         &self,
         sh: &PipeState,
         buf: &[u8],
         deadline: Deadline,
     ) -> io::Result<usize> {
-        let sig = &sh.signals;
-        let state = &self.slot.state;
-        if sig.is_closed() {
+        if sh.signals.is_closed() {
             return Err(sh.write_close_error());
         }
         // Bytes an async write staged go first; none are staged while we
@@ -150,6 +141,19 @@ impl Rendezvous {
         if !self.stage.is_empty() {
             self.wait_drained(sh, deadline)?;
         }
+        if self.fill_or_offer(sh, buf) {
+            return Ok(buf.len());
+        }
+        self.wait_reply(sh, buf, deadline)
+    }
+
+    /// Step one of a write: copies `buf` into a waiting reader's lent buffer
+    /// if one is lent and small enough to fill, else (or with what did not
+    /// fit) offers it. Returns true if all of it went into the lent buffer
+    /// (the write is done), false if an offer is up.
+    fn fill_or_offer(&self, sh: &PipeState, buf: &[u8]) -> bool {
+        let sig = &sh.signals;
+        let state = &self.slot.state;
         // Even an empty write meets a reader: it is a rendezvous, as in Go.
         let mut rest = buf;
         loop {
@@ -158,16 +162,9 @@ impl Rendezvous {
                 lent if lent >= LENT_MIN => {
                     // A reader lent its buffer: take it, unless it takes it back
                     // first.
-                    if state
-                        .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
-                        .is_err()
-                    {
+                    let Some(lend) = self.claim_lend(lent) else {
                         continue;
-                    }
-                    // SAFETY: `lent` is the address of a `Lend` that our CAS
-                    // claimed: its reader waits for our answer before it
-                    // returns (`Lend`), so the reference is valid until then.
-                    let lend = unsafe { &*(lent as *const Lend) };
+                    };
                     // SAFETY: our CAS claimed the lend and we have not answered.
                     let answer = if rest.len().min(unsafe { lend.len() }) > FILL_MAX {
                         // A large copy: offer it instead, and tell the reader
@@ -182,16 +179,10 @@ impl Rendezvous {
                             n
                         } else {
                             // All of it fitted: the write is done, with no reply
-                            // to wait for. The slot is free before the reader
-                            // hears, so its next read finds it usable.
-                            // ORDERING: SeqCst orders the state before the
-                            // answer and the looks at the doorbells.
-                            state.store(EMPTY, Ordering::SeqCst);
-                            lend.answer(n);
-                            sig.notify(Bell::Filled);
-                            // A free slot is news only to a reader that lends.
-                            sig.notify_threads(Bell::Offer);
-                            return Ok(buf.len());
+                            // to wait for. A free slot is news only to a
+                            // reader that lends.
+                            self.answer_and_free(sh, lend, n, false);
+                            return true;
                         }
                     };
                     // What is left goes on offer in the same move, then the
@@ -203,7 +194,7 @@ impl Rendezvous {
                     state.store(OFFERED, Ordering::SeqCst);
                     lend.answer(answer);
                     sig.notify(Bell::Filled);
-                    break;
+                    return false;
                 }
                 // Free: `EMPTY`, or a `REPLIED` whose writer has left (it
                 // reached the writer as a lend put over it, then taken back).
@@ -218,13 +209,22 @@ impl Rendezvous {
                         .compare_exchange(free, OFFERED, Ordering::SeqCst, Ordering::SeqCst)
                         .is_ok()
                     {
-                        break;
+                        return false;
                     }
                     // A reader lent its buffer first: fill it instead.
                 }
                 other => unreachable!("a write found the slot in state {other}"),
             }
         }
+    }
+
+    /// Step two of a write: waits, with the offer of `buf` (or of what a lend
+    /// did not take) up, until readers have used it up, the pipe closes or
+    /// the deadline passes; on a close or the deadline takes back what is
+    /// left and returns the count readers took.
+    fn wait_reply(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+        let sig = &sh.signals;
+        let state = &self.slot.state;
         // From here until the offer is used up or taken back, a panic must not
         // unwind past this frame with the offer up: `buf` is about to be freed.
         let guard = OfferGuard { engine: self, sh };
@@ -251,15 +251,7 @@ impl Rendezvous {
             spin_until(deadline.budget(copy_budget(buf.len())), replied);
         }
         if !replied() {
-            let woke = sig.registered(Bell::Reply, || loop {
-                if replied() {
-                    return Park::Rung;
-                }
-                match sig.park(Bell::Reply, deadline, true) {
-                    Park::Rung => {}
-                    other => return other,
-                }
-            });
+            let woke = sig.wait_until(Bell::Reply, deadline, true, replied);
             if woke != Park::Rung {
                 // Closed or timed out: take back what readers have not taken.
                 std::mem::forget(guard);
@@ -274,6 +266,40 @@ impl Rendezvous {
         }
         std::mem::forget(guard);
         self.finish(sh, buf.len())
+    }
+
+    /// Claims the lend whose address `lent` the state held (CAS from `lent`
+    /// to `FILLING`); `None` if its reader took it back first. The caller
+    /// then owns the lent buffer until it answers (see [`Lend`]).
+    pub(super) fn claim_lend(&self, lent: usize) -> Option<&Lend> {
+        debug_assert!(lent >= LENT_MIN);
+        // ORDERING: SeqCst acquires the reader's publication of its lend.
+        self.slot
+            .state
+            .compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst)
+            .ok()?;
+        // SAFETY: `lent` is the address of a `Lend` that our CAS claimed: its
+        // reader waits for our answer before it returns (`Lend`), so the
+        // reference is valid until the caller answers, which it does last.
+        Some(unsafe { &*(lent as *const Lend) })
+    }
+
+    /// Frees the slot and answers a claimed `lend` with `n` bytes: the slot
+    /// is free before the reader hears, so its next read finds it usable.
+    /// Rings the lender, and the readers waiting for the slot: threads only
+    /// (a free slot is news only to a reader that lends), or tasks too when
+    /// `tasks` (bytes were staged in the same move).
+    pub(super) fn answer_and_free(&self, sh: &PipeState, lend: &Lend, n: usize, tasks: bool) {
+        // ORDERING: SeqCst orders the free slot before the answer and both
+        // before the looks at the doorbells.
+        self.slot.state.store(EMPTY, Ordering::SeqCst);
+        lend.answer(n);
+        sh.signals.notify(Bell::Filled);
+        if tasks {
+            sh.signals.notify(Bell::Offer);
+        } else {
+            sh.signals.notify_threads(Bell::Offer);
+        }
     }
 
     /// Stores the lease of the offer about to be published.
@@ -344,13 +370,10 @@ impl Rendezvous {
                     }
                     // It must be done before we may leave: wait for it to give
                     // the lease back, with no deadline and whatever closes.
-                    let answer = sig.registered(Bell::Reply, || loop {
-                        match state.load(Ordering::SeqCst) {
-                            RECALLED => {
-                                sig.park(Bell::Reply, Deadline::never(), false);
-                            }
-                            answer => return answer,
-                        }
+                    let mut answer = RECALLED;
+                    sig.wait_until(Bell::Reply, Deadline::never(), false, || {
+                        answer = state.load(Ordering::SeqCst);
+                        answer != RECALLED
                     });
                     if answer != RETURNED {
                         // REPLIED, or a lend a reader put over it.
