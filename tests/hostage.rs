@@ -12,7 +12,7 @@ mod common;
 use std::io::{self, ErrorKind, Read, Write};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -100,20 +100,10 @@ impl Write for BlockingSink {
     }
 }
 
-/// Runs `f` on a thread and waits up to [`PROMPT`] for its result; `None` if
-/// it had not returned by then (the thread is left to finish).
+/// Runs `f` on a thread and waits up to [`PROMPT`] for its result (see
+/// [`common::within`]).
 fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<(T, Duration)> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let start = Instant::now();
-        let out = f();
-        let _ = tx.send((out, start.elapsed()));
-    });
-    match rx.recv_timeout(PROMPT) {
-        Ok(out) => Some(out),
-        Err(RecvTimeoutError::Timeout) => None,
-        Err(RecvTimeoutError::Disconnected) => panic!("the measured call panicked"),
-    }
+    common::within(PROMPT, f)
 }
 
 /// A `write_to` whose sink blocks on staged bytes; returns the drainer's

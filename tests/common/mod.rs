@@ -61,6 +61,31 @@ where
     }
 }
 
+/// Runs `f` on a thread of its own and waits up to `bound` for it: its
+/// result and how long it took, or `None` if it had not returned by then (the
+/// thread is left behind to finish); re-raises its panic. For calls whose
+/// promptness a test checks with a generous bound; [`bounded`] is the
+/// watchdog for a whole test.
+pub(crate) fn within<T: Send + 'static>(
+    bound: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<(T, Duration)> {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let out = f();
+        let _ = tx.send((out, start.elapsed()));
+    });
+    match rx.recv_timeout(bound) {
+        Ok(out) => Some(out),
+        Err(RecvTimeoutError::Timeout) => None,
+        Err(RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(payload) => panic::resume_unwind(payload),
+            Ok(()) => unreachable!("the thread ended without sending"),
+        },
+    }
+}
+
 /// Runs `body` once per engine, each run bounded by [`BOUND_SECS`]; `body` gets
 /// the engine's name (to put in assertion messages) and its constructor.
 pub(crate) fn on_engines<F>(test: &str, body: F)
