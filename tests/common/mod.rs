@@ -5,6 +5,11 @@
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
 
+#[path = "../shared/rng.rs"]
+mod rng;
+#[allow(unused_imports)]
+pub(crate) use rng::Rng;
+
 use std::io;
 use std::panic;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -98,43 +103,6 @@ where
         bounded(&format!("{test} [{engine}]"), BOUND_SECS, move || {
             body(engine, make)
         });
-    }
-}
-
-/// SplitMix64: a tiny deterministic generator, so that random tests replay
-/// exactly from their seed without an extra dependency.
-#[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// A generator seeded with `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `lo..=hi`.
-    pub(crate) fn range(&mut self, lo: usize, hi: usize) -> usize {
-        assert!(lo <= hi);
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-
-    /// True with probability `1/n`.
-    pub(crate) fn one_in(&mut self, n: u64) -> bool {
-        self.next_u64().is_multiple_of(n)
-    }
-
-    /// `len` random bytes.
-    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next_u64() as u8).collect()
     }
 }
 

@@ -45,6 +45,10 @@
 // script by hand.
 #![allow(dead_code)]
 
+#[path = "../shared/rng.rs"]
+mod rng;
+pub(crate) use rng::Rng;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
@@ -1585,34 +1589,5 @@ impl Checker<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// A small deterministic generator (SplitMix64) for sweeps.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// A generator from `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// A random byte.
-    pub(crate) fn byte(&mut self) -> u8 {
-        self.next_u64() as u8
     }
 }

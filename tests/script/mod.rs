@@ -51,6 +51,10 @@
 // script by hand, and the stress test never decodes bytes.
 #![allow(dead_code)]
 
+#[path = "../shared/rng.rs"]
+mod rng;
+pub(crate) use rng::Rng;
+
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::fmt;
@@ -3601,34 +3605,5 @@ impl<'a, 'b> Tiler<'a, 'b> {
             .collect();
         out += &format!("; writes (number:count): {}", writes.join(" "));
         out
-    }
-}
-
-/// A small deterministic generator (SplitMix64) for sweeps and stress runs.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// A generator from `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// `n` random bytes.
-    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
