@@ -181,7 +181,7 @@ declare -A mutant_tests=(
   [full-stage-write-no-second-look]="async:async_write_on_full_stage_racing_read_close"
   [take-back-skips-stage-bell]="async:take_back_racing_consumed"
   [lock-wait-no-second-try]="async:task_waits_for_write_side_held_by_thread"
-  [lock-wait-no-close-look]="async:task_waits_for_write_side_held_by_read_from"
+  [lock-wait-no-close-look]="async:task_waits_for_write_side_held_during_a_sink"
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled"
 )
 
@@ -501,7 +501,7 @@ EOF
 # A large write_vectored releases the write side between its slices (and takes
 # it again): another writer's write can come between them.
 sub(WRITE, '        for slice in slices.iter().filter(|s| !s.is_empty()) {\n',
-    '        for slice in slices.iter().filter(|s| !s.is_empty()) {\n            self.unlock(sh);\n            if !self.try_lock() {\n                self.lock_slow(sh, deadline)?;\n            }\n')
+    '        for slice in slices.iter().filter(|s| !s.is_empty()) {\n            self.lock.unlock(&sh.signals);\n            if !self.lock.try_lock() {\n                self.lock.lock_slow(&sh.signals, deadline).map_err(|_| timed_out())?;\n            }\n')
 EOF
     ;;
     drain-sink-under-ring-lock) cat <<'EOF'

@@ -419,7 +419,7 @@ fn task_waits_for_write_side_held_by_thread() {
 /// before the close, else `ClosedPipe` with nothing accepted; the task is
 /// never left pending. It does not kill `lock-wait-no-close-look`:
 /// the blocking write leaves on the close and frees the write side, whose
-/// ring wakes the task anyway; [`task_waits_for_write_side_held_by_read_from`]
+/// ring wakes the task anyway; [`task_waits_for_write_side_held_during_a_sink`]
 /// does.
 #[test]
 fn task_waits_for_write_side_racing_read_close() {
@@ -446,86 +446,107 @@ fn task_waits_for_write_side_racing_read_close() {
     });
 }
 
-/// The source of [`task_waits_for_write_side_held_by_read_from`]: at its
-/// first read it notifies `called`, closes the read half (through its reader
-/// clone) and then waits for `go` before giving one byte, `x`; every later
-/// read is its end.
+/// The sink of [`task_waits_for_write_side_held_during_a_sink`]: at its
+/// first call it opens `called`, closes the read half (through its reader
+/// clone) and then waits for `go` before taking one byte; every later call
+/// takes its bytes at once.
 struct CloseThenWait {
     /// The reader clone it closes the read half through, until it has.
     closer: Option<gopipe::PipeReader>,
-    /// Notified at the first read, before the close.
-    called: loom::sync::Arc<loom::sync::Notify>,
-    /// Notified once the task has finished.
-    go: loom::sync::Arc<loom::sync::Notify>,
+    /// Opened at the first call, after the close.
+    called: loom::sync::Arc<Gate>,
+    /// Opened once the task has finished.
+    go: loom::sync::Arc<Gate>,
 }
 
-impl Read for CloseThenWait {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self.closer.take() {
-            Some(reader) => {
-                self.called.notify();
-                reader.close();
-                self.go.wait();
-                buf[0] = b'x';
-                Ok(1)
-            }
-            None => Ok(0),
+/// A one-shot gate: `wait` returns once `open` was called (loom's `Notify`
+/// alone may wake spuriously).
+#[derive(Default)]
+struct Gate {
+    /// Set by `open`.
+    opened: loom::sync::atomic::AtomicBool,
+    /// Wakes the one waiter.
+    notify: loom::sync::Notify,
+}
+
+impl Gate {
+    /// Opens the gate.
+    fn open(&self) {
+        self.opened.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify();
+    }
+
+    /// Waits until the gate is open.
+    fn wait(&self) {
+        while !self.opened.load(std::sync::atomic::Ordering::SeqCst) {
+            self.notify.wait();
         }
     }
 }
 
-/// (j) The write side held by code the pipe does not control: a blocking
-/// reader lends a 2-byte buffer, `read_from` on one writer clone takes the
-/// write side and reads its source straight into the lent buffer, and the
-/// source closes the read half and then waits until the task on the main
-/// thread has finished writing `c` through another clone (the task starts
-/// when the source is first called, to keep the model small). So the holder
-/// frees the write side only after the task is done, and only the close can
-/// end the task's wait: a task that registers on `Bell::Lock` after the
-/// close's wake-all must see the close on its look after registering. The
-/// task's write is `Ok(1)` (it had the write side first) or `ClosedPipe`
-/// with nothing accepted, and nobody hangs. Guards the look at the close
-/// after registering on `Bell::Lock` in `poll_write`: mutant
-/// `lock-wait-no-close-look` (a release would wake the task as well, so with
-/// a holder that leaves on the close, as in
-/// [`task_waits_for_write_side_racing_read_close`], the look is not needed).
+impl Write for CloseThenWait {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(reader) = self.closer.take() {
+            self.called.open();
+            reader.close();
+            self.go.wait();
+            return Ok(1);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// (j) The write side held while code the pipe does not control runs: a
+/// blocking write of `ab` holds the write side, a `write_to` claims its offer
+/// and hands it to a sink that closes the read half and then waits until the
+/// task on the main thread has finished writing `c` through another writer
+/// clone (the task starts when the sink is first called, to keep the model
+/// small). The blocking write, woken by the close, recalls its lease and
+/// waits, with no deadline, for the sink to give it back: it frees the write
+/// side only after the task is done, so only the close can end the task's
+/// wait, and a task that registers on `Bell::Lock` after the close's wake-all
+/// must see the close on its look after registering. The task's write fails
+/// with `ClosedPipe` having accepted nothing, the blocking write reports the
+/// bytes the sink took (or the close), and nobody hangs. Guards the look at
+/// the close after registering on `Bell::Lock` in `poll_write`: mutant
+/// `lock-wait-no-close-look` (with a holder that leaves on the close, as in
+/// [`task_waits_for_write_side_racing_read_close`], its release wakes the
+/// task as well, and the look is not needed).
 #[test]
-fn task_waits_for_write_side_held_by_read_from() {
-    model_with_bound("task_waits_for_write_side_held_by_read_from", 2, || {
+fn task_waits_for_write_side_held_during_a_sink() {
+    model_with_bound("task_waits_for_write_side_held_during_a_sink", 2, || {
         let (reader, writer) = gopipe::pipe();
         let other = writer.clone();
-        let go = loom::sync::Arc::new(loom::sync::Notify::new());
-        let called = loom::sync::Arc::new(loom::sync::Notify::new());
-        let mut source = CloseThenWait {
+        let go = loom::sync::Arc::new(Gate::default());
+        let called = loom::sync::Arc::new(Gate::default());
+        let mut sink = CloseThenWait {
             closer: Some(reader.clone()),
             called: loom::sync::Arc::clone(&called),
             go: loom::sync::Arc::clone(&go),
         };
-        let r = thread::spawn(move || {
-            let mut buf = [0u8; 2];
-            let res = (&reader).read(&mut buf).map(|n| buf[..n].to_vec());
-            (res, reader)
-        });
-        let w = thread::spawn(move || (writer.read_from(&mut source), writer));
-        // The task starts once the source runs (holding the write side if
-        // the reader lent first), so the close races only with its wait.
+        let r = thread::spawn(move || (reader.write_to(&mut sink), reader));
+        let w = thread::spawn(move || ((&writer).write(b"ab"), writer));
+        // The sink runs while the blocking write holds the write side (its
+        // bytes are the sink's), so the close races only with the task's
+        // wait for the write side, which only the close can end.
         called.wait();
         let (n, err) = async_write_until_error(&other, b"c");
-        go.notify();
-        let (read, reader) = r.join().unwrap();
-        let (from, writer) = w.join().unwrap();
-        match err {
-            None => assert_eq!(n, 1),
-            Some(e) => {
-                assert_closed_pipe(&e);
-                assert_eq!(n, 0);
-            }
-        }
-        match read {
-            Ok(got) => assert!(got == b"c" || got == b"x", "{got:?}"),
+        go.open();
+        let (drained, reader) = r.join().unwrap();
+        let (wrote, writer) = w.join().unwrap();
+        assert_eq!(n, 0);
+        assert_closed_pipe(&err.expect("the task's write fails"));
+        match wrote {
+            // The sink took one byte, and the rest too if the writer had not
+            // recalled its lease by its next call.
+            Ok(k) => assert!(k == 1 || k == 2, "{k}"),
             Err(e) => assert_closed_pipe(&e),
         }
-        if let Err(e) = from {
+        if let Err(e) = drained {
             assert_closed_pipe(&e);
         }
         drop((reader, writer, other));
