@@ -500,8 +500,8 @@ EOF
     vectored-releases-write-side) cat <<'EOF'
 # A large write_vectored releases the write side between its slices (and takes
 # it again): another writer's write can come between them.
-sub(WRITE, '        for slice in slices.iter().filter(|s| !s.is_empty()) {\n',
-    '        for slice in slices.iter().filter(|s| !s.is_empty()) {\n            self.lock.unlock(&sh.signals);\n            if !self.lock.try_lock() {\n                self.lock.lock_slow(&sh.signals, deadline).map_err(|_| timed_out())?;\n            }\n')
+sub(WRITE, '        crate::engine::zero_copy::write_each(slices, |slice| self.write_locked(sh, slice, deadline))\n',
+    '        crate::engine::zero_copy::write_each(slices, |slice| {\n            self.lock.unlock(&sh.signals);\n            if !self.lock.try_lock() {\n                self.lock.lock_slow(&sh.signals, deadline).map_err(|_| timed_out())?;\n            }\n            self.write_locked(sh, slice, deadline)\n        })\n')
 EOF
     ;;
     drain-sink-under-ring-lock) cat <<'EOF'

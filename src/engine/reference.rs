@@ -159,15 +159,7 @@ impl Reference {
         deadline: Deadline,
     ) -> io::Result<usize> {
         let _token = self.take_token(sh, deadline)?;
-        let mut total = 0;
-        for slice in slices.iter().filter(|s| !s.is_empty()) {
-            match self.write_locked(sh, slice, deadline) {
-                Ok(n) if n == slice.len() => total += n,
-                Ok(n) => return Ok(total + n),
-                Err(e) => return partial(total, || e),
-            }
-        }
-        Ok(total)
+        crate::engine::zero_copy::write_each(slices, |slice| self.write_locked(sh, slice, deadline))
     }
 
     /// Writes all of `buf` unless the pipe closes or the deadline passes first.

@@ -181,3 +181,22 @@ impl PipeState {
         }
     }
 }
+
+/// Writes the non-empty `slices` one after another with `write_one` (each as
+/// a write of its own, the write side held by the caller throughout), which
+/// together make one write: returns the bytes readers took, cut short as a
+/// write is (`Ok` with the count if some went, else the error).
+pub(super) fn write_each(
+    slices: &[io::IoSlice<'_>],
+    mut write_one: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut total = 0;
+    for slice in slices.iter().filter(|s| !s.is_empty()) {
+        match write_one(slice) {
+            Ok(n) if n == slice.len() => total += n,
+            Ok(n) => return Ok(total + n),
+            Err(e) => return crate::error::partial(total, || e),
+        }
+    }
+    Ok(total)
+}

@@ -33,7 +33,7 @@ mod imp {
         /// Threads registered (about to park, or parked) on each doorbell.
         sleepers: crossbeam_utils::CachePadded<[AtomicUsize; BELLS]>,
         /// Tasks waiting on each doorbell (the async halves).
-        tasks: TaskBells,
+        pub(super) tasks: TaskBells,
     }
 
     impl Signals {
@@ -50,36 +50,6 @@ mod imp {
                 })),
                 tasks: TaskBells::new(),
             }
-        }
-
-        /// Registers a task's waker on `bell` under `slot`'s place until the
-        /// next ring of it (or the close); the task must look at the state
-        /// again afterwards, before it returns `Pending` (see `TaskBells`).
-        #[inline]
-        pub(crate) fn register_task(
-            &self,
-            bell: Bell,
-            slot: &crate::sync::TaskSlot,
-            waker: &std::task::Waker,
-        ) {
-            self.tasks.register(bell, slot, waker);
-        }
-
-        /// Gives back `slot`'s place in the task lists (its handle drops).
-        pub(crate) fn release_task_slot(&self, slot: &crate::sync::TaskSlot) {
-            self.tasks.release(slot);
-        }
-
-        /// How many task wakers the pipe holds.
-        pub(crate) fn task_wakers_held(&self) -> usize {
-            self.tasks.held()
-        }
-
-        /// Wakes every waiting task: a half closed after the done channel
-        /// already was (by the other half), which a task may wait for (a
-        /// `consumed` waits for the read half's close).
-        pub(crate) fn wake_all_tasks(&self) {
-            self.tasks.wake_all();
         }
 
         /// Nothing: in this build a half's deadline wakes its parked threads
@@ -122,27 +92,9 @@ mod imp {
             &self.done_rx
         }
 
-        /// Whether any thread or task is registered on `bell` (parked or
-        /// about to park).
-        #[inline]
-        pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
-            self.sleepers(bell) != 0 || self.tasks.any(bell)
-        }
-
         /// How many threads are registered on `bell`.
         pub(crate) fn sleepers(&self, bell: Bell) -> usize {
             self.sleepers[bell as usize].load(Ordering::SeqCst)
-        }
-
-        /// Wakes a thread parked on `bell`, if any may be, and every task
-        /// waiting on it.
-        ///
-        /// The caller must have made its change visible with a `SeqCst`
-        /// operation before calling this.
-        #[inline]
-        pub(crate) fn notify(&self, bell: Bell) {
-            self.notify_threads(bell);
-            self.tasks.wake(bell);
         }
 
         /// Wakes a thread parked on `bell`, if any may be, and no task: for
@@ -256,7 +208,7 @@ mod imp {
         /// Threads registered on each doorbell.
         sleepers: [AtomicUsize; BELLS],
         /// Tasks waiting on each doorbell.
-        tasks: TaskBells,
+        pub(super) tasks: TaskBells,
     }
 
     impl Signals {
@@ -272,31 +224,6 @@ mod imp {
                 sleepers: std::array::from_fn(|_| AtomicUsize::new(0)),
                 tasks: TaskBells::new(),
             }
-        }
-
-        /// Registers a task's waker on `bell` (see the std build).
-        pub(crate) fn register_task(
-            &self,
-            bell: Bell,
-            slot: &crate::sync::TaskSlot,
-            waker: &std::task::Waker,
-        ) {
-            self.tasks.register(bell, slot, waker);
-        }
-
-        /// Gives back `slot`'s place in the task lists (see the std build).
-        pub(crate) fn release_task_slot(&self, slot: &crate::sync::TaskSlot) {
-            self.tasks.release(slot);
-        }
-
-        /// How many task wakers the pipe holds.
-        pub(crate) fn task_wakers_held(&self) -> usize {
-            self.tasks.held()
-        }
-
-        /// Wakes every waiting task (see the std build).
-        pub(crate) fn wake_all_tasks(&self) {
-            self.tasks.wake_all();
         }
 
         /// Wakes every parked thread to look at a half's deadline again.
@@ -325,11 +252,6 @@ mod imp {
             true
         }
 
-        /// Whether any thread or task is registered on `bell`.
-        pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
-            self.sleepers(bell) != 0 || self.tasks.any(bell)
-        }
-
         /// How many threads are registered on `bell`.
         pub(crate) fn sleepers(&self, bell: Bell) -> usize {
             // ORDERING: loom treats `SeqCst` loads and stores as `AcqRel` (see
@@ -341,13 +263,6 @@ mod imp {
             // the protocol given `SeqCst` there; it cannot check the orderings.)
             loom::sync::atomic::fence(Ordering::SeqCst);
             self.sleepers[bell as usize].load(Ordering::SeqCst)
-        }
-
-        /// Leaves a token on `bell` if a thread may be parked there, and wakes
-        /// the tasks waiting on it.
-        pub(crate) fn notify(&self, bell: Bell) {
-            self.notify_threads(bell);
-            self.tasks.wake(bell);
         }
 
         /// Leaves a token on `bell` if a thread may be parked there, waking
@@ -397,6 +312,52 @@ pub(crate) use imp::*;
 use crate::sync::Deadline;
 
 impl Signals {
+    /// Registers a task's waker on `bell` under `slot`'s place until the next
+    /// ring of it (or the close); the task must look at the state again
+    /// afterwards, before it returns `Pending` (see `TaskBells`).
+    #[inline]
+    pub(crate) fn register_task(
+        &self,
+        bell: Bell,
+        slot: &crate::sync::TaskSlot,
+        waker: &std::task::Waker,
+    ) {
+        self.tasks.register(bell, slot, waker);
+    }
+
+    /// Gives back `slot`'s place in the task lists (its handle drops).
+    pub(crate) fn release_task_slot(&self, slot: &crate::sync::TaskSlot) {
+        self.tasks.release(slot);
+    }
+
+    /// How many task wakers the pipe holds.
+    pub(crate) fn task_wakers_held(&self) -> usize {
+        self.tasks.held()
+    }
+
+    /// Wakes every waiting task: a half closed after the done channel
+    /// already was (by the other half), which a task may wait for (a
+    /// `consumed` waits for the read half's close).
+    pub(crate) fn wake_all_tasks(&self) {
+        self.tasks.wake_all();
+    }
+
+    /// Whether any thread or task is registered on `bell` (parked or about
+    /// to park).
+    #[inline]
+    pub(crate) fn has_sleepers(&self, bell: Bell) -> bool {
+        self.sleepers(bell) != 0 || self.tasks.any(bell)
+    }
+
+    /// Wakes a thread parked on `bell`, if any may be, and every task
+    /// waiting on it. The caller must have made its change visible with a
+    /// `SeqCst` operation before calling this.
+    #[inline]
+    pub(crate) fn notify(&self, bell: Bell) {
+        self.notify_threads(bell);
+        self.tasks.wake(bell);
+    }
+
     /// The protocol's one wait: registers on `bell`, then until `ready()`
     /// holds, parks (see [`Signals::park`]: a ring, the done channel when
     /// `watch_done`, the deadline). `ready()` is looked at after registering

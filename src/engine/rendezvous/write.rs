@@ -70,15 +70,7 @@ impl Rendezvous {
         deadline: Deadline,
     ) -> io::Result<usize> {
         let _held = self.hold(sh, deadline)?;
-        let mut total = 0;
-        for slice in slices.iter().filter(|s| !s.is_empty()) {
-            match self.write_locked(sh, slice, deadline) {
-                Ok(n) if n == slice.len() => total += n,
-                Ok(n) => return Ok(total + n),
-                Err(e) => return partial(total, || e),
-            }
-        }
-        Ok(total)
+        crate::engine::zero_copy::write_each(slices, |slice| self.write_locked(sh, slice, deadline))
     }
 
     /// Takes the write side (waiting for it, up to the deadline), unless the
