@@ -13,7 +13,29 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::conn::Conn;
+#[cfg(feature = "tokio")]
+use crate::engine::Dst;
+#[cfg(feature = "futures-io")]
+use crate::engine::Fill;
 use crate::pipe::{PipeReader, PipeWriter};
+
+/// A `ReadBuf`'s unfilled part as where a read puts its bytes: `put_slice`
+/// copies into it (initialising only the bytes it writes) and advances it.
+#[cfg(feature = "tokio")]
+struct TokioDst<'a, 'b>(&'a mut tokio::io::ReadBuf<'b>);
+
+#[cfg(feature = "tokio")]
+impl Dst for TokioDst<'_, '_> {
+    #[inline]
+    fn room(&self) -> usize {
+        self.0.remaining()
+    }
+
+    #[inline]
+    fn put(&mut self, src: &[u8]) {
+        self.0.put_slice(src);
+    }
+}
 
 /// Polls a read into tokio's `ReadBuf`, charging the task's budget for it.
 #[cfg(feature = "tokio")]
@@ -26,12 +48,9 @@ fn tokio_read(
         return Poll::Ready(Ok(()));
     }
     let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-    match r
-        .shared()
-        .poll_read(cx, r.task_slot(), buf.initialize_unfilled())
-    {
-        Poll::Ready(Ok(n)) => {
-            buf.advance(n);
+    // Straight into the unfilled part, initialised or not: never zeroed.
+    match r.shared().poll_read(cx, r.task_slot(), &mut TokioDst(buf)) {
+        Poll::Ready(Ok(_)) => {
             coop.made_progress();
             Poll::Ready(Ok(()))
         }
@@ -156,7 +175,7 @@ macro_rules! futures_reader {
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
                 let r = self.read_side();
-                r.shared().poll_read(cx, r.task_slot(), buf)
+                r.shared().poll_read(cx, r.task_slot(), &mut Fill::new(buf))
             }
         }
     };

@@ -934,3 +934,45 @@ fn write_waiting_for_room_fails_on_read_close() {
         },
     );
 }
+
+/// A read into a `ReadBuf` over uninitialised memory copies straight into it
+/// and initialises only the bytes it put there: nothing is zeroed first
+/// (tokio's `read_buf` into a `BytesMut` or a `Vec`'s spare capacity hands
+/// such buffers, one poll after another).
+#[test]
+fn reads_into_uninitialised_memory_without_zeroing_it() {
+    bounded("reads_into_uninitialised_memory", BOUND_SECS, || {
+        let (r, w) = gopipe::pipe();
+        assert!(matches!(poll_write_once(&w, b"hello"), Poll::Ready(Ok(5))));
+        let mut storage = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut rb = ReadBuf::uninit(&mut storage);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            Pin::new(&mut &r).poll_read(&mut cx, &mut rb),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(rb.filled(), b"hello");
+        assert_eq!(rb.initialized().len(), 5, "the rest was zeroed");
+        // From a thread's offer too.
+        let t = thread::spawn(move || blocking::write_all(&w, b"from a thread"));
+        let mut storage = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut rb = ReadBuf::uninit(&mut storage);
+        let got = loop {
+            let counted = Arc::new(Counted::default());
+            let waker = Waker::from(Arc::clone(&counted));
+            let mut cx = Context::from_waker(&waker);
+            match Pin::new(&mut &r).poll_read(&mut cx, &mut rb) {
+                Poll::Ready(res) => break res,
+                Poll::Pending => {
+                    while counted.0.load(Ordering::SeqCst) == 0 {
+                        thread::yield_now();
+                    }
+                }
+            }
+        };
+        got.unwrap();
+        assert_eq!(rb.filled(), b"from a thread");
+        assert_eq!(rb.initialized().len(), 13);
+        t.join().unwrap().unwrap();
+    });
+}

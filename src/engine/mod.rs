@@ -103,7 +103,7 @@ impl Lease {
     ///
     /// # Safety
     ///
-    /// The lease must be live (as for [`Lease::copy_to`]), and the slice is
+    /// The lease must be live (see the type's `# Safety`), and the slice is
     /// only used until it is handed back.
     pub(crate) unsafe fn as_slice<'a>(&self) -> &'a [u8] {
         if self.len == 0 {
@@ -114,22 +114,60 @@ impl Lease {
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    /// Copies as many offered bytes as fit into `buf`; returns how many.
+    /// Copies as many offered bytes as `dst` has room for into it; returns
+    /// how many.
     ///
     /// # Safety
     ///
     /// The lease must be live: taken by this reader and not yet handed back to
     /// the writer (see the type's `# Safety`).
-    pub(crate) unsafe fn copy_to(&self, buf: &mut [u8]) -> usize {
-        let n = self.len.min(buf.len());
+    pub(crate) unsafe fn copy_into<D: Dst + ?Sized>(&self, dst: &mut D) -> usize {
+        let n = self.len.min(dst.room());
         if n > 0 {
-            // SAFETY: the caller guarantees the writer's `len` bytes at `ptr` stay
-            // borrowed until the lease is handed back; `buf` is a distinct `&mut` (the
-            // writer only holds a shared borrow of its bytes, so they cannot
-            // overlap a reader's exclusive buffer), and `n` fits both.
-            unsafe { std::ptr::copy_nonoverlapping(self.ptr, buf.as_mut_ptr(), n) };
+            // SAFETY: the caller guarantees the writer's `len` bytes at `ptr`
+            // stay borrowed until the lease is handed back; `n <= len`.
+            dst.put(unsafe { std::slice::from_raw_parts(self.ptr, n) });
         }
         n
+    }
+}
+
+/// Where a read puts the bytes it takes: a plain buffer ([`Fill`]), or with
+/// tokio the unfilled part of a `ReadBuf`, which may be uninitialised and is
+/// never zeroed (the read copies straight into it).
+pub(crate) trait Dst {
+    /// How many more bytes fit.
+    fn room(&self) -> usize;
+    /// Copies `src` in after the bytes put before; `src.len() <= room()`.
+    fn put(&mut self, src: &[u8]);
+}
+
+/// A plain buffer filled from its start.
+pub(crate) struct Fill<'a> {
+    /// The buffer.
+    buf: &'a mut [u8],
+    /// How many bytes were put.
+    filled: usize,
+}
+
+impl<'a> Fill<'a> {
+    /// An empty fill of `buf`.
+    #[inline]
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, filled: 0 }
+    }
+}
+
+impl Dst for Fill<'_> {
+    #[inline]
+    fn room(&self) -> usize {
+        self.buf.len() - self.filled
+    }
+
+    #[inline]
+    fn put(&mut self, src: &[u8]) {
+        self.buf[self.filled..self.filled + src.len()].copy_from_slice(src);
+        self.filled += src.len();
     }
 }
 
@@ -390,16 +428,16 @@ impl PipeState {
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
     )]
-    pub(crate) fn poll_read(
+    pub(crate) fn poll_read<D: Dst + ?Sized>(
         &self,
         cx: &mut std::task::Context<'_>,
         task: &TaskSlot,
-        buf: &mut [u8],
+        dst: &mut D,
     ) -> std::task::Poll<io::Result<usize>> {
-        if buf.is_empty() {
+        if dst.room() == 0 {
             return std::task::Poll::Ready(Ok(0));
         }
-        self.rendezvous().poll_read(self, cx, task, buf)
+        self.rendezvous().poll_read(self, cx, task, dst)
     }
 
     /// Polls a write of the gather `bufs`: see the async `PipeWriter` impls.

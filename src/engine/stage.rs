@@ -25,6 +25,9 @@
 
 use std::collections::VecDeque;
 
+use super::Dst;
+#[cfg(all(test, not(gopipe_loom)))]
+use super::Fill;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// How many bytes the stage holds at most.
@@ -196,19 +199,26 @@ impl Ring {
 
     /// Moves as many bytes of the oldest staged write as fit into `out`;
     /// returns how many (none while a drain claim holds the front).
+    #[cfg(all(test, not(gopipe_loom)))]
     pub(crate) fn take(&mut self, out: &mut [u8]) -> usize {
+        self.take_into(&mut Fill::new(out))
+    }
+
+    /// Moves as many bytes of the oldest staged write as `out` has room for
+    /// into it; returns how many (none while a drain claim holds the front).
+    pub(crate) fn take_into<D: Dst + ?Sized>(&mut self, out: &mut D) -> usize {
         let mut n = 0;
         if self.claimed {
             return 0;
         }
         // At most two rounds: the write may wrap around the ring's end.
-        while n < out.len() {
+        while out.room() > 0 {
             let front = self.front();
             if front.is_empty() {
                 break;
             }
-            let k = front.len().min(out.len() - n);
-            out[n..n + k].copy_from_slice(&front[..k]);
+            let k = front.len().min(out.room());
+            out.put(&front[..k]);
             n += k;
             if self.advance(k) {
                 break;
@@ -356,9 +366,9 @@ impl Stage {
     }
 
     /// Moves staged bytes into `out`; returns how many, and how many are left.
-    pub(crate) fn take(&self, out: &mut [u8]) -> (usize, usize) {
+    pub(crate) fn take<D: Dst + ?Sized>(&self, out: &mut D) -> (usize, usize) {
         let mut ring = self.ring.lock();
-        let n = ring.take(out);
+        let n = ring.take_into(out);
         self.publish(&ring);
         (n, ring.len())
     }

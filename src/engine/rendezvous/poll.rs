@@ -13,7 +13,7 @@ use super::state::*;
 use super::write::WriteGuard;
 use super::Rendezvous;
 use crate::engine::stage::STAGE_CAP;
-use crate::engine::PipeState;
+use crate::engine::{Dst, PipeState};
 use crate::sync::{Bell, Ordering, TaskSlot};
 
 impl Rendezvous {
@@ -21,12 +21,12 @@ impl Rendezvous {
     /// empty), or registers the task (under `task`'s place) to be woken when
     /// there may be some. A task cannot lend its buffer (it only lives for
     /// this poll), so it never lends; `Pending` took nothing.
-    pub(crate) fn poll_read(
+    pub(crate) fn poll_read<D: Dst + ?Sized>(
         &self,
         sh: &PipeState,
         cx: &mut Context<'_>,
         task: &TaskSlot,
-        buf: &mut [u8],
+        buf: &mut D,
     ) -> Poll<io::Result<usize>> {
         /// How many empty writes (or lost races) one poll goes through before
         /// it yields, so that a stream of them cannot hold the executor.

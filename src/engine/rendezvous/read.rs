@@ -9,7 +9,7 @@ use std::io;
 
 use super::state::*;
 use super::{Rendezvous, LEND_AFTER, SPIN, WAKE};
-use crate::engine::PipeState;
+use crate::engine::{Dst, Fill, PipeState};
 use crate::error::timed_out;
 use crate::sync::{core_crowded, spin_until, Bell, Deadline, Ordering, Park};
 
@@ -52,7 +52,7 @@ impl Rendezvous {
             // Staged bytes come before any offer (a sync writer waits for
             // them to drain before it offers).
             if !self.stage.is_empty() {
-                match self.take_staged(sh, buf) {
+                match self.take_staged(sh, &mut Fill::new(buf)) {
                     // A draining read's sink holds them: wait for its claim
                     // to end (nothing else is usable meanwhile).
                     0 if self.stage.claimed() => match self.wait_usable(sh, deadline) {
@@ -70,7 +70,7 @@ impl Rendezvous {
                     // An empty write is consumed without ending the read, but a
                     // stream of them must not keep a timed read past its
                     // deadline.
-                    match self.copy_and_hand_back(sh, buf) {
+                    match self.copy_and_hand_back(sh, &mut Fill::new(buf)) {
                         0 if deadline.passed() => return Err(timed_out()),
                         0 => continue,
                         n => return Ok(n),
@@ -120,7 +120,7 @@ impl Rendezvous {
         deadline: Deadline,
     ) -> io::Result<usize> {
         loop {
-            if let Some(res) = self.closed_staged(sh, buf) {
+            if let Some(res) = self.closed_staged(sh, &mut Fill::new(buf)) {
                 return res;
             }
             if self.wait_claim(sh, deadline) == Park::TimedOut {
@@ -132,10 +132,10 @@ impl Rendezvous {
     /// [`Rendezvous::read_closed`] without waiting: `None` while a drain claim holds
     /// staged bytes (the caller waits for the claim to end).
     #[cold]
-    pub(super) fn closed_staged(
+    pub(super) fn closed_staged<D: Dst + ?Sized>(
         &self,
         sh: &PipeState,
-        buf: &mut [u8],
+        buf: &mut D,
     ) -> Option<io::Result<usize>> {
         loop {
             if self.stage.is_empty() || sh.read_closed() {
@@ -172,7 +172,7 @@ impl Rendezvous {
 
     /// Copies staged bytes into `buf` (not empty); returns how many (0 if
     /// another reader took them first).
-    pub(super) fn take_staged(&self, sh: &PipeState, buf: &mut [u8]) -> usize {
+    pub(super) fn take_staged<D: Dst + ?Sized>(&self, sh: &PipeState, buf: &mut D) -> usize {
         let (n, left) = self.stage.take(buf);
         self.staged_taken(sh, n, left);
         n
@@ -385,13 +385,13 @@ impl Rendezvous {
     /// tells the writer that nothing is left, or gives the lease back to a writer
     /// that recalled it; returns how many bytes it copied.
     #[inline]
-    pub(super) fn copy_and_hand_back(&self, sh: &PipeState, buf: &mut [u8]) -> usize {
+    pub(super) fn copy_and_hand_back<D: Dst + ?Sized>(&self, sh: &PipeState, buf: &mut D) -> usize {
         let (n, left) = self.slot.lease.with_mut(|lease| {
             // SAFETY: this reader's CAS moved the state to CLAIMED, so it owns the
             // lease, and the writer does not leave before the state moves on
             // below (`Slot::lease`, `Lease`).
             unsafe {
-                let n = (*lease).copy_to(buf);
+                let n = (*lease).copy_into(buf);
                 (*lease).advance(n);
                 (n, (*lease).len())
             }
