@@ -430,8 +430,8 @@ EOF
     task-wake-only-oldest) cat <<'EOF'
 # A doorbell's ring wakes only the oldest task listed on it, which may belong
 # to a read future that was dropped; the others stay listed.
-sub(TASKS, '        let listed = std::mem::take(&mut list.listed);\n',
-    '        let listed: Vec<_> = match list.listed.first().map(|&(p, _)| p) { Some(p) => vec![(p, list.unlist(p).unwrap())], None => Vec::new() };\n')
+sub(TASKS, '            std::mem::take(&mut list.listed)\n',
+    '            match list.listed.first().map(|&(p, _)| p) { Some(p) => vec![(p, list.unlist(p).unwrap())], None => Vec::new() }\n')
 EOF
     ;;
     async-fill-drops-rest) cat <<'EOF'

@@ -157,17 +157,11 @@ impl TaskBells {
     /// place held.
     pub(super) fn register(&self, bell: Bell, slot: &TaskSlot, waker: &std::task::Waker) {
         let place = self.place(slot);
-        let list = self.lists[bell as usize].lock();
-        let held = list.at.get(place).copied().unwrap_or(0);
-        if held != 0 && list.listed[held - 1].1.will_wake(waker) {
-            drop(list);
-            loom_sc_fence();
-            return;
-        }
-        // Cloned without the lock: it is the executor's code.
-        drop(list);
+        // Cloned before the lock (it is the executor's code), and dropped
+        // after it if the place already holds a waker for the same task.
         let fresh = waker.clone();
         let mut list = self.lists[bell as usize].lock();
+        let mut spare = None;
         let mut evicted = None;
         let before = list.len();
         match list.at.get(place).copied().unwrap_or(0) {
@@ -179,6 +173,7 @@ impl TaskBells {
                 let i = list.listed.len();
                 list.at[place] = i;
             }
+            i if list.listed[i - 1].1.will_wake(waker) => spare = Some(fresh),
             i => {
                 let old = std::mem::replace(&mut list.listed[i - 1].1, fresh);
                 // Another task polled through the same handle: keep the one it
@@ -200,6 +195,7 @@ impl TaskBells {
         }
         drop(list);
         loom_sc_fence();
+        drop(spare);
         // Woken, not lost: if it still waits it polls again.
         if let Some(waker) = evicted {
             waker.wake();
@@ -226,16 +222,34 @@ impl TaskBells {
     #[cold]
     fn wake_slow(&self, bell: Bell) {
         let mut list = self.lists[bell as usize].lock();
-        let listed = std::mem::take(&mut list.listed);
-        let displaced = std::mem::take(&mut list.displaced);
-        for &(place, _) in &listed {
+        // One task waiting is the common case: take its waker alone, so that
+        // the list keeps its allocation for the next registration.
+        let one = if list.listed.len() == 1 {
+            list.listed.pop()
+        } else {
+            None
+        };
+        let listed = if one.is_some() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut list.listed)
+        };
+        let displaced = if list.displaced.is_empty() {
+            std::collections::VecDeque::new()
+        } else {
+            std::mem::take(&mut list.displaced)
+        };
+        for &(place, _) in one.iter().chain(&listed) {
             list.at[place] = 0;
         }
         // ORDERING: under the lock, so the count never drops below the
         // wakers held; a register after this sees an empty list.
-        self.count[bell as usize].fetch_sub(listed.len() + displaced.len(), Ordering::SeqCst);
+        self.count[bell as usize].fetch_sub(
+            usize::from(one.is_some()) + listed.len() + displaced.len(),
+            Ordering::SeqCst,
+        );
         drop(list);
-        for (_, waker) in listed {
+        for (_, waker) in one.into_iter().chain(listed) {
             waker.wake();
         }
         for waker in displaced {
