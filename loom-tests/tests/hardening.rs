@@ -45,7 +45,7 @@ fn assert_split_between(mine: &[u8], theirs: &[u8], expected: &[u8]) {
 /// Two writers can be parked on the write side's doorbell at once with one
 /// token between them, and a writer woken for the write side can lose it to
 /// the third one; under loom that uses up its patience (see `Patience` in
-/// `src/sync.rs`), so this model also runs the starvation hand-off
+/// `src/sync/`), so this model also runs the starvation hand-off
 /// (`HELD_STARVING`, `HANDOFF`). With four threads, the preemption bound is
 /// capped at 1: that takes seconds and already reaches the hand-off (the
 /// `no-handoff-bell` mutant dies here), while bound 2 takes minutes.

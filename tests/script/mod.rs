@@ -1585,13 +1585,13 @@ impl Half for PipeReader {
     }
 }
 
-/// How many doorbells the pipe's task lists have (`Bell` in `src/sync.rs`):
+/// How many doorbells the pipe's task lists have (`Bell` in `src/sync/signals.rs`):
 /// a place in them holds at most one waker per bell.
 pub(crate) const TASK_BELLS: usize = 6;
 
 /// How many wakers a bell keeps at most for tasks pushed out of their
 /// handle's place by another task polling through it (`SHARED_HANDLE_WAKERS`
-/// in `src/sync.rs`); the interpreter's executor makes a fresh waker for
+/// in `src/sync/tasks.rs`); the interpreter's executor makes a fresh waker for
 /// each operation, so a handle's next operation pushes out the waker a
 /// dropped one left.
 pub(crate) const SHARED_HANDLE_WAKERS: usize = 4;
