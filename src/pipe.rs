@@ -203,6 +203,11 @@ fn halves(shared: PipeState) -> (PipeReader, PipeWriter) {
 /// read takes part in the task's cooperative budget, so a pipe that is always
 /// ready cannot starve the other branches of a `select!`.
 ///
+/// A thread that feeds a task many small writes waits for the task at each
+/// of them (a blocking write returns once readers took it): wrap its writer
+/// in a [`std::io::BufWriter`] so the task gets big writes, and flush it
+/// where the task must see the bytes.
+///
 /// With both [`Read`] and an async extension trait (`AsyncReadExt`) in scope,
 /// a method both define, such as `read`, is ambiguous on a half: call it
 /// through the trait (`std::io::Read::read(&mut reader, buf)`), or keep the
