@@ -1297,10 +1297,7 @@ impl Half for PipeWriter {
         polls: u8,
         shutdown: bool,
     ) -> Option<(u64, u64, Outcome)> {
-        let start = clock.tick();
-        let result = if shutdown {
-            drive(0, |cx| Pin::new(&mut *self).poll_close(cx))
-        } else {
+        if !shutdown {
             // A flush is ready at once, as a socket's is: check that, then
             // wait as `consumed` does (what a flush used to do, which the
             // checker's flush rules describe).
@@ -1309,9 +1306,10 @@ impl Half for PipeWriter {
                 matches!(flushed, Some(Ok(()))),
                 "a flush was not ready at once: {flushed:?}"
             );
-            let mut consumed = std::pin::pin!(self.consumed());
-            drive(polls, |cx| consumed.as_mut().poll(cx))
-        };
+            return self.await_consumed(clock, polls, false);
+        }
+        let start = clock.tick();
+        let result = drive(0, |cx| Pin::new(&mut *self).poll_close(cx));
         let end = clock.tick();
         Some((
             start,
