@@ -174,6 +174,7 @@ fn halves(shared: PipeState) -> (PipeReader, PipeWriter) {
         PipeWriter {
             shared,
             task: TaskSlot::new(),
+            consumed_task: TaskSlot::new(),
         },
     )
 }
@@ -364,6 +365,12 @@ pub struct PipeWriter {
     shared: Arc<PipeState>,
     /// Where a task polling through this handle keeps its waker.
     task: TaskSlot,
+    /// Where a task waiting in this handle's [`PipeWriter::consumed`] keeps
+    /// its waker: a place apart from `task`'s, so that a wait for readers
+    /// and a write through the same handle in two tasks do not push each
+    /// other's waker out; taken at the first `Pending` wait, kept until the
+    /// handle drops (no place to take and give back per call).
+    consumed_task: TaskSlot,
 }
 
 impl PipeReader {
@@ -772,8 +779,10 @@ impl PipeWriter {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: dropping it changes nothing in the pipe (it only waits).
-    /// The future is `Send`.
+    /// Cancel safe: dropping it changes nothing in the pipe (it only waits;
+    /// its waker stays in the handle's place for `consumed` until the next
+    /// wake-up or the handle's drop, one such waker per handle). The future
+    /// is `Send`.
     ///
     /// # Examples
     ///
@@ -794,26 +803,9 @@ impl PipeWriter {
     /// # }).unwrap();
     /// ```
     pub async fn consumed(&self) -> io::Result<()> {
-        /// Gives the future's place in the pipe's task lists back when it
-        /// is dropped, done or cancelled.
-        struct Wait<'a> {
-            /// The pipe.
-            shared: &'a PipeState,
-            /// The future's own place.
-            task: TaskSlot,
-        }
-        impl Drop for Wait<'_> {
-            fn drop(&mut self) {
-                self.shared.release_task_slot(&self.task);
-            }
-        }
-        let wait = Wait {
-            shared: &self.shared,
-            task: TaskSlot::new(),
-        };
-        // Taken at the first poll: an async fn's body starts there.
+        // The mark is taken at the first poll: an async fn's body starts there.
         let mark = self.shared.consumed_mark();
-        std::future::poll_fn(|cx| wait.shared.poll_consumed(cx, &wait.task, mark)).await
+        std::future::poll_fn(|cx| self.shared.poll_consumed(cx, &self.consumed_task, mark)).await
     }
 
     /// Polls for readers to have taken every byte that async writes had put
@@ -874,6 +866,7 @@ impl Clone for PipeWriter {
         Self {
             shared: self.shared.clone(),
             task: TaskSlot::new(),
+            consumed_task: TaskSlot::new(),
         }
     }
 }
@@ -893,6 +886,7 @@ impl Drop for PipeWriter {
     /// Closes the write half if this is its last clone.
     fn drop(&mut self) {
         self.shared.signals.release_task_slot(&self.task);
+        self.shared.signals.release_task_slot(&self.consumed_task);
         // ORDERING: as for `PipeReader`.
         if self.shared.writers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.close_write(Cause::Eof);

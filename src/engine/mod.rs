@@ -492,11 +492,6 @@ impl PipeState {
         }
     }
 
-    /// Gives back a place in the task lists (see `sync::TaskSlot`).
-    pub(crate) fn release_task_slot(&self, task: &TaskSlot) {
-        self.signals.release_task_slot(task);
-    }
-
     /// How many task wakers the pipe holds (see `PipeWriter`'s hidden
     /// `__task_wakers_held`).
     pub(crate) fn task_wakers_held(&self) -> usize {

@@ -8,7 +8,7 @@ use crate::sync::{loom_sc_fence, AtomicUsize, Mutex, Ordering};
 /// Where a task that polls through one handle keeps its waker: a place of
 /// its own in every bell's list, taken at the handle's first `Pending` poll
 /// and given back when the handle drops (a pipe used only by threads never
-/// takes one). A pending `consumed` future has one of its own too.
+/// takes one). A writer handle has a second one for its `consumed` futures.
 ///
 /// `0` while none was taken, else the index plus one.
 #[derive(Debug, Default)]
@@ -62,7 +62,8 @@ impl Wakers {
 /// (their state lives in the caller's future, which cannot tell the pipe)
 /// never pile up: the next `Pending` poll through the same handle replaces
 /// its waker. A pipe holds at most one waker per bell for each handle that
-/// polled and each pending `consumed`, plus [`SHARED_HANDLE_WAKERS`] per bell;
+/// polled and each writer handle whose `consumed` waited, plus
+/// [`SHARED_HANDLE_WAKERS`] per bell;
 /// registering costs the same however many tasks wait.
 ///
 /// # The rule every async wait follows

@@ -39,9 +39,9 @@
 //!   it returned were unread, and is never `Pending` once the read half's
 //!   close had returned;
 //! - after each operation of a writer thread, the pipe holds at most
-//!   [`TASK_BELLS`] wakers for each handle that polled and each `consumed`
-//!   future alive, plus [`SHARED_HANDLE_WAKERS`] a bell: dropped `Pending`
-//!   futures do not pile up wakers.
+//!   [`TASK_BELLS`] wakers for each handle that polled and each writer
+//!   handle whose `consumed` (or flush) waited, plus [`SHARED_HANDLE_WAKERS`]
+//!   a bell: dropped `Pending` futures do not pile up wakers.
 //!
 //! Every thread ends by dropping its handles, so once all threads are done both
 //! halves are closed and nothing can block for ever on a correct pipe; a
@@ -1595,9 +1595,9 @@ pub(crate) const TASK_BELLS: usize = 6;
 pub(crate) const SHARED_HANDLE_WAKERS: usize = 4;
 
 /// Counts, from above, the places in the pipe's task lists a run's handles
-/// and `consumed` futures may hold: one per handle that polled (counted
-/// before its first poll, uncounted after its drop) and per `consumed`
-/// future alive.
+/// may hold: one per handle that polled, and one more per writer handle
+/// whose `consumed` futures polled (its place for them), each counted before
+/// the first poll that may take it and uncounted after the handle's drop.
 #[derive(Default)]
 pub(crate) struct Places {
     /// Places counted and not yet uncounted.
@@ -1658,9 +1658,9 @@ fn worker<H: Half>(
     places: Arc<Places>,
 ) -> (Vec<Record>, Vec<WakerLook>) {
     let mut handles = vec![first];
-    // Per handle, whether it was counted in `places` (before its first
-    // async operation).
-    let mut counted = vec![false];
+    // Per handle, whether its place was counted in `places` (before its
+    // first async operation), and its place for `consumed` futures.
+    let mut counted = vec![(false, false)];
     let mut looks = Vec::new();
     let mut records = Vec::with_capacity(ops.len() + 4);
     let mut k = 0;
@@ -1674,8 +1674,23 @@ fn worker<H: Half>(
         }
         if op.is_async() && !handles.is_empty() {
             let last = counted.len() - 1;
-            if !counted[last] {
-                counted[last] = true;
+            if !counted[last].0 {
+                counted[last].0 = true;
+                places.count();
+            }
+            // A writer handle's place for its `consumed` futures (a flush
+            // waits through one too); `poll_consumed` uses the handle's.
+            let waits = H::SIDE == Side::Write
+                && matches!(
+                    op,
+                    Op::Flush { .. }
+                        | Op::Consumed {
+                            stateless: false,
+                            ..
+                        }
+                );
+            if waits && !counted[last].1 {
+                counted[last].1 = true;
                 places.count();
             }
         }
@@ -1710,7 +1725,7 @@ fn worker<H: Half>(
                     Outcome::Done
                 });
                 handles.extend(clone);
-                counted.push(false);
+                counted.push((false, false));
             }
             Op::Drop => {
                 let mut handle = handles.pop();
@@ -1718,7 +1733,8 @@ fn worker<H: Half>(
                     drop(handle.take());
                     Outcome::Done
                 });
-                if counted.pop() == Some(true) {
+                let (main, consumed) = counted.pop().unwrap_or_default();
+                for _ in 0..u8::from(main) + u8::from(consumed) {
                     places.uncount();
                 }
             }
@@ -1748,20 +1764,18 @@ fn worker<H: Half>(
                 record.outcome = outcome;
             }
             Op::Flush { polls } => {
-                // Its `consumed` future has a place of its own.
-                places.count();
+                // Its `consumed` future waits in the handle's place for
+                // them (counted above).
                 if let Some((start, end, outcome)) = handles[last].async_flush(&clock, polls, false)
                 {
                     record.start = start;
                     record.end = end;
                     record.outcome = outcome;
                 }
-                places.uncount();
             }
             Op::Consumed { polls, stateless } => {
-                // The `consumed` future has a place of its own;
-                // `poll_consumed` uses the handle's (counted above).
-                places.count();
+                // A `consumed` future waits in the handle's place for them,
+                // `poll_consumed` in the handle's own (both counted above).
                 if let Some((start, end, outcome)) =
                     handles[last].await_consumed(&clock, polls, stateless)
                 {
@@ -1769,7 +1783,6 @@ fn worker<H: Half>(
                     record.end = end;
                     record.outcome = outcome;
                 }
-                places.uncount();
             }
             Op::AsyncVectored {
                 lens,
@@ -1821,7 +1834,8 @@ fn worker<H: Half>(
         let start = clock.tick();
         drop(handle);
         let end = clock.tick();
-        if counted.pop() == Some(true) {
+        let (main, consumed) = counted.pop().unwrap_or_default();
+        for _ in 0..u8::from(main) + u8::from(consumed) {
             places.uncount();
         }
         records.push(Record {

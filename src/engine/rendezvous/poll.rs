@@ -218,7 +218,10 @@ impl Rendezvous {
             if self.stage.lock().taken_past(mark) {
                 return Poll::Ready(Ok(()));
             }
-            if sh.read_closed() {
+            // The done flag first, a plain load: the read half's error is
+            // stored before done closes, and a close after this look wakes
+            // every task, so the look at the error can wait for it.
+            if sh.signals.is_closed() && sh.read_closed() {
                 return Poll::Ready(Err(sh.write_close_error()));
             }
             if registered {
