@@ -92,7 +92,8 @@ macro_rules! tokio_reader {
         #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
         impl tokio::io::AsyncRead for $ty {
             /// Reads the bytes of one write (or part of them), as
-            /// [`Read::read`](std::io::Read::read) does, without blocking:
+            /// [`Read::read`](std::io::Read::read) does, without blocking
+            /// (it may spin up to 2 us for a writing thread's next write):
             /// `Pending` consumed nothing (cancel safe). Not bound by the read
             /// timeout: use the runtime's timers.
             fn poll_read(
@@ -114,8 +115,10 @@ macro_rules! tokio_writer {
         impl tokio::io::AsyncWrite for $ty {
             /// Accepts `buf` (see [`PipeWriter`]'s async section): `Ready(Ok(n))`
             /// once `n` bytes went into a waiting reader's buffer or the pipe's
-            /// stage; `Pending` accepted nothing (cancel safe). Not bound by
-            /// the write timeout.
+            /// stage; `Pending` accepted nothing (cancel safe). With a thread
+            /// reading, it may spin a few microseconds for that thread's lent
+            /// buffer or for room (see the README's async section). Not bound
+            /// by the write timeout.
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -166,7 +169,8 @@ macro_rules! futures_reader {
         #[cfg_attr(docsrs, doc(cfg(feature = "futures-io")))]
         impl futures_io::AsyncRead for $ty {
             /// Reads the bytes of one write (or part of them), as
-            /// [`Read::read`](std::io::Read::read) does, without blocking:
+            /// [`Read::read`](std::io::Read::read) does, without blocking
+            /// (it may spin up to 2 us for a writing thread's next write):
             /// `Pending` consumed nothing (cancel safe). Not bound by the read
             /// timeout.
             fn poll_read(

@@ -976,3 +976,82 @@ fn reads_into_uninitialised_memory_without_zeroing_it() {
         t.join().unwrap().unwrap();
     });
 }
+
+/// An async write spins a moment for a reading thread (for its lent buffer,
+/// or for room), and no longer: with the thread gone quiet, a large write
+/// still stages and a write that finds the stage full returns `Pending`; the
+/// thread then gets every byte.
+#[test]
+fn writes_for_a_thread_reader_that_stopped_still_return() {
+    bounded(
+        "writes_for_a_thread_reader_that_stopped_still_return",
+        BOUND_SECS,
+        || {
+            let (r, w) = gopipe::pipe();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let (read_tx, read_rx) = std::sync::mpsc::channel::<()>();
+            let reader = thread::spawn(move || {
+                // One read, so that the pipe knows a thread reads it (it
+                // lends its buffer, or takes the staged bytes).
+                let mut first = [0; 8];
+                let n = blocking::read(&r, &mut first).unwrap();
+                read_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                let mut rest = Vec::new();
+                blocking::read_to_end(&r, &mut rest).unwrap();
+                [&first[..n], &rest[..]].concat()
+            });
+            assert!(matches!(poll_write_once(&w, b"hi"), Poll::Ready(Ok(2))));
+            read_rx.recv().unwrap();
+            let big = pattern(STAGE, 3);
+            // No lent buffer comes: staged after the spin.
+            assert!(matches!(poll_write_once(&w, &big), Poll::Ready(Ok(n)) if n == STAGE));
+            // The stage is full and nobody reads: Pending after the spin.
+            assert!(poll_write_once(&w, b"x").is_pending());
+            go_tx.send(()).unwrap();
+            drop(w);
+            let got = reader.join().unwrap();
+            assert_eq!(got, [&b"hi"[..], &big[..]].concat());
+        },
+    );
+}
+
+/// An async read spins a moment for a writing thread's next write, and no
+/// longer: with the thread gone quiet it returns `Pending`, and it gets the
+/// thread's next write.
+#[test]
+fn reads_for_a_thread_writer_that_stopped_still_return() {
+    bounded(
+        "reads_for_a_thread_writer_that_stopped_still_return",
+        BOUND_SECS,
+        || {
+            let (r, w) = gopipe::pipe();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let writer = thread::spawn(move || {
+                blocking::write_all(&w, b"one").unwrap();
+                go_rx.recv().unwrap();
+                blocking::write_all(&w, b"two").unwrap();
+            });
+            let mut buf = [0; 8];
+            // The first write: wait for it, polling (the thread may be late).
+            let n = loop {
+                if let Poll::Ready(res) = poll_read_once(&r, &mut buf) {
+                    break res.unwrap();
+                }
+                thread::yield_now();
+            };
+            assert_eq!(&buf[..n], b"one");
+            // The thread waits for us now: Pending after the spin.
+            assert!(poll_read_once(&r, &mut buf).is_pending());
+            go_tx.send(()).unwrap();
+            let n = loop {
+                if let Poll::Ready(res) = poll_read_once(&r, &mut buf) {
+                    break res.unwrap();
+                }
+                thread::yield_now();
+            };
+            assert_eq!(&buf[..n], b"two");
+            writer.join().unwrap();
+        },
+    );
+}

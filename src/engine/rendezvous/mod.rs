@@ -156,6 +156,28 @@ pub(crate) struct Rendezvous {
     /// only after the runtime has scheduled it. A std atomic also under loom:
     /// it only sets a spin's length, and loom's spins are single looks.
     task_writes: std::sync::atomic::AtomicBool,
+    /// Set while the pipe's reads are a thread's (a thread lent its buffer
+    /// or took staged bytes last), cleared when a task reads: an async write
+    /// that finds no lend, or no room, then spins briefly for that thread,
+    /// which is running, instead of sleeping until it rings. A hint for
+    /// spins only, as `task_writes` is (a std atomic also under loom).
+    thread_reads: std::sync::atomic::AtomicBool,
+    /// Set while the pipe's writes are a thread's (cleared when a task
+    /// writes): an async read that finds nothing spins briefly for that
+    /// thread's next write before it sleeps. A hint for spins only (a std
+    /// atomic also under loom).
+    thread_writes: std::sync::atomic::AtomicBool,
+}
+
+/// Sets a spin hint (`thread_reads`, `thread_writes`) to `on`, storing
+/// only when it changes, so that a stream of reads or writes does not write
+/// its cache line.
+#[inline]
+pub(super) fn set_hint(hint: &std::sync::atomic::AtomicBool, on: bool) {
+    // ORDERING: Relaxed: a hint for the length of a spin, nothing more.
+    if hint.load(std::sync::atomic::Ordering::Relaxed) != on {
+        hint.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Rendezvous {
@@ -170,6 +192,8 @@ impl Rendezvous {
             lender: CachePadded::new(AtomicBool::new(false)),
             stage: Stage::new(),
             task_writes: std::sync::atomic::AtomicBool::new(false),
+            thread_reads: std::sync::atomic::AtomicBool::new(false),
+            thread_writes: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

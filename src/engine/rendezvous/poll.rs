@@ -11,10 +11,10 @@ use std::task::{Context, Poll};
 
 use super::state::*;
 use super::write::WriteGuard;
-use super::Rendezvous;
+use super::{Rendezvous, FILL_MAX, LEND_AFTER, SPIN};
 use crate::engine::stage::STAGE_CAP;
 use crate::engine::{Dst, PipeState};
-use crate::sync::{Bell, Ordering, TaskSlot};
+use crate::sync::{spin_until, Bell, Ordering, TaskSlot};
 
 impl Rendezvous {
     /// An async read: copies staged bytes or a writer's offer into `buf` (not
@@ -48,7 +48,10 @@ impl Rendezvous {
                 match self.take_staged(sh, buf) {
                     0 if self.stage.claimed() => {}
                     0 => continue,
-                    n => return Poll::Ready(Ok(n)),
+                    n => {
+                        super::set_hint(&self.thread_reads, false);
+                        return Poll::Ready(Ok(n));
+                    }
                 }
             } else if self.slot.state.load(Ordering::SeqCst) == OFFERED && self.try_claim() {
                 match self.copy_and_hand_back(sh, buf) {
@@ -59,6 +62,20 @@ impl Rendezvous {
             }
             if registered {
                 return Poll::Pending;
+            }
+            // A thread writes this pipe: it is running, and its next write
+            // comes within a moment; wait that moment rather than sleep.
+            // ORDERING: Relaxed: a hint for a spin.
+            if self
+                .thread_writes
+                .load(std::sync::atomic::Ordering::Relaxed)
+                && spin_until(LEND_AFTER, || {
+                    sig.is_closed()
+                        || !self.stage.is_empty()
+                        || self.slot.state.load(Ordering::SeqCst) == OFFERED
+                })
+            {
+                continue;
             }
             // Register, then look once more (see `TaskBells`).
             sig.register_task(Bell::Offer, task, cx.waker());
@@ -104,6 +121,7 @@ impl Rendezvous {
         // Frees the write side (and rings the writers waiting for it) on
         // every way out.
         let _held = WriteGuard { engine: self, sh };
+        super::set_hint(&self.thread_writes, false);
         // ORDERING: a hint for lenders' spins (see `task_writes`).
         if !self.task_writes.load(std::sync::atomic::Ordering::Relaxed) {
             self.task_writes
@@ -113,6 +131,14 @@ impl Rendezvous {
             return Poll::Ready(Err(sh.write_close_error()));
         }
         let state = &self.slot.state;
+        // A thread reads this pipe: it is running, and comes back for more
+        // within a moment. A large write waits that moment for its lent
+        // buffer (one copy, where staging makes two), and a write that finds
+        // no room for readers to make it (rather than sleep until they ring).
+        // ORDERING: Relaxed: a hint for a spin.
+        if self.thread_reads.load(std::sync::atomic::Ordering::Relaxed) {
+            self.spin_for_thread_reader(sig, total);
+        }
         let mut ring = self.stage.lock();
         if ring.len() == 0 {
             // ORDERING: SeqCst acquires a reader's publication of its lend.
@@ -194,6 +220,24 @@ impl Rendezvous {
         }
         sig.notify(Bell::Offer);
         Poll::Ready(Ok(n))
+    }
+
+    /// Spins, while a thread reads this pipe, until a large write (over
+    /// [`FILL_MAX`]) finds a lent buffer or a write finds room for it, for at
+    /// most [`LEND_AFTER`] or [`SPIN`]; the caller then looks as usual.
+    fn spin_for_thread_reader(&self, sig: &crate::sync::Signals, total: usize) {
+        let need = total.min(STAGE_CAP);
+        let lent = || self.slot.state.load(Ordering::SeqCst) >= LENT_MIN;
+        let len = self.stage.len();
+        if len == 0 && total > FILL_MAX && !lent() {
+            spin_until(LEND_AFTER, || {
+                sig.is_closed() || lent() || !self.stage.is_empty()
+            });
+        } else if STAGE_CAP - len < need {
+            spin_until(SPIN, || {
+                sig.is_closed() || STAGE_CAP - self.stage.len() >= need
+            });
+        }
     }
 
     /// The mark a `consumed` waits for: every byte async writes have staged

@@ -61,7 +61,10 @@ impl Rendezvous {
                         Park::TimedOut => return Err(timed_out()),
                     },
                     0 => continue,
-                    n => return Ok(n),
+                    n => {
+                        super::set_hint(&self.thread_reads, true);
+                        return Ok(n);
+                    }
                 }
             }
             match self.slot.state.load(Ordering::SeqCst) {
@@ -197,10 +200,12 @@ impl Rendezvous {
     /// [`LEND_AFTER`]: copying an offer out is cheaper than having the writer
     /// copy in (see `FILL_MAX`). A reader whose core is crowded does not wait:
     /// its writer cannot run until it stops, and a lend lets that writer
-    /// finish without waiting.
+    /// finish without waiting. Nor does a reader of a pipe that tasks write:
+    /// a task never offers, it fills a lend (one copy) or stages (two).
     #[inline]
     pub(super) fn offer_coming(&self, sig: &crate::sync::Signals, deadline: Deadline) -> bool {
         !core_crowded()
+            && !self.task_writes.load(std::sync::atomic::Ordering::Relaxed)
             && spin_until(deadline.budget(LEND_AFTER), || {
                 self.slot.state.load(Ordering::SeqCst) == OFFERED
                     || sig.is_closed()
@@ -277,6 +282,7 @@ impl Rendezvous {
         deadline: Deadline,
     ) -> LendOutcome {
         let sig = &sh.signals;
+        super::set_hint(&self.thread_reads, true);
         let lend = Lend::new(buf);
         let addr = &lend as *const Lend as usize;
         // ORDERING: SeqCst publishes the lend (its view and its PENDING

@@ -128,6 +128,7 @@ impl Rendezvous {
         if sh.signals.is_closed() {
             return Err(sh.write_close_error());
         }
+        super::set_hint(&self.thread_writes, true);
         // Bytes an async write staged go first; none are staged while we
         // hold the write side.
         if !self.stage.is_empty() {
