@@ -84,6 +84,16 @@ impl Ring {
         skip: usize,
         max: usize,
     ) -> usize {
+        // One slice, the common case: no walk over the gather.
+        if let [one] = slices {
+            let bytes = &one[skip..];
+            let n = bytes.len().min(self.room()).min(max);
+            if n > 0 {
+                self.copy_in(&bytes[..n]);
+                self.pushed(n);
+            }
+            return n;
+        }
         let total = slices.iter().map(|s| s.len()).sum::<usize>() - skip;
         let n = total.min(self.room()).min(max);
         if n == 0 {
@@ -122,10 +132,38 @@ impl Ring {
                 bytes = &bytes[k..];
             }
         }
+        self.pushed(n);
+        n
+    }
+
+    /// Copies `bytes` (at most the room) into the free room after the staged
+    /// bytes, wrapping at the storage's end; [`Ring::pushed`] then counts them.
+    #[inline]
+    fn copy_in(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.len() <= self.room());
+        if self.buf.is_empty() {
+            self.buf = vec![0; STAGE_CAP];
+        }
+        let tail = (self.head + self.len) % STAGE_CAP;
+        let first = bytes.len().min(STAGE_CAP - tail);
+        let base = self.buf.as_mut_ptr();
+        // SAFETY: `tail + first <= STAGE_CAP` and the rest goes to the
+        // storage's start: with `bytes` no longer than the room, both copies
+        // stay in the storage and touch only free room, never the staged
+        // bytes a drain claim's sink may be reading (`Ring::claimed`);
+        // through the raw pointer, as in `push_gather`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), first);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), base, bytes.len() - first);
+        }
+    }
+
+    /// Counts a push of `n` bytes, copied in already, as one write.
+    #[inline]
+    fn pushed(&mut self, n: usize) {
         self.len += n;
         self.accepted += n as u64;
         self.writes.push_back(n);
-        n
     }
 
     /// Whether readers have taken every byte staged up to `mark` (a value of
@@ -139,19 +177,8 @@ impl Ring {
         self.accepted
     }
 
-    /// The oldest staged write's next bytes, as one slice (up to the ring's
-    /// wrap): empty if nothing is staged.
-    pub(crate) fn front(&self) -> &[u8] {
-        let (ptr, n) = self.front_raw();
-        if n == 0 {
-            return &[];
-        }
-        // SAFETY: `front_raw` gives `n` staged bytes inside the storage; the
-        // borrow of `self` keeps them from changing while the slice lives.
-        unsafe { std::slice::from_raw_parts(ptr, n) }
-    }
-
-    /// Where [`Ring::front`]'s bytes are, without borrowing the ring: for a
+    /// Where the oldest staged write's next bytes are (up to the ring's wrap;
+    /// null and 0 if nothing is staged), without borrowing the ring: for a
     /// drain claim's sink, which reads them with the lock released.
     fn front_raw(&self) -> (*const u8, usize) {
         match self.writes.front() {
@@ -207,23 +234,20 @@ impl Ring {
     /// Moves as many bytes of the oldest staged write as `out` has room for
     /// into it; returns how many (none while a drain claim holds the front).
     pub(crate) fn take_into<D: Dst + ?Sized>(&mut self, out: &mut D) -> usize {
-        let mut n = 0;
         if self.claimed {
             return 0;
         }
-        // At most two rounds: the write may wrap around the ring's end.
-        while out.room() > 0 {
-            let front = self.front();
-            if front.is_empty() {
-                break;
-            }
-            let k = front.len().min(out.room());
-            out.put(&front[..k]);
-            n += k;
-            if self.advance(k) {
-                break;
-            }
+        let Some(&write) = self.writes.front() else {
+            return 0;
+        };
+        let n = write.min(out.room());
+        // The write may wrap around the storage's end: then two pieces.
+        let first = n.min(STAGE_CAP - self.head);
+        out.put(&self.buf[self.head..self.head + first]);
+        if n > first {
+            out.put(&self.buf[..n - first]);
         }
+        self.advance(n);
         n
     }
 }

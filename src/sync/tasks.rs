@@ -224,7 +224,18 @@ impl TaskBells {
     fn wake_slow(&self, bell: Bell) {
         let mut list = self.lists[bell as usize].lock();
         // One task waiting is the common case: take its waker alone, so that
-        // the list keeps its allocation for the next registration.
+        // the list keeps its allocation for the next registration, with
+        // nothing else to take, move or drop.
+        if list.listed.len() == 1 && list.displaced.is_empty() {
+            if let Some((place, waker)) = list.listed.pop() {
+                list.at[place] = 0;
+                // ORDERING: under the lock, as below.
+                self.count[bell as usize].fetch_sub(1, Ordering::SeqCst);
+                drop(list);
+                waker.wake();
+                return;
+            }
+        }
         let one = if list.listed.len() == 1 {
             list.listed.pop()
         } else {
