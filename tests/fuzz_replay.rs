@@ -1192,3 +1192,79 @@ fn checker_rejects_piled_up_wakers() {
     log.wakers[0].held = bound + 1;
     assert_rejected(&script, &log, &["task wakers"]);
 }
+
+/// An async read `Pending` on a closed pipe is caught, but not while a
+/// reader's `write_to` ran: its drain claim may hold the staged bytes (the
+/// sink may leave some), and the read waits for the claim.
+#[test]
+fn checker_allows_a_pending_read_on_a_closed_pipe_only_during_a_drain() {
+    let awrite = Op::AsyncIo {
+        len: 5,
+        by_ref: false,
+        polls: 0,
+    };
+    let drain = Op::Drain {
+        chunk: 2,
+        limit: 2,
+        stop: Stop::Fail,
+    };
+    let aread = Op::AsyncIo {
+        len: 8,
+        by_ref: false,
+        polls: 1,
+    };
+    let read = Op::Io {
+        len: 64,
+        by_ref: false,
+    };
+    let script = Script {
+        writers: vec![vec![awrite, Op::Close]],
+        readers: vec![vec![drain], vec![aread, read, aread]],
+    };
+    let bytes = payload(0, 0, 5);
+    let failed = || {
+        Ok(Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "script sink fails",
+        )))
+    };
+    let calls = vec![
+        call((15, 16), 0, 5, Act::Moved(2), bytes[..2].to_vec()),
+        call((25, 26), 0, 3, Act::Failed, Vec::new()),
+    ];
+    let log = Log {
+        writers: vec![vec![
+            async_wrote(5, 0, 0, (10, 11), 5),
+            record(Op::Close, Some(1), (12, 13), Outcome::Done),
+            drop_at(50),
+        ]],
+        readers: vec![
+            vec![
+                record(
+                    drain,
+                    Some(0),
+                    (14, 30),
+                    Outcome::Drained {
+                        calls,
+                        result: failed(),
+                    },
+                ),
+                drop_at(51),
+            ],
+            vec![
+                record(aread, Some(0), (20, 21), Outcome::Dropped),
+                read_of(64, 1, (31, 32), bytes[2..].to_vec()),
+                drop_at(52),
+            ],
+        ],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
+    };
+    check(&script, &log).expect("the read waited for the drain's claim");
+
+    // The same Pending read after the drain: caught.
+    let mut late = log;
+    late.readers[1][0] = record(aread, Some(0), (33, 34), Outcome::Dropped);
+    late.readers[1][1] = read_of(64, 1, (35, 36), bytes[2..].to_vec());
+    assert_rejected(&script, &late, &["closed before it"]);
+}

@@ -370,6 +370,75 @@ fn poll_read_waits_for_the_claim_without_blocking() {
     });
 }
 
+/// Counts a waker's wake-ups.
+struct WakeCount(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for WakeCount {
+    fn wake(self: Arc<Self>) {
+        // ORDERING: SeqCst; a test counter.
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl WakeCount {
+    /// Wake-ups so far.
+    fn get(&self) -> usize {
+        // ORDERING: SeqCst; a test counter.
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// While a `write_to` sink blocks on staged bytes and a thread has written
+/// to the pipe (so that an async read first spins a moment for that thread's
+/// next write), an async read still waits for the claim asleep: `Pending`
+/// without calling its own waker, on the open pipe and on the closed one, and
+/// woken when the claim ends. (A spin that took the claimed bytes, or the
+/// close, for progress polled itself in a loop.)
+#[test]
+fn poll_read_waits_for_the_claim_asleep_after_a_thread_wrote() {
+    bounded("poll_read_waits_for_the_claim_asleep", BOUND_SECS, || {
+        let (t, release, reader, writer) = blocked_drain(b"abcdef", 2, 2);
+        // A blocking write: it waits for the staged bytes, and times out.
+        writer
+            .set_write_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        let err = (&writer).write(b"x").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        let count = Arc::new(WakeCount(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let poll = |r: &PipeReader| {
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0u8; 8];
+            let mut rb = tokio::io::ReadBuf::new(&mut buf);
+            tokio::io::AsyncRead::poll_read(Pin::new(&mut &*r), &mut cx, &mut rb).is_pending()
+        };
+        assert!(poll(&reader), "the staged bytes are the sink's");
+        assert_eq!(
+            count.get(),
+            0,
+            "a Pending read woke itself while the claim held"
+        );
+        // Closing the write half wakes the read; polled again, it waits for
+        // the claim (the sink may leave bytes), asleep.
+        writer.close();
+        let after_close = count.get();
+        assert!(poll(&reader), "the claim still holds the staged bytes");
+        assert_eq!(
+            count.get(),
+            after_close,
+            "a Pending read on the closed pipe woke itself while the claim held"
+        );
+        let _ = release.send(());
+        let (sink, res) = t.join().unwrap();
+        assert_eq!(res.unwrap_err().to_string(), "sink full");
+        assert_eq!(sink.got, b"ab");
+        assert!(count.get() > after_close, "the claim's end woke nobody");
+        let mut rest = Vec::new();
+        (&reader).read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"cdef");
+    });
+}
+
 /// A source that gives `quick` bytes one at a time at once, then says so and
 /// blocks until released, then gives `late`.
 struct BlockingSource {

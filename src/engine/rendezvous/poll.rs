@@ -64,14 +64,18 @@ impl Rendezvous {
                 return Poll::Pending;
             }
             // A thread writes this pipe: it is running, and its next write
-            // comes within a moment; wait that moment rather than sleep.
+            // comes within a moment; wait that moment rather than sleep. Not
+            // on a closed pipe, nor while a drain claim holds the staged
+            // bytes: then the wait is for the claim, asleep.
             // ORDERING: Relaxed: a hint for a spin.
             if self
                 .thread_writes
                 .load(std::sync::atomic::Ordering::Relaxed)
+                && !sig.is_closed()
+                && !self.stage.claimed()
                 && spin_until(LEND_AFTER, || {
                     sig.is_closed()
-                        || !self.stage.is_empty()
+                        || (!self.stage.is_empty() && !self.stage.claimed())
                         || self.slot.state.load(Ordering::SeqCst) == OFFERED
                 })
             {
