@@ -56,6 +56,8 @@
 
 #[path = "../shared/rng.rs"]
 mod rng;
+// For the stress test; the fuzz target draws nothing at random.
+#[allow(unused_imports)]
 pub(crate) use rng::Rng;
 
 use std::collections::{HashMap, HashSet};
