@@ -1268,3 +1268,65 @@ fn checker_allows_a_pending_read_on_a_closed_pipe_only_during_a_drain() {
     late.readers[1][1] = read_of(64, 1, (35, 36), bytes[2..].to_vec());
     assert_rejected(&script, &late, &["closed before it"]);
 }
+
+/// A `consumed` wait that fails on the read half's close just after a
+/// `write_to` sink took the last bytes, before the drain went on (and so
+/// before it counted them), is fine; one that fails after the `write_to`
+/// returned is caught.
+#[test]
+fn checker_counts_sink_bytes_once_the_drain_went_on() {
+    let drain = Op::Drain {
+        chunk: 8,
+        limit: usize::MAX,
+        stop: Stop::Fail,
+    };
+    let script = Script {
+        writers: vec![vec![
+            Op::AsyncIo {
+                len: 5,
+                by_ref: false,
+                polls: 0,
+            },
+            Op::Consumed {
+                polls: 0,
+                stateless: false,
+            },
+        ]],
+        readers: vec![vec![drain], vec![Op::Close]],
+    };
+    let bytes = payload(0, 0, 5);
+    let closed = || Outcome::Flushed(Err(io::Error::from(gopipe::ClosedPipe)));
+    let calls = vec![call((13, 14), 0, 5, Act::Moved(5), bytes.clone())];
+    let log = Log {
+        writers: vec![vec![
+            async_wrote(5, 0, 0, (10, 11), 5),
+            consumed_of(1, (16, 17), closed()),
+            drop_at(50),
+        ]],
+        readers: vec![
+            vec![
+                record(
+                    drain,
+                    Some(0),
+                    (12, 30),
+                    Outcome::Drained {
+                        calls,
+                        result: Ok(Err(io::Error::from(gopipe::ClosedPipe))),
+                    },
+                ),
+                drop_at(51),
+            ],
+            vec![
+                record(Op::Close, Some(0), (15, 40), Outcome::Done),
+                drop_at(52),
+            ],
+        ],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
+    };
+    check(&script, &log).expect("the drain had not counted the sink's bytes yet");
+
+    let mut late = log;
+    late.writers[0][1] = consumed_of(1, (31, 32), closed());
+    assert_rejected(&script, &late, &["had taken every byte"]);
+}

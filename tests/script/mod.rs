@@ -2192,6 +2192,11 @@ struct Checker<'a> {
     summary: Summary,
 }
 
+/// A read or sink call that took bytes, as the tiling collects them: (bytes,
+/// start, end, counted (see [`Chunk::counted`]), the start of the whole call,
+/// where).
+type ReadSpan<'a> = (&'a [u8], u64, u64, u64, u64, String);
+
 /// A read that returned bytes.
 struct Chunk<'a> {
     /// The bytes.
@@ -2200,6 +2205,11 @@ struct Chunk<'a> {
     start: u64,
     /// Stamp after it.
     end: u64,
+    /// Stamp by which the pipe had counted its bytes as taken (what a
+    /// `consumed` wait looks at): a read's end; for a `write_to` sink call,
+    /// the next sink call's start or the `write_to`'s end, since the drain
+    /// counts what the sink took after the sink returns.
+    counted: u64,
     /// Whether a close of the write half had returned before the read
     /// started: then its bytes can only be staged ones, of an async write.
     late: bool,
@@ -2232,7 +2242,8 @@ struct Coverage {
     bytes: usize,
     /// The latest start of a read of them.
     last_start: u64,
-    /// The latest end of a read of them.
+    /// The latest stamp by which a read of them had been counted as taken
+    /// (see [`Chunk::counted`]).
     last_end: u64,
     /// The earliest end of a read of them.
     first_end: u64,
@@ -3159,7 +3170,8 @@ impl<'a> Checker<'a> {
         // A wait that failed or was Pending found, at some poll, bytes it
         // waited for unread: bytes of an async write that started before it
         // returned (a later one cannot count), not all read by reads that
-        // returned before it started.
+        // the pipe had counted before it started (a sink call's once its
+        // `write_to` went on: see `Chunk::counted`).
         for (start, end, at, what) in &self.waits {
             let unread = all.iter().any(|&(_, x, cover, n)| {
                 x.asynch && x.start < *end && (cover.bytes < n || cover.last_end > *start)
@@ -3355,8 +3367,9 @@ impl<'a> Checker<'a> {
             .collect();
         for (q, records) in log.readers.iter().enumerate() {
             // Every read that returned bytes, and every sink call that took
-            // some: (bytes, start, end, the start of the whole call, where).
-            let mut reads: Vec<(&[u8], u64, u64, u64, String)> = Vec::new();
+            // some: (bytes, start, end, counted, the start of the whole
+            // call, where).
+            let mut reads: Vec<ReadSpan<'_>> = Vec::new();
             for r in records {
                 let index = r.index.map_or("end".into(), |i| i.to_string());
                 match &r.outcome {
@@ -3365,21 +3378,22 @@ impl<'a> Checker<'a> {
                         data,
                     } if *n > 0 && !data.is_empty() => {
                         let at = format!("R{q} #{index} [{}..{}]", r.start, r.end);
-                        reads.push((data, r.start, r.end, r.start, at));
+                        reads.push((data, r.start, r.end, r.end, r.start, at));
                     }
                     Outcome::Drained { calls, .. } => {
                         for (i, c) in calls.iter().enumerate() {
                             if !c.data.is_empty() {
                                 let at =
                                     format!("R{q} #{index} sink call {i} [{}..{}]", c.start, c.end);
-                                reads.push((&c.data, c.start, c.end, r.start, at));
+                                let counted = calls.get(i + 1).map_or(r.end, |next| next.start);
+                                reads.push((&c.data, c.start, c.end, counted, r.start, at));
                             }
                         }
                     }
                     _ => {}
                 }
             }
-            for (data, start, end, began, at) in reads {
+            for (data, start, end, counted, began, at) in reads {
                 let w = usize::from(data[0] >> 6);
                 if w >= writers || data.iter().any(|b| usize::from(b >> 6) != w) {
                     return Err(format!(
@@ -3390,6 +3404,7 @@ impl<'a> Checker<'a> {
                     bytes: data,
                     start,
                     end,
+                    counted,
                     late: self.closed_by(Side::Write, began),
                     at,
                 });
@@ -3407,7 +3422,7 @@ impl<'a> Checker<'a> {
                 let cover = coverage.entry((w, wi)).or_default();
                 cover.bytes += chunk.bytes.len();
                 cover.last_start = cover.last_start.max(chunk.start);
-                cover.last_end = cover.last_end.max(chunk.end);
+                cover.last_end = cover.last_end.max(chunk.counted);
                 cover.first_end = cover.first_end.min(chunk.end);
             }
         }
