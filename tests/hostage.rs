@@ -328,48 +328,6 @@ fn closed_pipe_read_waits_for_the_claim_within_its_bounds() {
     });
 }
 
-/// While a `write_to` sink blocks on staged bytes, an async read returns
-/// `Pending` at once, having registered its waker, and is woken when the
-/// sink's claim ends; it then reads what the sink left.
-#[test]
-fn poll_read_waits_for_the_claim_without_blocking() {
-    /// Counts its wake-ups.
-    struct Count(std::sync::atomic::AtomicUsize);
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            // ORDERING: SeqCst; a test counter, read after the drain joined.
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    bounded("poll_read_waits_for_the_claim", BOUND_SECS, || {
-        let (t, release, reader, _writer) = blocked_drain(b"abcdef", 2, 2);
-        let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
-        let other = reader.clone();
-        let measured = within(move || {
-            let mut cx = Context::from_waker(&waker);
-            let mut buf = [0u8; 8];
-            let mut rb = tokio::io::ReadBuf::new(&mut buf);
-            let polled = tokio::io::AsyncRead::poll_read(Pin::new(&mut &other), &mut cx, &mut rb);
-            (polled.is_pending(), other)
-        });
-        let ((pending, other), _) = measured.expect("poll_read blocked its thread past 1.5 s");
-        assert!(pending, "the staged bytes are the sink's");
-        let _ = release.send(());
-        let (sink, res) = t.join().unwrap();
-        assert_eq!(res.unwrap_err().to_string(), "sink full");
-        assert_eq!(sink.got, b"ab");
-        // ORDERING: SeqCst; the drainer's join ordered its wake-up before this.
-        assert!(
-            count.0.load(Ordering::SeqCst) > 0,
-            "the claim's end woke nobody"
-        );
-        let mut buf = [0u8; 8];
-        let n = (&other).read(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"cdef");
-    });
-}
-
 /// Counts a waker's wake-ups.
 struct WakeCount(std::sync::atomic::AtomicUsize);
 
@@ -386,6 +344,37 @@ impl WakeCount {
         // ORDERING: SeqCst; a test counter.
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// While a `write_to` sink blocks on staged bytes, an async read returns
+/// `Pending` at once, having registered its waker, and is woken when the
+/// sink's claim ends; it then reads what the sink left.
+#[test]
+fn poll_read_waits_for_the_claim_without_blocking() {
+    bounded("poll_read_waits_for_the_claim", BOUND_SECS, || {
+        let (t, release, reader, _writer) = blocked_drain(b"abcdef", 2, 2);
+        let count = Arc::new(WakeCount(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let other = reader.clone();
+        let measured = within(move || {
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0u8; 8];
+            let mut rb = tokio::io::ReadBuf::new(&mut buf);
+            let polled = tokio::io::AsyncRead::poll_read(Pin::new(&mut &other), &mut cx, &mut rb);
+            (polled.is_pending(), other)
+        });
+        let ((pending, other), _) = measured.expect("poll_read blocked its thread past 1.5 s");
+        assert!(pending, "the staged bytes are the sink's");
+        let _ = release.send(());
+        let (sink, res) = t.join().unwrap();
+        assert_eq!(res.unwrap_err().to_string(), "sink full");
+        assert_eq!(sink.got, b"ab");
+        // The drainer's join ordered its wake-up before this look.
+        assert!(count.get() > 0, "the claim's end woke nobody");
+        let mut buf = [0u8; 8];
+        let n = (&other).read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"cdef");
+    });
 }
 
 /// While a `write_to` sink blocks on staged bytes and a thread has written

@@ -86,10 +86,10 @@ impl Ring {
     ) -> usize {
         // One slice, the common case: no walk over the gather.
         if let [one] = slices {
-            let bytes = &one[skip..];
-            let n = bytes.len().min(self.room()).min(max);
+            let n = (one.len() - skip).min(self.room()).min(max);
             if n > 0 {
-                self.copy_in(&bytes[..n]);
+                let tail = self.free_start();
+                self.copy_at(tail, &one[skip..skip + n]);
                 self.pushed(n);
             }
             return n;
@@ -99,12 +99,8 @@ impl Ring {
         if n == 0 {
             return 0;
         }
-        if self.buf.is_empty() {
-            self.buf = vec![0; STAGE_CAP];
-        }
-        let mut tail = (self.head + self.len) % STAGE_CAP;
+        let mut tail = self.free_start();
         let (mut skip, mut want) = (skip, n);
-        let base = self.buf.as_mut_ptr();
         for slice in slices {
             if want == 0 {
                 break;
@@ -113,49 +109,23 @@ impl Ring {
                 skip -= slice.len();
                 continue;
             }
-            let mut bytes = &slice[skip..slice.len().min(skip + want)];
+            let bytes = &slice[skip..slice.len().min(skip + want)];
             skip = 0;
             want -= bytes.len();
-            // At most two rounds: the ring may wrap within this slice.
-            while !bytes.is_empty() {
-                let k = bytes.len().min(STAGE_CAP - tail);
-                // SAFETY: `tail + k <= STAGE_CAP`, and the `n` bytes pushed
-                // in all fit the room, which does not wrap onto the staged
-                // bytes: each copy stays in the storage and touches only
-                // free room, never the staged bytes a drain claim's sink may
-                // be reading (`Ring::claimed`). Through the raw pointer
-                // (`Vec::as_mut_ptr` makes no reference to the whole
-                // storage), so the sink's shared view of the claimed bytes is
-                // never aliased by a `&mut`.
-                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), k) };
-                tail = (tail + k) % STAGE_CAP;
-                bytes = &bytes[k..];
-            }
+            tail = self.copy_at(tail, bytes);
         }
         self.pushed(n);
         n
     }
 
-    /// Copies `bytes` (at most the room) into the free room after the staged
-    /// bytes, wrapping at the storage's end; [`Ring::pushed`] then counts them.
+    /// Where the first free byte is, allocating the storage at the first
+    /// push.
     #[inline]
-    fn copy_in(&mut self, bytes: &[u8]) {
-        debug_assert!(bytes.len() <= self.room());
+    fn free_start(&mut self) -> usize {
         if self.buf.is_empty() {
             self.buf = vec![0; STAGE_CAP];
         }
-        let tail = (self.head + self.len) % STAGE_CAP;
-        let first = bytes.len().min(STAGE_CAP - tail);
-        let base = self.buf.as_mut_ptr();
-        // SAFETY: `tail + first <= STAGE_CAP` and the rest goes to the
-        // storage's start: with `bytes` no longer than the room, both copies
-        // stay in the storage and touch only free room, never the staged
-        // bytes a drain claim's sink may be reading (`Ring::claimed`);
-        // through the raw pointer, as in `push_gather`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), first);
-            std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), base, bytes.len() - first);
-        }
+        (self.head + self.len) % STAGE_CAP
     }
 
     /// Counts a push of `n` bytes, copied in already, as one write.
@@ -164,6 +134,28 @@ impl Ring {
         self.len += n;
         self.accepted += n as u64;
         self.writes.push_back(n);
+    }
+
+    /// Copies `bytes` into the storage at `tail`, wrapping at its end;
+    /// returns where the next byte goes. A push's copies, from the first
+    /// free byte on, are no more than the room.
+    #[inline]
+    fn copy_at(&mut self, tail: usize, bytes: &[u8]) -> usize {
+        let first = bytes.len().min(STAGE_CAP - tail);
+        let base = self.buf.as_mut_ptr();
+        // SAFETY: `tail < STAGE_CAP` and `tail + first <= STAGE_CAP`; the rest
+        // goes to the storage's start. `push_gather` copies at most the room
+        // in all, from the first free byte on, and the room does not wrap onto
+        // the staged bytes: each copy stays in the storage and touches only
+        // free room, never the staged bytes a drain claim's sink may be
+        // reading (`Ring::claimed`). Through the raw pointer
+        // (`Vec::as_mut_ptr` makes no reference to the whole storage), so the
+        // sink's shared view of the claimed bytes is never aliased by a `&mut`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), first);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), base, bytes.len() - first);
+        }
+        (tail + bytes.len()) % STAGE_CAP
     }
 
     /// Whether readers have taken every byte staged up to `mark` (a value of

@@ -169,7 +169,7 @@ pub(crate) struct Rendezvous {
     thread_writes: std::sync::atomic::AtomicBool,
 }
 
-/// Sets a spin hint (`thread_reads`, `thread_writes`) to `on`, storing
+/// Sets a spin hint (`task_writes`, `thread_reads`, `thread_writes`) to `on`, storing
 /// only when it changes, so that a stream of reads or writes does not write
 /// its cache line.
 #[inline]

@@ -126,11 +126,8 @@ impl Rendezvous {
         // every way out.
         let _held = WriteGuard { engine: self, sh };
         super::set_hint(&self.thread_writes, false);
-        // ORDERING: a hint for lenders' spins (see `task_writes`).
-        if !self.task_writes.load(std::sync::atomic::Ordering::Relaxed) {
-            self.task_writes
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
+        // A hint for lenders' spins (see `task_writes`).
+        super::set_hint(&self.task_writes, true);
         if sig.is_closed() {
             return Poll::Ready(Err(sh.write_close_error()));
         }
