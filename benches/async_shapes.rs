@@ -20,9 +20,12 @@
 //! once the reader took its bytes: Go's `io.Pipe` `Write`), or `stream`,
 //! `write_all` alone (`shutdown` at the end in both modes). The peers are
 //! `tokio::io::simplex(64 KiB)` and `tokio::io::duplex(64 KiB)`; they have no
-//! `consumed`, so they run in `stream` mode only. Function ids:
-//! `gopipe-consumed/S` (multi-thread groups only), `gopipe-stream/S`,
-//! `simplex/S`, `duplex/S`, with P or K as the parameter.
+//! `consumed`, so they run in `stream` mode only. Beside them runs the floor
+//! (`benches/floor.rs`: one mutex, a 64 KiB byte ring, two wakers and tokio's
+//! budget, with none of a pipe's semantics), a bound on what any design
+//! reaches in these shapes, not a peer. Function ids: `gopipe-consumed/S`
+//! (multi-thread groups only), `gopipe-stream/S`, `simplex/S`, `duplex/S`,
+//! `floor/S`, with P or K as the parameter.
 //!
 //! Bridges (`async-bridge`), a thread on one side and a task on the other
 //! (reader buffers of 64 KiB, writes of S in 1 KiB, 64 KiB, 1 MiB):
@@ -145,7 +148,8 @@ macro_rules! stream_only {
 }
 stream_only!(
     tokio::io::WriteHalf<tokio::io::SimplexStream>,
-    tokio::io::DuplexStream
+    tokio::io::DuplexStream,
+    gopipe_benches::floor::FloorWriter
 );
 
 /// A kind of in-memory async pipe.
@@ -194,6 +198,19 @@ impl Kind for Duplex {
     fn pipe() -> (Self::R, Self::W) {
         let (w, r) = tokio::io::duplex(BUF);
         (r, w)
+    }
+}
+
+/// The floor (`benches/floor.rs`): a bound on what any pipe can reach in
+/// these shapes, not a peer.
+struct Floor;
+
+impl Kind for Floor {
+    type R = gopipe_benches::floor::FloorReader;
+    type W = gopipe_benches::floor::FloorWriter;
+    const NAME: &'static str = "floor";
+    fn pipe() -> (Self::R, Self::W) {
+        gopipe_benches::floor::pipe()
     }
 }
 
@@ -723,11 +740,11 @@ fn group<'a>(
 type ShapeFn = fn(&Runtime, usize, usize, u64, Mode, bool) -> Duration;
 
 /// The kinds and modes of the task shapes: gopipe in both modes (streaming
-/// only when `consumed` is false), the peers in stream mode only (they have
-/// no `consumed`).
+/// only when `consumed` is false), the peers and the floor in stream mode
+/// only (they have no `consumed`).
 fn variants(pairs_shape: bool, consumed: bool) -> Vec<(String, ShapeFn, Mode)> {
     let pick = |g: ShapeFn, c: ShapeFn| if pairs_shape { g } else { c };
-    let mut v = Vec::with_capacity(4);
+    let mut v = Vec::with_capacity(5);
     if consumed {
         v.push((
             format!("{}-{}", Gopipe::NAME, Mode::Consumed.name()),
@@ -748,6 +765,11 @@ fn variants(pairs_shape: bool, consumed: bool) -> Vec<(String, ShapeFn, Mode)> {
     v.push((
         Duplex::NAME.to_string(),
         pick(pairs::<Duplex>, chain::<Duplex>),
+        Mode::Stream,
+    ));
+    v.push((
+        Floor::NAME.to_string(),
+        pick(pairs::<Floor>, chain::<Floor>),
         Mode::Stream,
     ));
     v

@@ -9,7 +9,10 @@
 #   relay tasks): ns per write of one source for gopipe in `consumed` mode
 #   (write_all then consumed().await after every write: Go's io.Pipe Write
 #   semantics) and streaming (write_all alone), Go's goroutines,
-#   tokio::io::simplex and tokio::io::duplex (64 KiB buffers);
+#   tokio::io::simplex and tokio::io::duplex (64 KiB buffers), and the floor
+#   (benches/floor.rs: one mutex, a byte ring, two wakers and tokio's budget,
+#   none of a pipe's semantics), printed as f/smp: a bound on target (a), what
+#   no design that keeps gopipe's semantics can beat;
 # - the same streaming cells on a current_thread runtime (no Go column: Go has
 #   no such scheduler; GOMAXPROCS=1 is the pinned rows of compare_shapes.sh);
 # - bridges: a writer thread into a reader task (s2a, also through a 64 KiB
@@ -119,21 +122,24 @@ print()
 print("Task shapes, 2-worker tokio runtime: ns per write of one source (criterion median; Go: median of its")
 print("rounds, GOMAXPROCS=2). consumed: gopipe, write_all then consumed().await after every write (Go's Write")
 print("semantics); stream: write_all alone. c/Go: consumed time / Go time; s/smp, s/dpx: gopipe stream time /")
-print("simplex (duplex) time (< 1: gopipe faster). A missing number prints as '-'.")
-print(f"{'shape':>14} {'size':>6} {'consumed':>10} {'stream':>10} {'Go':>10} {'simplex':>10} {'duplex':>10} {'c/Go':>6} {'s/smp':>6} {'s/dpx':>6}")
-streaming, consumed = [], []
+print("simplex (duplex) time (< 1: gopipe faster); f/smp: the floor's time / simplex's (benches/floor.rs, a")
+print("bound, not a peer). A missing number prints as '-'.")
+print(f"{'shape':>14} {'size':>6} {'consumed':>10} {'stream':>10} {'Go':>10} {'simplex':>10} {'duplex':>10} {'floor':>10} {'c/Go':>6} {'s/smp':>6} {'s/dpx':>6} {'f/smp':>6}")
+streaming, consumed, floor = [], [], []
 for group, label, ns, goshape in (("async-pairs", "pairs P={}", (1, 8, 64, 1024), "pairs"),
                                   ("async-chain", "chain K={}", (2, 8, 64), "chain")):
     for s in (1 << 10, 64 << 10):
         for n in ns:
             get = lambda name: res.get((group, f"{name}/{human(s)}", str(n)))
             co, st, sm, dp = get("gopipe-consumed"), get("gopipe-stream"), get("simplex"), get("duplex")
+            fl = get("floor")
             g = go.get((goshape, n, s))
-            cg, ssm, sdp = div(co, g), div(st, sm), div(st, dp)
+            cg, ssm, sdp, fsm = div(co, g), div(st, sm), div(st, dp), div(fl, sm)
             cell = f"{label.format(n)} {human(s)}"
             print(f"{label.format(n):>14} {human(s):>6} {fmt(co, 10, 0)} {fmt(st, 10, 0)} {fmt(g, 10, 0)} "
-                  f"{fmt(sm, 10, 0)} {fmt(dp, 10, 0)} {fmt(cg, 6, 2)} {fmt(ssm, 6, 2)} {fmt(sdp, 6, 2)}")
+                  f"{fmt(sm, 10, 0)} {fmt(dp, 10, 0)} {fmt(fl, 10, 0)} {fmt(cg, 6, 2)} {fmt(ssm, 6, 2)} {fmt(sdp, 6, 2)} {fmt(fsm, 6, 2)}")
             streaming.append((f"{cell} (2 workers)", ssm, upto(ssm, 0.8)))
+            floor.append(fsm)
             if (goshape, n, s) == ("pairs", 64, 1 << 10):
                 consumed.append((cell, cg, upto(cg, 1.0)))
             if (goshape, n, s) == ("chain", 8, 1 << 10):
@@ -141,17 +147,18 @@ for group, label, ns, goshape in (("async-pairs", "pairs P={}", (1, 8, 64, 1024)
 
 print()
 print("Task shapes, current_thread tokio runtime, streaming: ns per write of one source (criterion median).")
-print("s/smp, s/dpx: gopipe stream time / simplex (duplex) time (< 1: gopipe faster).")
-print(f"{'shape':>14} {'size':>6} {'stream':>10} {'simplex':>10} {'duplex':>10} {'s/smp':>6} {'s/dpx':>6}")
+print("s/smp, s/dpx: gopipe stream time / simplex (duplex) time (< 1: gopipe faster); f/smp: the floor's.")
+print(f"{'shape':>14} {'size':>6} {'stream':>10} {'simplex':>10} {'duplex':>10} {'floor':>10} {'s/smp':>6} {'s/dpx':>6} {'f/smp':>6}")
 for group, label, ns in (("async-pairs-ct", "pairs P={}", (1, 64)), ("async-chain-ct", "chain K={}", (8,))):
     for s in (1 << 10, 64 << 10):
         for n in ns:
             get = lambda name: res.get((group, f"{name}/{human(s)}", str(n)))
-            st, sm, dp = get("gopipe-stream"), get("simplex"), get("duplex")
-            ssm, sdp = div(st, sm), div(st, dp)
-            print(f"{label.format(n):>14} {human(s):>6} {fmt(st, 10, 0)} {fmt(sm, 10, 0)} {fmt(dp, 10, 0)} "
-                  f"{fmt(ssm, 6, 2)} {fmt(sdp, 6, 2)}")
+            st, sm, dp, fl = get("gopipe-stream"), get("simplex"), get("duplex"), get("floor")
+            ssm, sdp, fsm = div(st, sm), div(st, dp), div(fl, sm)
+            print(f"{label.format(n):>14} {human(s):>6} {fmt(st, 10, 0)} {fmt(sm, 10, 0)} {fmt(dp, 10, 0)} {fmt(fl, 10, 0)} "
+                  f"{fmt(ssm, 6, 2)} {fmt(sdp, 6, 2)} {fmt(fsm, 6, 2)}")
             streaming.append((f"{label.format(n)} {human(s)} (current_thread)", ssm, upto(ssm, 0.8)))
+            floor.append(fsm)
 target("(a) tasks, streaming: gopipe time per write <= 0.8x tokio simplex(64 KiB)'s, every cell, both runtimes", streaming)
 target("(b) consumed (Go's semantics): 64 pairs x 1 KiB <= 1.0x Go; chain of 8 x 1 KiB <= 1.5x Go", consumed)
 
@@ -187,4 +194,9 @@ for desc, cells in targets:
     for cell, v, ok in cells:
         shown = f"{v:.2f}" if v else "not measured"
         print(f"          {'met' if ok else 'missed':>6}: {cell}: {shown}")
+fl = sorted(v for v in floor if v)
+if fl:
+    print()
+    print(f"Bound on (a): the floor (benches/floor.rs) took <= 0.8x simplex's time in {sum(v <= 0.8 for v in fl)} of "
+          f"{len(fl)} streaming cells; floor / simplex {fl[0]:.2f}..{fl[-1]:.2f}, median {fl[len(fl) // 2]:.2f}.")
 PY

@@ -12,11 +12,12 @@
 //! One round: fresh connections, a few warm-up requests on each (outside the
 //! time), then all client tasks are released together and send for the
 //! round's duration; the rate is the requests completed over the wall time
-//! from the release until the last client stops. Rounds alternate gopipe and
-//! duplex, so that a change in the machine's load falls on both; every case
-//! prints the median, minimum and maximum rate of its rounds, and the ratio
-//! gopipe / duplex of the medians (target >= 1.1x, printed by
-//! `benches/compare_hyper.sh`). Machine-readable lines:
+//! from the release until the last client stops. Rounds alternate gopipe,
+//! duplex and the floor (`benches/floor.rs`: the least an in-memory transport
+//! can do, a bound and not a peer), so that a change in the machine's load
+//! falls on all three; every case prints the median, minimum and maximum rate
+//! of its rounds, and the ratios gopipe / duplex and floor / duplex of the
+//! medians (target for gopipe >= 1.1x, printed by `benches/compare_hyper.sh`). Machine-readable lines:
 //! `hyper,RUNTIME,C,TRANSPORT,MEDIAN_RPS,MIN_RPS,MAX_RPS,ROUNDS`.
 //!
 //! Bounded: every round (connection set-up, warm-up, measurement, closing)
@@ -26,8 +27,8 @@
 //! 60), which also catches a runtime thread that never yields.
 //!
 //! Run: `cargo bench -p gopipe-benches --bench hyper` (7 rounds of 1 s per
-//! case and transport: about a minute). Quick: `GOPIPE_BENCH_QUICK=1` (3 rounds
-//! of 300 ms; about 10 s). An argument filters the cases by substring of
+//! case and transport: about a minute and a half). Quick: `GOPIPE_BENCH_QUICK=1`
+//! (3 rounds of 300 ms; about 15 s). An argument filters the cases by substring of
 //! `RUNTIME/C`, e.g. `-- ct/1` or `-- mt2/`.
 
 use std::convert::Infallible;
@@ -105,6 +106,18 @@ impl Transport for Duplex {
     const NAME: &'static str = "duplex";
     fn pair() -> (Self::Io, Self::Io) {
         tokio::io::duplex(64 << 10)
+    }
+}
+
+/// The floor (`benches/floor.rs`, one [`gopipe_benches::floor::pipe`] each
+/// way): a bound on what any in-memory transport can give hyper, not a peer.
+struct Floor;
+
+impl Transport for Floor {
+    type Io = gopipe_benches::floor::FloorIo;
+    const NAME: &'static str = "floor";
+    fn pair() -> (Self::Io, Self::Io) {
+        gopipe_benches::floor::duplex()
     }
 }
 
@@ -259,20 +272,25 @@ fn main() {
             if !filter.is_empty() && !filter.iter().any(|f| label.contains(f.as_str())) {
                 continue;
             }
-            let (mut g, mut d) = (Vec::new(), Vec::new());
+            let (mut g, mut d, mut f) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..rounds {
                 g.push(rate::<Gopipe>(&rt, &label, conns, span));
                 d.push(rate::<Duplex>(&rt, &label, conns, span));
+                f.push(rate::<Floor>(&rt, &label, conns, span));
             }
             let (gm, gmin, gmax) = spread(&mut g);
             let (dm, dmin, dmax) = spread(&mut d);
+            let (fm, fmin, fmax) = spread(&mut f);
             println!(
                 "hyper {label:>6} conns: gopipe {gm:>9.0} req/s ({gmin:.0}..{gmax:.0}), \
-                 duplex {dm:>9.0} req/s ({dmin:.0}..{dmax:.0}), gopipe/duplex {:.2}",
-                gm / dm
+                 duplex {dm:>9.0} req/s ({dmin:.0}..{dmax:.0}), gopipe/duplex {:.2}; \
+                 floor {fm:>9.0} req/s ({fmin:.0}..{fmax:.0}), floor/duplex {:.2}",
+                gm / dm,
+                fm / dm
             );
             println!("hyper,{rt_name},{conns},gopipe,{gm:.0},{gmin:.0},{gmax:.0},{rounds}");
             println!("hyper,{rt_name},{conns},duplex,{dm:.0},{dmin:.0},{dmax:.0},{rounds}");
+            println!("hyper,{rt_name},{conns},floor,{fm:.0},{fmin:.0},{fmax:.0},{rounds}");
         }
     }
 }

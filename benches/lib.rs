@@ -2,6 +2,8 @@
 //! shapes where pipes outnumber cores, `shapes.rs` and `compare_shapes.sh`).
 //! This library holds the helpers the benches share.
 
+pub mod floor;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
