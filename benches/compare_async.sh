@@ -30,8 +30,8 @@
 #
 # The shapes are described at the top of benches/async_shapes.rs.
 #
-#   benches/compare_async.sh            # full run (about 10 minutes on 2 cores)
-#   benches/compare_async.sh --quick    # shorter measurements (about 5 minutes)
+#   benches/compare_async.sh            # full run (about 11 minutes on 2 cores)
+#   benches/compare_async.sh --quick    # shorter measurements (about 6 minutes)
 #
 # Needs Go (Debian: `apt-get install golang-go`) and python3. Installs nothing.
 # The Rust bench builds into target/bench so that it does not fight other
