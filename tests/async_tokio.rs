@@ -100,6 +100,18 @@ fn poll_read_once(r: &PipeReader, buf: &mut [u8]) -> Poll<std::io::Result<usize>
     }
 }
 
+/// Polls `poll_read` until it is ready (a thread on the other side may be
+/// late), yielding between polls; the caller's bound ends a wait that never
+/// ends.
+fn read_polling(r: &PipeReader, buf: &mut [u8]) -> usize {
+    loop {
+        if let Poll::Ready(res) = poll_read_once(r, buf) {
+            return res.unwrap();
+        }
+        thread::yield_now();
+    }
+}
+
 /// A blocking writer thread feeding an async reader task: every byte, in
 /// order, then end of file.
 #[test]
@@ -1033,23 +1045,13 @@ fn reads_for_a_thread_writer_that_stopped_still_return() {
                 blocking::write_all(&w, b"two").unwrap();
             });
             let mut buf = [0; 8];
-            // The first write: wait for it, polling (the thread may be late).
-            let n = loop {
-                if let Poll::Ready(res) = poll_read_once(&r, &mut buf) {
-                    break res.unwrap();
-                }
-                thread::yield_now();
-            };
+            // The first write: wait for it.
+            let n = read_polling(&r, &mut buf);
             assert_eq!(&buf[..n], b"one");
             // The thread waits for us now: Pending after the spin.
             assert!(poll_read_once(&r, &mut buf).is_pending());
             go_tx.send(()).unwrap();
-            let n = loop {
-                if let Poll::Ready(res) = poll_read_once(&r, &mut buf) {
-                    break res.unwrap();
-                }
-                thread::yield_now();
-            };
+            let n = read_polling(&r, &mut buf);
             assert_eq!(&buf[..n], b"two");
             writer.join().unwrap();
         },
