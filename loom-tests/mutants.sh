@@ -108,6 +108,9 @@ mutant_names=(
   lock-wait-no-second-try
   lock-wait-no-close-look
   displaced-waker-dropped
+  claim-end-rings-one
+  sink-call-frees-room-silently
+  ticket-after-look
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -183,6 +186,9 @@ declare -A mutant_tests=(
   [lock-wait-no-second-try]="async:task_waits_for_write_side_held_by_thread"
   [lock-wait-no-close-look]="async:task_waits_for_write_side_held_during_a_sink"
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled"
+  [claim-end-rings-one]="claims:claim_end_wakes_two_waiting_readers"
+  [sink-call-frees-room-silently]="claims:sink_call_frees_room_for_a_waiting_task_write"
+  [ticket-after-look]="claims:claim_end_wakes_two_waiting_readers"
 )
 
 mutant_patch() {
@@ -550,8 +556,31 @@ EOF
     ;;
     claim-end-rings-nobody) cat <<'EOF'
 # The end of a drain claim rings nobody: readers waiting for it sleep on.
-sub(DRAIN, '            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify(Bell::Offer);\n            }\n',
+sub(DRAIN, '            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify_all(Bell::Offer);\n            }\n',
     '            fn drop(&mut self) {}\n')
+EOF
+    ;;
+    claim-end-rings-one) cat <<'EOF'
+# The end of a drain claim leaves one token on the readers' doorbell instead
+# of waking every thread waiting for it: one reader wakes, the others sleep
+# on (they waited for the same claim, and nobody passes the ring on).
+sub(DRAIN, '                self.0.signals.notify_all(Bell::Offer);\n',
+    '                self.0.signals.notify(Bell::Offer);\n')
+EOF
+    ;;
+    sink-call-frees-room-silently) cat <<'EOF'
+# A write_to sink's call that takes staged bytes frees room without ringing:
+# an async write waiting for room hears of it only when the whole claim ends.
+sub(STAGE, '            drop(ring);\n            freed();\n',
+    '            drop(ring);\n')
+EOF
+    ;;
+    ticket-after-look) cat <<'EOF'
+# A waiter takes its broadcast ticket after its last look at the state: a
+# broadcast between the look and the ticket is missed, and the waiter sleeps
+# through the change it waited for.
+sub(SIGNALS, '            let ticket = self.ticket(bell);\n            if ready() {\n                return Park::Rung;\n            }\n',
+    '            if ready() {\n                return Park::Rung;\n            }\n            let ticket = self.ticket(bell);\n')
 EOF
     ;;
     full-stage-write-no-second-look) cat <<'EOF'

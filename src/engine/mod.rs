@@ -505,10 +505,11 @@ impl PipeState {
         let first = self.rerr.set_first(cause);
         if !self.signals.close() && first {
             // Done closed earlier (the write half): a task may have started
-            // waiting since for this half's close (a flush does), and a
-            // thread for a drain claim to end (it then passes the ring on).
+            // waiting since for this half's close (a flush does), and
+            // threads for a drain claim to end (each of them stops waiting
+            // on this close: wake them all).
             self.signals.wake_all_tasks();
-            self.signals.notify_threads(crate::sync::Bell::Offer);
+            self.signals.notify_all_threads(crate::sync::Bell::Offer);
         }
     }
 

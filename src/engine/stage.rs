@@ -320,9 +320,16 @@ impl Stage {
     /// its error, or `None` if another drain holds the claim (the caller
     /// waits for it to end). A panic in `take` ends the claim too, with the
     /// bytes of the panicking call left staged.
+    ///
+    /// After each call of `take` that took bytes and leaves the claim on,
+    /// the room it freed is published and `freed` runs, with the lock
+    /// released (the caller rings the writers waiting for room and the
+    /// `consumed` waits); the call that ends the claim leaves that to the
+    /// caller.
     pub(crate) fn drain(
         &self,
         take: &mut dyn FnMut(&[u8]) -> std::io::Result<usize>,
+        freed: &dyn Fn(),
     ) -> Option<(usize, usize, Option<std::io::Error>)> {
         /// Ends the claim when dropped: on a panic in `take`.
         struct Claim<'a>(&'a Stage);
@@ -378,6 +385,12 @@ impl Stage {
                 self.publish(&ring);
                 return Some((total, ring.len(), failed));
             }
+            // The claim goes on: publish the room this call freed (the
+            // claimed bytes left stay where they are: `head` moved past the
+            // taken ones only), then ring with the lock released.
+            self.publish(&ring);
+            drop(ring);
+            freed();
         }
     }
 

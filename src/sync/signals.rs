@@ -30,6 +30,13 @@ mod imp {
         done_rx: Receiver<Never>,
         /// One doorbell per kind of wait.
         bells: [(Sender<()>, Receiver<()>); BELLS],
+        /// The broadcast of the one doorbell that has one (`Bell::Offer`):
+        /// a channel nobody sends on, made at the first wait after each
+        /// broadcast; every thread parked on the bell watches a receiver of
+        /// it, taken before its last look at the state, and a broadcast
+        /// drops the sender, which wakes all of them at once (see
+        /// [`Signals::notify_all_threads`]).
+        gate: Mutex<Option<(Sender<Never>, Receiver<Never>)>>,
         /// Threads registered (about to park, or parked) on each doorbell.
         sleepers: crossbeam_utils::CachePadded<[AtomicUsize; BELLS]>,
         /// Tasks waiting on each doorbell (the async halves).
@@ -45,6 +52,7 @@ mod imp {
                 done_tx: Mutex::new(Some(done_tx)),
                 done_rx,
                 bells: std::array::from_fn(|_| bounded(1)),
+                gate: Mutex::new(None),
                 sleepers: crossbeam_utils::CachePadded::new(std::array::from_fn(|_| {
                     AtomicUsize::new(0)
                 })),
@@ -113,6 +121,39 @@ mod imp {
             }
         }
 
+        /// Wakes every thread parked on `bell` (which must broadcast: see
+        /// [`Bell::broadcasts`]), if any may be, and no task: for a change
+        /// that every waiter can use (a drain claim ended, the read half
+        /// closed), where one token would wake only one of them.
+        #[inline]
+        pub(crate) fn notify_all_threads(&self, bell: Bell) {
+            debug_assert!(bell.broadcasts());
+            if self.sleepers(bell) != 0 {
+                // ORDERING: as in `notify_threads`: a waiter that took its
+                // ticket after the gate's lock below sees the caller's change
+                // through that lock; one that took it before is woken.
+                use std::sync::atomic::fence;
+                fence(Ordering::SeqCst);
+                let opened = self.gate.lock().take();
+                // Dropping the sender disconnects every receiver taken from
+                // it: each parked waiter's `select!` returns.
+                drop(opened);
+            }
+        }
+
+        /// What a waiter on `bell` watches for a broadcast, taken before its
+        /// last look at the state (nothing for a bell that does not
+        /// broadcast).
+        #[inline]
+        pub(crate) fn ticket(&self, bell: Bell) -> Ticket {
+            if !bell.broadcasts() {
+                return Ticket(None);
+            }
+            let mut gate = self.gate.lock();
+            let (_, rx) = gate.get_or_insert_with(|| bounded(0));
+            Ticket(Some(rx.clone()))
+        }
+
         /// Registers the calling thread on `bell` for the duration of `f`.
         #[inline]
         pub(crate) fn registered<R>(&self, bell: Bell, f: impl FnOnce() -> R) -> R {
@@ -131,10 +172,34 @@ mod imp {
         ///
         /// Call only while registered on `bell` (see [`Signals::registered`]).
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+            self.park_ticket(bell, deadline, watch_done, &Ticket(None))
+        }
+
+        /// [`Signals::park`], also woken by a broadcast on `bell` after
+        /// `ticket` was taken.
+        pub(crate) fn park_ticket(
+            &self,
+            bell: Bell,
+            deadline: Deadline,
+            watch_done: bool,
+            ticket: &Ticket,
+        ) -> Park {
             let rx = &self.bells[bell as usize].1;
+            let no_gate;
+            let gate = match &ticket.0 {
+                Some(gate) => gate,
+                None => {
+                    no_gate = crossbeam_channel::never();
+                    &no_gate
+                }
+            };
             if !watch_done && deadline.is_never() {
-                // The signals hold the sender, so this cannot disconnect.
-                let _ = rx.recv();
+                // The signals hold the sender, so a token is the only way
+                // out but a broadcast.
+                select! {
+                    recv(rx) -> _ => {},
+                    recv(gate) -> _ => {},
+                }
                 return Park::Rung;
             }
             let unwatched;
@@ -158,20 +223,24 @@ mod imp {
             match (moved, at) {
                 (None, None) => select! {
                     recv(rx) -> _ => Park::Rung,
+                    recv(gate) -> _ => Park::Rung,
                     recv(done) -> _ => Park::Closed,
                 },
                 (None, Some(at)) => select! {
                     recv(rx) -> _ => Park::Rung,
+                    recv(gate) -> _ => Park::Rung,
                     recv(done) -> _ => Park::Closed,
                     default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
                 },
                 (Some(moved), None) => select! {
                     recv(rx) -> _ => Park::Rung,
+                    recv(gate) -> _ => Park::Rung,
                     recv(done) -> _ => Park::Closed,
                     recv(moved) -> _ => Park::Rung,
                 },
                 (Some(moved), Some(at)) => select! {
                     recv(rx) -> _ => Park::Rung,
+                    recv(gate) -> _ => Park::Rung,
                     recv(done) -> _ => Park::Closed,
                     recv(moved) -> _ => Park::Rung,
                     default(at.saturating_duration_since(Instant::now())) => Park::TimedOut,
@@ -179,6 +248,11 @@ mod imp {
             }
         }
     }
+
+    /// What a waiter watches for a broadcast on its bell: a receiver of the
+    /// gate as it was before the waiter's last look (`None`: the bell does
+    /// not broadcast).
+    pub(crate) struct Ticket(Option<Receiver<Never>>);
 }
 
 #[cfg(gopipe_loom)]
@@ -195,6 +269,8 @@ mod imp {
         tokens: [bool; BELLS],
         /// Whether the done channel is closed.
         done: bool,
+        /// Broadcasts so far on the bell that has them (`Bell::Offer`).
+        broadcasts: usize,
     }
 
     /// Loom twin of the done channel and doorbells: one mutex and condvar.
@@ -219,6 +295,7 @@ mod imp {
                 board: Mutex::new(Board {
                     tokens: [false; BELLS],
                     done: false,
+                    broadcasts: 0,
                 }),
                 changed: Condvar::new(),
                 sleepers: std::array::from_fn(|_| AtomicUsize::new(0)),
@@ -274,6 +351,24 @@ mod imp {
             }
         }
 
+        /// Wakes every thread parked on `bell` (see the std build).
+        pub(crate) fn notify_all_threads(&self, bell: Bell) {
+            debug_assert!(bell.broadcasts());
+            if self.sleepers(bell) != 0 {
+                self.board.lock().broadcasts += 1;
+                self.changed.notify_all();
+            }
+        }
+
+        /// What a waiter on `bell` watches for a broadcast (see the std
+        /// build): the count of broadcasts so far.
+        pub(crate) fn ticket(&self, bell: Bell) -> Ticket {
+            if !bell.broadcasts() {
+                return Ticket(None);
+            }
+            Ticket(Some(self.board.lock().broadcasts))
+        }
+
         /// Registers the calling thread on `bell` for the duration of `f`.
         pub(crate) fn registered<R>(&self, bell: Bell, f: impl FnOnce() -> R) -> R {
             self.sleepers[bell as usize].fetch_add(1, Ordering::SeqCst);
@@ -289,10 +384,24 @@ mod imp {
         /// Parks until a token, done (when `watch_done`) or the deadline (see
         /// the std build).
         pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+            self.park_ticket(bell, deadline, watch_done, &Ticket(None))
+        }
+
+        /// [`Signals::park`], also woken by a broadcast after `ticket`.
+        pub(crate) fn park_ticket(
+            &self,
+            bell: Bell,
+            deadline: Deadline,
+            watch_done: bool,
+            ticket: &Ticket,
+        ) -> Park {
             let mut board = self.board.lock();
             loop {
                 if board.tokens[bell as usize] {
                     board.tokens[bell as usize] = false;
+                    return Park::Rung;
+                }
+                if ticket.0.is_some_and(|seen| board.broadcasts != seen) {
                     return Park::Rung;
                 }
                 if watch_done && board.done {
@@ -305,6 +414,10 @@ mod imp {
             }
         }
     }
+
+    /// What a waiter watches for a broadcast (see the std build): the count
+    /// of broadcasts it has seen.
+    pub(crate) struct Ticket(Option<usize>);
 }
 
 pub(crate) use imp::*;
@@ -358,6 +471,15 @@ impl Signals {
         self.tasks.wake(bell);
     }
 
+    /// Wakes every thread and every task waiting on `bell` (a bell that
+    /// broadcasts): for a change every one of them can use, which none of
+    /// them must have to pass on to the next.
+    #[inline]
+    pub(crate) fn notify_all(&self, bell: Bell) {
+        self.notify_all_threads(bell);
+        self.tasks.wake(bell);
+    }
+
     /// The protocol's one wait: registers on `bell`, then until `ready()`
     /// holds, parks (see [`Signals::park`]: a ring, the done channel when
     /// `watch_done`, the deadline). `ready()` is looked at after registering
@@ -373,10 +495,12 @@ impl Signals {
         mut ready: impl FnMut() -> bool,
     ) -> Park {
         self.registered(bell, || loop {
+            // Before the look: a broadcast after it wakes the park below.
+            let ticket = self.ticket(bell);
             if ready() {
                 return Park::Rung;
             }
-            match self.park(bell, deadline, watch_done) {
+            match self.park_ticket(bell, deadline, watch_done, &ticket) {
                 Park::Rung => {}
                 other => return other,
             }
@@ -410,6 +534,15 @@ pub(crate) enum Bell {
 }
 
 impl Bell {
+    /// Whether a ring may wake every thread parked on this bell at once
+    /// ([`Signals::notify_all_threads`]): only `Offer`, whose waiters all
+    /// wait for a drain claim to end or the read half to close at times.
+    /// The others wake one thread a ring (their waiters take turns).
+    #[inline]
+    pub(crate) const fn broadcasts(self) -> bool {
+        matches!(self, Bell::Offer)
+    }
+
     /// Every bell.
     pub(super) const ALL: [Bell; BELLS] = [
         Bell::Offer,

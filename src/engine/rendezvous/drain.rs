@@ -185,17 +185,22 @@ impl Rendezvous {
         take: &mut Sink<'_>,
     ) -> Option<(usize, Option<io::Error>)> {
         /// Rings, when dropped (a panicking `take` too), whoever waits for
-        /// the claim to end: readers (bytes left, or a free slot to lend
-        /// over) and the writers waiting for room or the drain.
+        /// the claim to end: every reader and draining read (bytes left, end
+        /// of file, or a free slot to lend over: each of them can use it, so
+        /// all are woken, threads and tasks), and the writers waiting for
+        /// room or the drain.
         struct ClaimEnded<'a>(&'a PipeState);
         impl Drop for ClaimEnded<'_> {
             fn drop(&mut self) {
                 self.0.signals.notify(Bell::Stage);
-                self.0.signals.notify(Bell::Offer);
+                self.0.signals.notify_all(Bell::Offer);
             }
         }
         let rings = ClaimEnded(sh);
-        let drained = self.stage.drain(take);
+        // Each sink call that took bytes frees room and counts them taken:
+        // async writers waiting for room and `consumed` waits hear of it at
+        // once, not when the whole claim ends.
+        let drained = self.stage.drain(take, &|| sh.signals.notify(Bell::Stage));
         match drained {
             Some((n, _, failed)) => Some((n, failed)),
             None => {

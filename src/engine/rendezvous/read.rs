@@ -164,13 +164,9 @@ impl Rendezvous {
         if spin_until(deadline.budget(SPIN), ended) {
             return Park::Rung;
         }
-        let woke = sig.wait_until(Bell::Offer, deadline, false, ended);
-        if sh.read_closed() {
-            // A read half's close rings one waiter (`PipeState::close_read`):
-            // pass it on to the next.
-            sig.notify_threads(Bell::Offer);
-        }
-        woke
+        // The claim's end and the read half's close both wake every thread
+        // waiting here (`Signals::notify_all`), not one of them.
+        sig.wait_until(Bell::Offer, deadline, false, ended)
     }
 
     /// Copies staged bytes into `buf` (not empty); returns how many (0 if
