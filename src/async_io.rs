@@ -117,7 +117,7 @@ macro_rules! tokio_writer {
             /// once `n` bytes went into a waiting reader's buffer or the pipe's
             /// stage; `Pending` accepted nothing (cancel safe). With a thread
             /// reading, it may spin a few microseconds for that thread's lent
-            /// buffer or for room (see the README's async section). Not bound
+            /// buffer or for room (see docs/async.md). Not bound
             /// by the write timeout.
             fn poll_write(
                 self: Pin<&mut Self>,
