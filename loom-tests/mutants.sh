@@ -111,6 +111,10 @@ mutant_names=(
   claim-end-rings-one
   sink-call-frees-room-silently
   ticket-after-look
+  buffered-room-wait-ignores-close
+  buffered-write-frees-write-side-for-room
+  buffered-write-close-discards
+  buffered-take-skips-room-bell
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -189,6 +193,10 @@ declare -A mutant_tests=(
   [claim-end-rings-one]="claims:claim_end_wakes_two_waiting_readers"
   [sink-call-frees-room-silently]="claims:sink_call_frees_room_for_a_waiting_task_write"
   [ticket-after-look]="claims:claim_end_wakes_two_waiting_readers"
+  [buffered-room-wait-ignores-close]="buffered:blocked_buffered_write_racing_read_close"
+  [buffered-write-frees-write-side-for-room]="buffered:task_and_thread_writer_on_one_full_buffer"
+  [buffered-write-close-discards]="buffered:half_close_with_bytes_buffered"
+  [buffered-take-skips-room-bell]="buffered:buffered_reader_drains_while_writer_refills_and_closes"
 )
 
 mutant_patch() {
@@ -380,7 +388,7 @@ EOF
     stager-skips-filled-bell) cat <<'EOF'
 # An async write that staged its bytes never rings a reader that lent its
 # buffer meanwhile (and may have looked at the stage before the bytes came).
-sub(POLL, '        if state.load(Ordering::SeqCst) >= LENT_MIN {\n            sig.notify(Bell::Filled);\n        }\n',
+sub(STAGING, '        if state.load(Ordering::SeqCst) >= LENT_MIN {\n            sig.notify(Bell::Filled);\n        }\n',
     '')
 EOF
     ;;
@@ -443,8 +451,8 @@ EOF
     async-fill-drops-rest) cat <<'EOF'
 # An async write that filled a lent buffer drops the rest (it stages it and
 # takes it back) but reports it as accepted.
-sub(POLL, 'staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n',
-    'staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));\n                ring.unpush(staged);\n')
+sub(STAGING, 'staged = ring.push_gather(bufs, n, max.saturating_sub(n));\n',
+    'staged = ring.push_gather(bufs, n, max.saturating_sub(n));\n                ring.unpush(staged);\n')
 EOF
     ;;
     deadline-moved-wakes-nobody) cat <<'EOF'
@@ -575,6 +583,35 @@ sub(STAGE, '            drop(ring);\n            freed();\n',
     '            drop(ring);\n')
 EOF
     ;;
+    buffered-room-wait-ignores-close) cat <<'EOF'
+# A buffered pipe's blocking write waiting for room does not watch the done
+# channel: a read half's close leaves it waiting for room nobody will make.
+sub(STAGING, '            let woke = sig.wait_until(Bell::Stage, deadline, true, room);\n',
+    '            let woke = sig.wait_until(Bell::Stage, deadline, false, room);\n')
+EOF
+    ;;
+    buffered-write-frees-write-side-for-room) cat <<'EOF'
+# A buffered pipe's blocking write gives the write side up while it waits
+# for room, so another write can come between its pieces.
+sub(STAGING, '                Accepted::NoRoom => {\n                    if let Err(e) = self.wait_room(sh, deadline) {\n',
+    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(e) = self.wait_room(sh, deadline) {\n')
+EOF
+    ;;
+    buffered-write-close-discards) cat <<'EOF'
+# Closing a buffered pipe's write half drops the bytes still buffered: the
+# reader sees end of file without them.
+sub(MOD, '        let first = self.werr.set_first(cause);\n',
+    '        let first = self.werr.set_first(cause);\n        if let Engine::Rendezvous(e) = &self.engine {\n            e.discard_buffered();\n        }\n')
+EOF
+    ;;
+    buffered-take-skips-room-bell) cat <<'EOF'
+# A read that takes buffered bytes rings nobody: a blocking write waiting
+# for room sleeps on (the same line as take-staged-skips-stage-bell, checked
+# here on a buffered pipe).
+sub(READ, '            sh.signals.notify(Bell::Stage);\n',
+    '')
+EOF
+    ;;
     ticket-after-look) cat <<'EOF'
 # A waiter takes its broadcast ticket after its last look at the state: a
 # broadcast between the look and the ticket is missed, and the waiter sleeps
@@ -587,18 +624,18 @@ EOF
 # An async write that found the stage full registers for room and returns
 # Pending without looking at the close again: a read half's close whose
 # wake-all ran before the registration leaves it pending for ever.
-sub(POLL, '            sig.register_task(Bell::Stage, task, cx.waker());\n            if sig.is_closed() {\n',
-    '            sig.register_task(Bell::Stage, task, cx.waker());\n            if false {\n')
+sub(POLL, '                sig.register_task(Bell::Stage, task, cx.waker());\n                if sig.is_closed() {\n',
+    '                sig.register_task(Bell::Stage, task, cx.waker());\n                if false {\n')
 EOF
     ;;
     take-back-skips-stage-bell) cat <<'EOF'
 # An async write that takes its staged bytes back (the pipe closed while it
 # staged them) never rings Bell::Stage, at both take-back sites (after
 # filling a lend, and on the staging path).
-sub(POLL, '                    sig.notify(Bell::Stage);\n                    return Poll::Ready(Err(sh.write_close_error()));\n',
-    '                    return Poll::Ready(Err(sh.write_close_error()));\n')
-sub(POLL, '            sig.notify(Bell::Stage);\n            return Poll::Ready(Err(sh.write_close_error()));\n',
-    '            return Poll::Ready(Err(sh.write_close_error()));\n')
+sub(STAGING, '                    sig.notify(Bell::Stage);\n                    return Accepted::Closed;\n',
+    '                    return Accepted::Closed;\n')
+sub(STAGING, '            sig.notify(Bell::Stage);\n            return Accepted::Closed;\n',
+    '            return Accepted::Closed;\n')
 EOF
     ;;
     lock-wait-no-second-try) cat <<'EOF'
@@ -660,9 +697,9 @@ root = sys.argv[1]
 def src(path):
     return root + "/src/" + path
 MOD, STAGE, ZC = src("engine/mod.rs"), src("engine/stage.rs"), src("engine/zero_copy.rs")
-RDV, STATE, READ, DRAIN, WRITE, LOCK, POLL = (
+RDV, STATE, READ, DRAIN, WRITE, LOCK, POLL, STAGING = (
     src("engine/rendezvous/" + f + ".rs")
-    for f in ("mod", "state", "read", "drain", "write", "lock", "poll"))
+    for f in ("mod", "state", "read", "drain", "write", "lock", "poll", "staging"))
 SIGNALS, TASKS, DEADLINE, SPIN, MOCKED, REAL = (
     src("sync/" + f + ".rs") for f in ("signals", "tasks", "deadline", "spin", "mocked", "real"))
 PIPE, CONN = src("pipe.rs"), src("conn.rs")

@@ -8,7 +8,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::error::Cause;
-use crate::pipe::{pipe, PipeReader, PipeWriter};
+use crate::pipe::{buffered_pipe, pipe, PipeReader, PipeWriter};
 
 /// Creates a pair of connected in-memory connections: what one writes, the
 /// other reads. Go's `net.Pipe`.
@@ -61,6 +61,49 @@ use crate::pipe::{pipe, PipeReader, PipeWriter};
 pub fn duplex() -> (Conn, Conn) {
     let (a_rx, a_tx) = pipe();
     let (b_rx, b_tx) = pipe();
+    (Conn { rx: a_rx, tx: b_tx }, Conn { rx: b_rx, tx: a_tx })
+}
+
+/// Creates a pair of connected in-memory connections whose directions each
+/// buffer up to `capacity` bytes, as a socket pair's send buffers do: Go's
+/// `net.Pipe` without its deadlocks.
+///
+/// Each direction is a [`buffered_pipe`] of `capacity` bytes: a write returns
+/// once its bytes are in the buffer, so a protocol where both ends write
+/// before they read (TLS 1.3 session tickets, SSH's version exchange) runs
+/// between two blocking threads; a read returns whatever is buffered,
+/// joining writes. Everything else is as for [`duplex`]: deadlines that
+/// apply to calls already blocked, timeouts, [`shutdown`](Conn::shutdown)
+/// (the peer reads the rest, then end of file, while the other direction
+/// goes on), close errors, clones, and the async traits with the features.
+/// `capacity == 0` is [`duplex`].
+///
+/// # Examples
+///
+/// Both ends write first, then read: with [`duplex`] both writes would wait
+/// for a reader for ever.
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let (client, server) = gopipe::buffered_duplex(64 << 10);
+/// let srv = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
+///     (&server).write_all(b"SSH-2.0-server\r\n")?;
+///     let mut hello = vec![0; 16];
+///     (&server).read_exact(&mut hello)?;
+///     Ok(hello)
+/// });
+/// (&client).write_all(b"SSH-2.0-client\r\n")?;
+/// let mut hello = vec![0; 16];
+/// (&client).read_exact(&mut hello)?;
+/// assert_eq!(hello, b"SSH-2.0-server\r\n");
+/// assert_eq!(srv.join().unwrap()?, b"SSH-2.0-client\r\n");
+/// # Ok::<_, std::io::Error>(())
+/// ```
+#[must_use = "a connection does nothing unless its ends are used; dropping them closes it"]
+pub fn buffered_duplex(capacity: usize) -> (Conn, Conn) {
+    let (a_rx, a_tx) = buffered_pipe(capacity);
+    let (b_rx, b_tx) = buffered_pipe(capacity);
     (Conn { rx: a_rx, tx: b_tx }, Conn { rx: b_rx, tx: a_tx })
 }
 

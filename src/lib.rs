@@ -178,7 +178,7 @@ mod error;
 mod pipe;
 mod sync;
 
-pub use crate::conn::{duplex, Conn};
+pub use crate::conn::{buffered_duplex, duplex, Conn};
 pub use crate::error::{is_closed_pipe, CloseError, ClosedPipe};
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
@@ -186,7 +186,7 @@ pub use crate::pipe::__reference_pipe;
 #[cfg(gopipe_loom)]
 #[doc(hidden)]
 pub use crate::pipe::{__loom_panic_after_next_lend, __loom_panic_after_next_offer};
-pub use crate::pipe::{pipe, PipeReader, PipeWriter};
+pub use crate::pipe::{buffered_pipe, pipe, PipeReader, PipeWriter};
 
 #[cfg(doctest)]
 mod compile_fail_tests;

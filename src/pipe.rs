@@ -90,6 +90,68 @@ pub fn pipe() -> (PipeReader, PipeWriter) {
     halves(PipeState::new())
 }
 
+/// Creates an in-memory pipe with a buffer of `capacity` bytes: a writer
+/// runs ahead of its readers by up to `capacity` bytes, as a socket's sender
+/// does by its send buffer.
+///
+/// The halves are the same [`PipeReader`] and [`PipeWriter`] as [`pipe`]'s,
+/// with the same methods, traits, timeouts, deadlines and close rules; only
+/// when a write returns and what a read may return differ.
+///
+/// # Behavior
+///
+/// - A write returns once all of its bytes are in the buffer, blocking while
+///   it is full; it holds the write side for its whole length, so writes
+///   never interleave. A timeout, deadline or close cuts it short with the
+///   exact count accepted (`Ok(n)`), or the error if none was.
+/// - An async write is accepted whole or not at all when it fits in
+///   `capacity` (a larger one: as much of its prefix as there is room for);
+///   `Pending` accepted nothing. [`PipeWriter::consumed`] waits until
+///   readers took every byte accepted before it.
+/// - A read returns at once whatever is buffered, up to its length, joining
+///   the bytes of several writes as a socket's reads do; it blocks only
+///   while the buffer is empty. A thread that waits lends its buffer, and
+///   the next write copies straight into it.
+/// - Once the write half closes, reads get every buffered byte, then end of
+///   file (or the close error). Once the read half closes, buffered bytes
+///   are dropped and every write fails with its close error. Every blocked
+///   call and waiting task wakes.
+/// - An empty write returns `Ok(0)` at once.
+///
+/// # Capacity
+///
+/// `capacity` bytes at most are buffered. Memory grows with the bytes
+/// buffered, not with `capacity` (64 KiB at the first write, doubling as
+/// needed), and storage over 64 KiB is given back whenever the buffer
+/// empties: a `buffered_pipe(1 << 30)` holding ten bytes holds 64 KiB.
+/// `capacity == 0` is the unbuffered pipe: `buffered_pipe(0)` is [`pipe`].
+///
+/// # Examples
+///
+/// A producer that runs ahead of a slow consumer, and a protocol step where
+/// both sides write before they read (a deadlock on [`pipe`]):
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let (mut reader, mut writer) = gopipe::buffered_pipe(64 << 10);
+/// writer.write_all(b"hello, ")?; // returns at once: the bytes are buffered
+/// writer.write_all(b"world")?;
+/// drop(writer); // end of file after the buffered bytes
+///
+/// let mut text = String::new();
+/// reader.read_to_string(&mut text)?; // one read may join both writes
+/// assert_eq!(text, "hello, world");
+/// # Ok::<_, std::io::Error>(())
+/// ```
+#[must_use = "a pipe does nothing unless its halves are used; dropping them closes it"]
+pub fn buffered_pipe(capacity: usize) -> (PipeReader, PipeWriter) {
+    if capacity == 0 {
+        return pipe();
+    }
+    halves(PipeState::new_buffered(capacity))
+}
+
 /// Creates a pipe on the reference engine (the design's crossbeam-channel
 /// mechanism). For the crate's own tests; not part of the API, and only there
 /// with the internal `__reference-engine` feature.

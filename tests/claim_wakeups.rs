@@ -22,44 +22,12 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{bounded, BOUND_SECS};
+use common::{bounded, wait_asleep, BOUND_SECS};
 use gopipe::{PipeReader, PipeWriter};
 
 /// A wait that must end at once once its cause happened: generous, for a
 /// busy machine.
 const PROMPT: Duration = Duration::from_secs(5);
-
-/// Whether a thread named `name` of this process is asleep (state `S`:
-/// parked in the kernel) right now.
-fn asleep(name: &str) -> bool {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return false;
-    };
-    tasks.flatten().any(|task| {
-        let path = task.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim_end() != name {
-            return false;
-        }
-        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        // The state follows the command name's closing parenthesis.
-        stat.rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            == Some("S")
-    })
-}
-
-/// Waits until every thread in `names` is asleep, failing after [`PROMPT`].
-fn wait_asleep(names: &[&str]) {
-    let start = Instant::now();
-    while !names.iter().all(|name| asleep(name)) {
-        assert!(
-            start.elapsed() < PROMPT,
-            "threads {names:?} never went to sleep"
-        );
-        thread::yield_now();
-    }
-}
 
 /// Stages `bytes` with one async write that must be accepted at once.
 fn stage(w: &PipeWriter, bytes: &[u8]) {

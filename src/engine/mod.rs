@@ -282,6 +282,12 @@ impl PipeState {
         Self::with_engine(Engine::Rendezvous(rendezvous::Rendezvous::new()))
     }
 
+    /// A new open buffered pipe of `cap` bytes (not zero), on the shipping
+    /// engine.
+    pub(crate) fn new_buffered(cap: usize) -> Self {
+        Self::with_engine(Engine::Rendezvous(rendezvous::Rendezvous::buffered(cap)))
+    }
+
     /// A new open pipe on the reference engine.
     #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
     pub(crate) fn new_reference() -> Self {
@@ -510,6 +516,11 @@ impl PipeState {
             // on this close: wake them all).
             self.signals.wake_all_tasks();
             self.signals.notify_all_threads(crate::sync::Bell::Offer);
+        }
+        if let Engine::Rendezvous(e) = &self.engine {
+            // A buffered pipe's unread bytes go (after the close: a read
+            // looks at the read half's error before it takes any).
+            e.discard_buffered();
         }
     }
 

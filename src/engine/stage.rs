@@ -22,6 +22,13 @@
 //! claim. While the front is claimed, pushes still write into free room (never
 //! over the claimed bytes), and other readers take nothing: they wait until
 //! the claim ends ([`Stage::claimed`]), with their own bounds.
+//!
+//! The same ring, with a capacity the user sets and reads that join writes,
+//! is the buffer of a buffered pipe (`buffered_pipe`): every write stages
+//! there, blocking or not. Its storage grows with the bytes it holds (never
+//! while a drain claim holds bytes in place), up to the capacity rounded up
+//! to a power of two, and is given back when the ring empties, so a huge
+//! capacity costs nothing until used.
 
 use std::collections::VecDeque;
 
@@ -30,20 +37,32 @@ use super::Dst;
 use super::Fill;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 
-/// How many bytes the stage holds at most.
+/// How many bytes the stage of an unbuffered pipe holds at most (its async
+/// writes' send buffer).
 pub(crate) const STAGE_CAP: usize = 64 << 10;
 
+/// The storage a ring allocates at its first push (or its capacity rounded
+/// up to a power of two, if less), and keeps when it empties: larger storage
+/// is given back then.
+const KEEP: usize = 64 << 10;
+
 /// The ring of staged bytes.
-#[derive(Default)]
 pub(crate) struct Ring {
-    /// The storage: empty until the first push, then `STAGE_CAP` bytes.
+    /// The storage: empty until the first push, then a power of two of
+    /// bytes, at least [`KEEP`] (or the capacity rounded up, if less), at
+    /// most the capacity rounded up; indices wrap with `buf.len() - 1`.
     buf: Vec<u8>,
     /// Index of the first staged byte.
     head: usize,
     /// How many bytes are staged.
     len: usize,
-    /// The staged writes' lengths (what is left of each), oldest first: a
-    /// read takes bytes of one write only, as from an offer.
+    /// How many bytes it holds at most.
+    cap: usize,
+    /// Whether a read may take bytes of several writes (a buffered pipe's
+    /// ring); else a read takes bytes of one write only, as from an offer.
+    joined: bool,
+    /// The staged writes' lengths (what is left of each), oldest first,
+    /// unless `joined` (then unused: the bytes are one stream).
     writes: VecDeque<usize>,
     /// Bytes ever staged (less those taken back): the mark a `consumed`
     /// waits for readers' [`Ring::taken`] to reach.
@@ -58,14 +77,85 @@ pub(crate) struct Ring {
 }
 
 impl Ring {
+    /// An empty ring of `cap` bytes (not zero), with no storage yet; reads
+    /// join writes if `joined`.
+    pub(crate) fn new(cap: usize, joined: bool) -> Self {
+        debug_assert!(cap > 0);
+        Self {
+            buf: Vec::new(),
+            head: 0,
+            len: 0,
+            cap,
+            joined,
+            writes: VecDeque::new(),
+            accepted: 0,
+            taken: 0,
+            claimed: false,
+        }
+    }
+
     /// How many bytes are staged.
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Room left, in bytes.
+    /// Room a push may use now: the capacity left, or, while a drain claim
+    /// holds bytes in place (the storage cannot move), the storage's free
+    /// bytes within the capacity.
     pub(crate) fn room(&self) -> usize {
-        STAGE_CAP - self.len
+        if self.claimed {
+            self.cap.min(self.buf.len()) - self.len
+        } else {
+            self.cap - self.len
+        }
+    }
+
+    /// Makes the storage's free bytes at least `n` (`n <= room()`): the
+    /// first allocation, or a larger one with the staged bytes moved to its
+    /// start (never while claimed: `room` keeps `n` within the storage then).
+    #[inline]
+    fn reserve(&mut self, n: usize) {
+        if self.buf.len() - self.len >= n {
+            return;
+        }
+        self.grow(self.len + n);
+    }
+
+    /// Moves the staged bytes into storage of at least `need` bytes.
+    #[cold]
+    fn grow(&mut self, need: usize) {
+        debug_assert!(!self.claimed && need <= self.cap);
+        let most = self.cap.next_power_of_two();
+        let size = need
+            .next_power_of_two()
+            .max(self.buf.len() * 2)
+            .max(KEEP)
+            .min(most);
+        let mut fresh = vec![0u8; size];
+        let first = self.len.min(self.buf.len().saturating_sub(self.head));
+        fresh[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        fresh[first..self.len].copy_from_slice(&self.buf[..self.len - first]);
+        self.buf = fresh;
+        self.head = 0;
+    }
+
+    /// Once nothing is staged and no claim holds the storage: starts over at
+    /// its front (the next push is then one copy), and gives back storage
+    /// larger than [`KEEP`].
+    #[inline]
+    fn emptied(&mut self) {
+        if self.len == 0 && !self.claimed {
+            self.head = 0;
+            if self.buf.len() > KEEP {
+                self.buf = Vec::new();
+            }
+        }
+    }
+
+    /// The storage's index mask.
+    #[inline]
+    fn mask(&self) -> usize {
+        self.buf.len() - 1
     }
 
     /// Appends as much of `bytes` as fits, as one write; returns how many it
@@ -88,7 +178,7 @@ impl Ring {
         if let [one] = slices {
             let n = (one.len() - skip).min(self.room()).min(max);
             if n > 0 {
-                let tail = self.free_start();
+                let tail = self.free_start(n);
                 self.copy_at(tail, &one[skip..skip + n]);
                 self.pushed(n);
             }
@@ -99,7 +189,7 @@ impl Ring {
         if n == 0 {
             return 0;
         }
-        let mut tail = self.free_start();
+        let mut tail = self.free_start(n);
         let (mut skip, mut want) = (skip, n);
         for slice in slices {
             if want == 0 {
@@ -118,14 +208,12 @@ impl Ring {
         n
     }
 
-    /// Where the first free byte is, allocating the storage at the first
-    /// push.
+    /// Where the first free byte is, with room for a push of `n` bytes
+    /// (`n <= room()`) made in the storage.
     #[inline]
-    fn free_start(&mut self) -> usize {
-        if self.buf.is_empty() {
-            self.buf = vec![0; STAGE_CAP];
-        }
-        (self.head + self.len) % STAGE_CAP
+    fn free_start(&mut self, n: usize) -> usize {
+        self.reserve(n);
+        (self.head + self.len) & self.mask()
     }
 
     /// Counts a push of `n` bytes, copied in already, as one write.
@@ -133,7 +221,9 @@ impl Ring {
     fn pushed(&mut self, n: usize) {
         self.len += n;
         self.accepted += n as u64;
-        self.writes.push_back(n);
+        if !self.joined {
+            self.writes.push_back(n);
+        }
     }
 
     /// Copies `bytes` into the storage at `tail`, wrapping at its end;
@@ -141,12 +231,14 @@ impl Ring {
     /// free byte on, are no more than the room.
     #[inline]
     fn copy_at(&mut self, tail: usize, bytes: &[u8]) -> usize {
-        let first = bytes.len().min(STAGE_CAP - tail);
+        let size = self.buf.len();
+        let first = bytes.len().min(size - tail);
         let base = self.buf.as_mut_ptr();
-        // SAFETY: `tail < STAGE_CAP` and `tail + first <= STAGE_CAP`; the rest
-        // goes to the storage's start. `push_gather` copies at most the room
-        // in all, from the first free byte on, and the room does not wrap onto
-        // the staged bytes: each copy stays in the storage and touches only
+        // SAFETY: `tail < size` and `tail + first <= size`; the rest goes to
+        // the storage's start. `push_gather` made the storage's free bytes at
+        // least what it copies (`free_start`), and copies at most that in all,
+        // from the first free byte on, so the copies do not wrap onto the
+        // staged bytes: each copy stays in the storage and touches only
         // free room, never the staged bytes a drain claim's sink may be
         // reading (`Ring::claimed`). Through the raw pointer
         // (`Vec::as_mut_ptr` makes no reference to the whole storage), so the
@@ -155,7 +247,7 @@ impl Ring {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), first);
             std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), base, bytes.len() - first);
         }
-        (tail + bytes.len()) % STAGE_CAP
+        (tail + bytes.len()) & (size - 1)
     }
 
     /// Whether readers have taken every byte staged up to `mark` (a value of
@@ -173,47 +265,77 @@ impl Ring {
     /// null and 0 if nothing is staged), without borrowing the ring: for a
     /// drain claim's sink, which reads them with the lock released.
     fn front_raw(&self) -> (*const u8, usize) {
-        match self.writes.front() {
-            None => (std::ptr::null(), 0),
-            Some(&write) => {
-                // SAFETY: `head < STAGE_CAP` whenever a write is staged, and
-                // the storage is `STAGE_CAP` bytes from the first push on.
-                let ptr = unsafe { self.buf.as_ptr().add(self.head) };
-                (ptr, write.min(STAGE_CAP - self.head))
-            }
+        let front = self.front_len();
+        if front == 0 {
+            return (std::ptr::null(), 0);
+        }
+        // SAFETY: `head` is within the storage whenever bytes are staged.
+        let ptr = unsafe { self.buf.as_ptr().add(self.head) };
+        (ptr, front.min(self.buf.len() - self.head))
+    }
+
+    /// How many bytes a read may take at once: the oldest staged write's
+    /// (all of them, when reads join writes).
+    #[inline]
+    fn front_len(&self) -> usize {
+        if self.joined {
+            self.len
+        } else {
+            self.writes.front().copied().unwrap_or(0)
         }
     }
 
-    /// Drops the first `n` bytes of the oldest staged write (`n` at most
-    /// what [`Ring::front`] gave); returns whether that finished the write (a
-    /// read takes bytes of one write only, so it stops there).
+    /// Drops the first `n` bytes of what a read may take (`n` at most what
+    /// [`Ring::front_len`] gave); returns whether that finished it (a read
+    /// of an unbuffered pipe's stage takes bytes of one write only, so it
+    /// stops there; a buffered pipe's read stops when nothing is left).
     pub(crate) fn advance(&mut self, n: usize) -> bool {
-        let Some(write) = self.writes.front_mut() else {
-            return false;
+        let finished = if self.joined {
+            debug_assert!(n <= self.len);
+            n == self.len
+        } else {
+            let Some(write) = self.writes.front_mut() else {
+                return false;
+            };
+            debug_assert!(n <= *write);
+            *write -= n;
+            let finished = *write == 0;
+            if finished {
+                self.writes.pop_front();
+            }
+            finished
         };
-        debug_assert!(n <= *write);
-        *write -= n;
-        let finished = *write == 0;
-        if finished {
-            self.writes.pop_front();
+        if n > 0 {
+            self.head = (self.head + n) & self.mask();
         }
-        self.head = (self.head + n) % STAGE_CAP;
         self.len -= n;
         self.taken += n as u64;
-        if self.len == 0 && !self.claimed {
-            // Start over at the front: the next push is then one copy.
-            self.head = 0;
-        }
+        self.emptied();
         finished
     }
 
     /// Takes back the last push of `n` bytes (the pipe closed while it was
     /// being staged, under the same lock).
     pub(crate) fn unpush(&mut self, n: usize) {
-        let last = self.writes.pop_back();
-        debug_assert_eq!(last, Some(n));
+        if !self.joined {
+            let last = self.writes.pop_back();
+            debug_assert_eq!(last, Some(n));
+        }
         self.len -= n;
         self.accepted -= n as u64;
+        self.emptied();
+    }
+
+    /// Drops every staged byte (the read half closed: nobody will read
+    /// them), not counting them as taken (a `consumed` waiting on them fails
+    /// on the close). While a drain claim holds bytes in place, nothing.
+    pub(crate) fn discard(&mut self) {
+        if self.claimed {
+            return;
+        }
+        self.len = 0;
+        self.writes.clear();
+        self.emptied();
     }
 
     /// Moves as many bytes of the oldest staged write as fit into `out`;
@@ -229,12 +351,12 @@ impl Ring {
         if self.claimed {
             return 0;
         }
-        let Some(&write) = self.writes.front() else {
+        let n = self.front_len().min(out.room());
+        if n == 0 {
             return 0;
-        };
-        let n = write.min(out.room());
-        // The write may wrap around the storage's end: then two pieces.
-        let first = n.min(STAGE_CAP - self.head);
+        }
+        // The bytes may wrap around the storage's end: then two pieces.
+        let first = n.min(self.buf.len() - self.head);
         out.put(&self.buf[self.head..self.head + first]);
         if n > first {
             out.put(&self.buf[..n - first]);
@@ -247,6 +369,8 @@ impl Ring {
 /// The stage: the ring behind a mutex, and its length where the lock-free
 /// paths can see it.
 pub(crate) struct Stage {
+    /// The ring's capacity (a copy, for the looks that do not take the lock).
+    cap: usize,
     /// How many bytes are staged: a copy of the ring's length, stored under the
     /// lock after every change, for the looks that do not take the lock.
     len: AtomicUsize,
@@ -258,13 +382,21 @@ pub(crate) struct Stage {
 }
 
 impl Stage {
-    /// An empty stage, with no storage yet.
-    pub(crate) fn new() -> Self {
+    /// An empty stage of `cap` bytes (not zero), with no storage yet;
+    /// reads join writes if `joined` (a buffered pipe's).
+    pub(crate) fn new(cap: usize, joined: bool) -> Self {
         Self {
+            cap,
             len: AtomicUsize::new(0),
             claimed: AtomicBool::new(false),
-            ring: Mutex::new(Ring::default()),
+            ring: Mutex::new(Ring::new(cap, joined)),
         }
+    }
+
+    /// How many bytes the stage holds at most.
+    #[inline]
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
     }
 
     /// How many bytes are staged.
@@ -337,6 +469,7 @@ impl Stage {
             fn drop(&mut self) {
                 let mut ring = self.0.ring.lock();
                 self.0.set_claim(&mut ring, false);
+                ring.emptied();
                 self.0.publish(&ring);
             }
         }
@@ -378,10 +511,9 @@ impl Stage {
             if !more || len == 0 {
                 std::mem::forget(claim);
                 self.set_claim(&mut ring, false);
-                if ring.len() == 0 {
-                    // Start over at the front, as `advance` does unclaimed.
-                    ring.head = 0;
-                }
+                // Start over at the front (or give large storage back), as
+                // `advance` does unclaimed.
+                ring.emptied();
                 self.publish(&ring);
                 return Some((total, ring.len(), failed));
             }
@@ -410,7 +542,7 @@ mod tests {
     /// A take never mixes two writes.
     #[test]
     fn take_keeps_write_boundaries() {
-        let mut ring = Ring::default();
+        let mut ring = Ring::new(STAGE_CAP, false);
         assert_eq!(ring.push(b"abc"), 3);
         assert_eq!(ring.push(b"defgh"), 5);
         let mut out = [0; 16];
@@ -426,7 +558,7 @@ mod tests {
     /// Bytes come out in the order they went in, across the ring's wrap.
     #[test]
     fn ring_keeps_order_across_the_wrap() {
-        let mut ring = Ring::default();
+        let mut ring = Ring::new(STAGE_CAP, false);
         let mut next_in = 0u8;
         let mut next_out = 0u8;
         let mut out = vec![0; 40_000];
@@ -461,7 +593,7 @@ mod tests {
     /// A push taken back leaves the ring as it was.
     #[test]
     fn unpush_takes_back_the_last_push() {
-        let mut ring = Ring::default();
+        let mut ring = Ring::new(STAGE_CAP, false);
         assert_eq!(ring.push(b"kept"), 4);
         assert_eq!(ring.push(b"dropped"), 7);
         ring.unpush(7);
@@ -477,7 +609,7 @@ mod tests {
     /// A full ring takes nothing more; an empty one gives nothing.
     #[test]
     fn ring_bounds() {
-        let mut ring = Ring::default();
+        let mut ring = Ring::new(STAGE_CAP, false);
         assert_eq!(ring.take(&mut [0; 8]), 0);
         assert_eq!(ring.push(&vec![7; STAGE_CAP + 10]), STAGE_CAP);
         assert_eq!(ring.push(b"x"), 0);

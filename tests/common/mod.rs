@@ -194,3 +194,38 @@ pub(crate) fn assert_timed_out(res: &io::Result<usize>, ctx: &str) {
 pub(crate) fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
+
+/// Whether a thread named `name` of this process is asleep (state `S`:
+/// parked in the kernel) right now, from `/proc` (Linux only): a test waits
+/// for that before it checks that something wakes the thread.
+#[cfg(target_os = "linux")]
+pub(crate) fn asleep(name: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            return false;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // The state follows the command name's closing parenthesis.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            == Some("S")
+    })
+}
+
+/// Waits until every thread in `names` is asleep, failing after 5 s.
+#[cfg(target_os = "linux")]
+pub(crate) fn wait_asleep(names: &[&str]) {
+    let start = std::time::Instant::now();
+    while !names.iter().all(|name| asleep(name)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "threads {names:?} never went to sleep"
+        );
+        thread::yield_now();
+    }
+}

@@ -85,7 +85,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::stage::Stage;
+use super::stage::{Stage, STAGE_CAP};
 use super::Lease;
 use crate::sync::{AtomicBool, AtomicUsize, UnsafeCell};
 use lock::WriteLock;
@@ -95,6 +95,7 @@ mod drain;
 mod lock;
 mod poll;
 mod read;
+mod staging;
 mod state;
 mod write;
 
@@ -167,6 +168,10 @@ pub(crate) struct Rendezvous {
     /// thread's next write before it sleeps. A hint for spins only (a std
     /// atomic also under loom).
     thread_writes: std::sync::atomic::AtomicBool,
+    /// Whether this is a buffered pipe's engine: every write stages (the
+    /// stage is the buffer, of the capacity the user set, and reads join
+    /// writes), and no writer offers (see `staging.rs`).
+    buffered: bool,
 }
 
 /// Sets a spin hint (`task_writes`, `thread_reads`, `thread_writes`) to `on`, storing
@@ -183,6 +188,16 @@ pub(super) fn set_hint(hint: &std::sync::atomic::AtomicBool, on: bool) {
 impl Rendezvous {
     /// An idle engine.
     pub(crate) fn new() -> Self {
+        Self::with_stage(Stage::new(STAGE_CAP, false), false)
+    }
+
+    /// An idle engine of a buffered pipe of `cap` bytes (not zero).
+    pub(crate) fn buffered(cap: usize) -> Self {
+        Self::with_stage(Stage::new(cap, true), true)
+    }
+
+    /// An idle engine around `stage`.
+    fn with_stage(stage: Stage, buffered: bool) -> Self {
         Self {
             slot: CachePadded::new(Slot {
                 state: AtomicUsize::new(EMPTY),
@@ -190,10 +205,21 @@ impl Rendezvous {
             }),
             lock: WriteLock::new(),
             lender: CachePadded::new(AtomicBool::new(false)),
-            stage: Stage::new(),
+            stage,
             task_writes: std::sync::atomic::AtomicBool::new(false),
             thread_reads: std::sync::atomic::AtomicBool::new(false),
             thread_writes: std::sync::atomic::AtomicBool::new(false),
+            buffered,
+        }
+    }
+
+    /// Drops a buffered pipe's unread bytes once its read half closed
+    /// (nobody will read them), giving their storage back.
+    pub(crate) fn discard_buffered(&self) {
+        if self.buffered {
+            let mut ring = self.stage.lock();
+            ring.discard();
+            self.stage.publish(&ring);
         }
     }
 }

@@ -9,10 +9,10 @@
 use std::io;
 use std::task::{Context, Poll};
 
+use super::staging::Accepted;
 use super::state::*;
 use super::write::WriteGuard;
 use super::{Rendezvous, FILL_MAX, LEND_AFTER, SPIN};
-use crate::engine::stage::STAGE_CAP;
 use crate::engine::{Dst, PipeState};
 use crate::sync::{spin_until, Bell, Ordering, TaskSlot};
 
@@ -91,9 +91,11 @@ impl Rendezvous {
 
     /// An async write of the gather `bufs` (one slice for a plain write):
     /// copies into a thread's lent buffer if one is waiting and nothing is
-    /// staged, and stages the rest (or all of it). A gather of at most
-    /// [`STAGE_CAP`] bytes is accepted whole or not at all (then `Pending`,
-    /// having taken nothing); a larger one as much of its prefix as fits, 64 KiB at most.
+    /// staged, and stages the rest (or all of it) ([`Rendezvous::accept`]).
+    /// A gather of at most the stage's capacity (64 KiB, or a
+    /// buffered pipe's) is accepted whole or not at all (then `Pending`,
+    /// having taken nothing); a larger one as much of its prefix as fits, the
+    /// capacity at most.
     pub(crate) fn poll_write(
         &self,
         sh: &PipeState,
@@ -131,7 +133,6 @@ impl Rendezvous {
         if sig.is_closed() {
             return Poll::Ready(Err(sh.write_close_error()));
         }
-        let state = &self.slot.state;
         // A thread reads this pipe: it is running, and comes back for more
         // within a moment. A large write waits that moment for its lent
         // buffer (one copy, where staging makes two), and a write that finds
@@ -140,104 +141,45 @@ impl Rendezvous {
         if self.thread_reads.load(std::sync::atomic::Ordering::Relaxed) {
             self.spin_for_thread_reader(sig, total);
         }
-        let mut ring = self.stage.lock();
-        if ring.len() == 0 {
-            // ORDERING: SeqCst acquires a reader's publication of its lend.
-            let lent = state.load(Ordering::SeqCst);
-            if let Some(lend) = (lent >= LENT_MIN).then(|| self.claim_lend(lent)).flatten() {
-                // SAFETY: our CAS claimed the lend and we have not answered.
-                // At most 64 KiB in all, as a write that finds no lend.
-                let n = unsafe { lend.fill_gather(bufs, STAGE_CAP) };
-                // What did not fit is staged in the same call (it fits whole
-                // when the gather does: the stage was empty), up to 64 KiB
-                // accepted in all, as a write that finds no lend accepts.
-                let staged = ring.push_gather(bufs, n, STAGE_CAP.saturating_sub(n));
-                self.stage.publish(&ring);
-                // ORDERING: SeqCst, after the SeqCst length (see the staging
-                // path below).
-                let closed = sig.is_closed();
-                if closed && staged > 0 {
-                    // Closed meanwhile: take the whole write back, so that it
-                    // is neither half accepted nor staged behind an end of
-                    // file; the lender hears 0 bytes copied (what it does with
-                    // an empty write) and its read then sees the close.
-                    ring.unpush(staged);
-                    self.stage.publish(&ring);
-                }
-                drop(ring);
-                // After the staged bytes, which the lender's next read finds;
-                // they are news to waiting tasks too.
-                self.answer_and_free(sh, lend, if closed { 0 } else { n }, true);
-                if closed {
-                    // Bytes taken back: a `consumed` waiting on them looks again.
-                    sig.notify(Bell::Stage);
+        let cap = self.stage.cap();
+        // A gather of at most the stage's capacity whole or not at all; a
+        // larger one, as much of its prefix as fits.
+        match self.accept(sh, bufs, cap, total <= cap) {
+            Accepted::Took(n) => Poll::Ready(Ok(n)),
+            Accepted::Closed => Poll::Ready(Err(sh.write_close_error())),
+            Accepted::NoRoom => {
+                // Wait for readers to make room: register (with no lock
+                // held: it is the executor's code), then look again at
+                // everything that could have ended the wait meanwhile (see
+                // `TaskBells`).
+                let need = total.min(cap);
+                sig.register_task(Bell::Stage, task, cx.waker());
+                if sig.is_closed() {
                     return Poll::Ready(Err(sh.write_close_error()));
                 }
-                return Poll::Ready(Ok(n + staged));
+                if self.stage.lock().room() >= need {
+                    // Room came before we registered: poll again.
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
             }
         }
-        let room = ring.room();
-        if room == 0 || (total <= STAGE_CAP && total > room) {
-            // Wait for readers to make room: register (with no lock held: it
-            // may wake a task it pushes out), then look again at everything
-            // that could have ended the wait meanwhile (see `TaskBells`).
-            let need = if total <= STAGE_CAP { total } else { 1 };
-            drop(ring);
-            sig.register_task(Bell::Stage, task, cx.waker());
-            if sig.is_closed() {
-                return Poll::Ready(Err(sh.write_close_error()));
-            }
-            if STAGE_CAP - self.stage.len() >= need {
-                // Room came before we registered: poll again.
-                cx.waker().wake_by_ref();
-            }
-            return Poll::Pending;
-        }
-        let n = ring.push_gather(bufs, 0, STAGE_CAP);
-        self.stage.publish(&ring);
-        // ORDERING: SeqCst, after the SeqCst length: a reader that saw the
-        // pipe closed and then no staged byte (end of file, or a read half's
-        // close) must never find these bytes later, so a close we see now
-        // takes them back; a close we do not see comes after the length in
-        // the single order, and that reader then finds the bytes.
-        if sig.is_closed() {
-            ring.unpush(n);
-            self.stage.publish(&ring);
-            drop(ring);
-            // Bytes taken back: a `consumed` waiting on them looks again.
-            sig.notify(Bell::Stage);
-            return Poll::Ready(Err(sh.write_close_error()));
-        }
-        drop(ring);
-        // Under loom: the other half of the lender's fence in `lend`.
-        crate::sync::loom_sc_fence();
-        // A reader may have lent its buffer since we looked: it waits for
-        // a writer that will not come while bytes are staged, so ring it
-        // (it then takes the lend back and reads the stage).
-        // ORDERING: SeqCst, after the stage's SeqCst length (paired with the
-        // lender's look at the stage after its CAS).
-        if state.load(Ordering::SeqCst) >= LENT_MIN {
-            sig.notify(Bell::Filled);
-        }
-        sig.notify(Bell::Offer);
-        Poll::Ready(Ok(n))
     }
 
     /// Spins, while a thread reads this pipe, until a large write (over
     /// [`FILL_MAX`]) finds a lent buffer or a write finds room for it, for at
     /// most [`LEND_AFTER`] or [`SPIN`]; the caller then looks as usual.
     fn spin_for_thread_reader(&self, sig: &crate::sync::Signals, total: usize) {
-        let need = total.min(STAGE_CAP);
+        let cap = self.stage.cap();
+        let need = total.min(cap);
         let lent = || self.slot.state.load(Ordering::SeqCst) >= LENT_MIN;
         let len = self.stage.len();
         if len == 0 && total > FILL_MAX && !lent() {
             spin_until(LEND_AFTER, || {
                 sig.is_closed() || lent() || !self.stage.is_empty()
             });
-        } else if STAGE_CAP - len < need {
-            spin_until(SPIN, || {
-                sig.is_closed() || STAGE_CAP - self.stage.len() >= need
-            });
+        } else if cap - len < need {
+            spin_until(SPIN, || sig.is_closed() || cap - self.stage.len() >= need);
         }
     }
 

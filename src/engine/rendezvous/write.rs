@@ -56,6 +56,9 @@ impl Rendezvous {
         buf: &[u8],
         deadline: Deadline,
     ) -> io::Result<usize> {
+        if self.buffered {
+            return self.write_buffered(sh, &[std::io::IoSlice::new(buf)], deadline);
+        }
         let _held = self.hold(sh, deadline)?;
         self.write_locked(sh, buf, deadline)
     }
@@ -69,6 +72,9 @@ impl Rendezvous {
         slices: &[std::io::IoSlice<'_>],
         deadline: Deadline,
     ) -> io::Result<usize> {
+        if self.buffered {
+            return self.write_buffered(sh, slices, deadline);
+        }
         let _held = self.hold(sh, deadline)?;
         crate::engine::zero_copy::write_each(slices, |slice| self.write_locked(sh, slice, deadline))
     }

@@ -1,0 +1,112 @@
+//! Loom models of buffered pipes (issue 25, `gopipe::buffered_pipe`): every
+//! write stages into the pipe's buffer (a capacity of 2 bytes here, so that
+//! writes fill it), blocking writers wait for room with the write side
+//! held, reads join writes, and closes wake whoever waits.
+#![cfg(gopipe_loom)]
+
+use std::io::{ErrorKind, Write};
+use std::task::Poll;
+
+use loom::thread;
+use loom_tests::{
+    assert_closed_pipe, model, model_with_bound, poll_write, read_to_end, task, ReadEnd,
+};
+
+/// A blocking write of `abcd` into a 2-byte buffer nobody reads, while the
+/// read half closes: the write, waiting for room, must be woken by the
+/// close (a wait that ignores the close sleeps for ever: a loom deadlock);
+/// it reports the 2 bytes it got in, or the closed-pipe error if the close
+/// came first, and the next write fails.
+#[test]
+fn blocked_buffered_write_racing_read_close() {
+    model("blocked_buffered_write_racing_read_close", || {
+        let (reader, writer) = gopipe::buffered_pipe(2);
+        let w = thread::spawn(move || {
+            let first = (&writer).write(b"abcd");
+            let second = (&writer).write(b"e");
+            (first, second)
+        });
+        reader.close();
+        let (first, second) = w.join().unwrap();
+        match first {
+            Ok(n) => assert_eq!(n, 2, "the buffer's worth, then the close"),
+            Err(e) => assert_closed_pipe(&e),
+        }
+        assert_closed_pipe(&second.unwrap_err());
+    });
+}
+
+/// A reader with a 2-byte buffer reads to end of file while a writer
+/// writes `abc` into a 2-byte buffer (it waits for room once) and then
+/// drops its half: every byte arrives once, in order, and end of file comes
+/// after the last one (reads may join writes, never lose or repeat bytes).
+#[test]
+fn buffered_reader_drains_while_writer_refills_and_closes() {
+    model(
+        "buffered_reader_drains_while_writer_refills_and_closes",
+        || {
+            let (reader, writer) = gopipe::buffered_pipe(2);
+            let w = thread::spawn(move || {
+                let n = (&writer).write(b"abc");
+                drop(writer);
+                n
+            });
+            let (got, end) = read_to_end(&reader, 2);
+            assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+            assert_eq!(got, b"abc");
+            assert_eq!(w.join().unwrap().unwrap(), 3);
+        },
+    );
+}
+
+/// A blocking writer writes `abc` into a 2-byte buffer (it must wait for
+/// room half way, holding the write side), while a task writes `xy` through
+/// another clone; a reader reads everything: the two writes never
+/// interleave (`abcxy` or `xyabc`), every byte once.
+#[test]
+fn task_and_thread_writer_on_one_full_buffer() {
+    model_with_bound("task_and_thread_writer_on_one_full_buffer", 2, || {
+        let (reader, writer) = gopipe::buffered_pipe(2);
+        let other = writer.clone();
+        let t = thread::spawn(move || {
+            let n = (&other).write(b"abc");
+            drop(other);
+            n
+        });
+        let r = thread::spawn(move || read_to_end(&reader, 4));
+        let accepted = task(|cx| poll_write(&writer, cx, b"xy"));
+        assert_eq!(accepted.unwrap(), 2);
+        drop(writer);
+        assert_eq!(t.join().unwrap().unwrap(), 3);
+        let (got, end) = r.join().unwrap();
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        assert!(
+            got == b"abcxy" || got == b"xyabc",
+            "the writes interleaved: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    });
+}
+
+/// Half-close with bytes buffered: a task writes `ab` and shuts the write
+/// half down at once, while a blocking reader reads to end of file: it gets
+/// `ab`, then end of file, never end of file first.
+#[test]
+fn half_close_with_bytes_buffered() {
+    model("half_close_with_bytes_buffered", || {
+        let (reader, writer) = gopipe::buffered_pipe(4);
+        let r = thread::spawn(move || read_to_end(&reader, 4));
+        let accepted = task(|cx| match poll_write(&writer, cx, b"ab") {
+            Poll::Ready(res) => Poll::Ready(res),
+            Poll::Pending => Poll::Pending,
+        });
+        assert_eq!(accepted.unwrap(), 2);
+        writer.close();
+        let (got, end) = r.join().unwrap();
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        assert_eq!(got, b"ab");
+        // The write half is closed: a write fails.
+        let err = (&writer).write(b"c").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+    });
+}

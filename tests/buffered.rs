@@ -1,0 +1,461 @@
+//! Issue 25: buffered pipes and connections (`buffered_pipe`,
+//! `buffered_duplex`), which behave like a socket's send buffer for threads
+//! and tasks alike. One test per rule of the constructors' docs; every wait
+//! that a bug could make endless has a bound.
+
+mod common;
+
+use std::future::Future;
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    assert_close_error, assert_closed_pipe, assert_timed_out, bounded, pattern, wait_asleep,
+    within, BOUND_SECS,
+};
+use gopipe::{buffered_duplex, buffered_pipe, PipeReader, PipeWriter};
+
+/// A bound on a call that must return at once (or at a short timeout).
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// Polls one async write of `bytes` with a waker that does nothing.
+fn poll_write(w: &PipeWriter, bytes: &[u8]) -> Poll<io::Result<usize>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    tokio::io::AsyncWrite::poll_write(Pin::new(&mut &*w), &mut cx, bytes)
+}
+
+/// Reads exactly `n` bytes (or fails).
+fn read_n(r: &PipeReader, n: usize) -> Vec<u8> {
+    let mut got = vec![0; n];
+    (&*r).read_exact(&mut got).expect("read_exact");
+    got
+}
+
+/// Writes return once their bytes are in the buffer, with no reader at all,
+/// and a read returns whatever is buffered at once, joining writes.
+#[test]
+fn writes_return_once_buffered_and_reads_join_them() {
+    bounded("buffered_join", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(16);
+        assert_eq!((&writer).write(b"ab").unwrap(), 2);
+        assert_eq!((&writer).write(b"cd").unwrap(), 2);
+        assert_eq!((&writer).write(b"efg").unwrap(), 3);
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            (&reader).read(&mut buf).unwrap(),
+            7,
+            "one read, three writes"
+        );
+        assert_eq!(&buf[..7], b"abcdefg");
+        // A short buffer takes a prefix; the rest stays for the next read.
+        (&writer).write_all(b"hijkl").unwrap();
+        assert_eq!((&reader).read(&mut buf[..2]).unwrap(), 2);
+        assert_eq!(&buf[..2], b"hi");
+        assert_eq!((&reader).read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"jkl");
+    });
+}
+
+/// A write larger than the room left blocks until readers make room, and
+/// returns `Ok(len)` once every byte is in; a reader thread lending its
+/// buffer gets the next write's bytes straight.
+#[test]
+fn a_write_waits_for_room_then_returns_whole() {
+    bounded("buffered_room", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(8);
+        let data = pattern(100);
+        let expected = data.clone();
+        let w = thread::spawn(move || (&writer).write(&data));
+        let got = read_n(&reader, 100);
+        assert_eq!(got, expected);
+        assert_eq!(w.join().unwrap().unwrap(), 100);
+        // Reader first: it waits (lending its buffer) for the next write.
+        let (reader, writer) = buffered_pipe(8);
+        let r = thread::spawn(move || {
+            let mut buf = [0u8; 4];
+            let n = (&reader).read(&mut buf).unwrap();
+            buf[..n].to_vec()
+        });
+        (&writer).write_all(b"xy").unwrap();
+        assert_eq!(r.join().unwrap(), b"xy");
+    });
+}
+
+/// Concurrent writers never interleave inside one write, however small the
+/// buffer: each write holds the write side until all its bytes are in.
+#[test]
+fn concurrent_writes_never_interleave() {
+    bounded("buffered_no_interleave", BOUND_SECS, || {
+        const LEN: usize = 10_000;
+        const WRITERS: u8 = 4;
+        const ROUNDS: usize = 20;
+        let (reader, writer) = buffered_pipe(1000);
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|id| {
+                let w = writer.clone();
+                thread::spawn(move || {
+                    let block = vec![id; LEN];
+                    for _ in 0..ROUNDS {
+                        assert_eq!((&w).write(&block).unwrap(), LEN);
+                    }
+                })
+            })
+            .collect();
+        drop(writer);
+        let mut all = Vec::new();
+        (&reader).read_to_end(&mut all).unwrap();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(all.len(), LEN * ROUNDS * usize::from(WRITERS));
+        for (i, block) in all.chunks(LEN).enumerate() {
+            assert!(
+                block.iter().all(|&b| b == block[0]),
+                "write {i} was interleaved with another"
+            );
+        }
+    });
+}
+
+/// A timeout cuts a blocked write with the exact count accepted; the next
+/// write, with the buffer still full, times out having accepted nothing;
+/// the reader gets exactly the accepted bytes.
+#[test]
+fn a_timeout_cuts_a_write_with_its_exact_count() {
+    bounded("buffered_timeout", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(10);
+        writer
+            .set_write_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let start = Instant::now();
+        assert_eq!((&writer).write(&pattern(25)).unwrap(), 10);
+        assert!(start.elapsed() < PROMPT);
+        assert_timed_out(&(&writer).write(b"more"), "a full buffer");
+        // An absolute deadline cuts the same way.
+        writer.set_write_timeout(None).unwrap();
+        writer
+            .set_write_deadline(Some(Instant::now() + Duration::from_millis(50)))
+            .unwrap();
+        assert_timed_out(&(&writer).write(b"more"), "a passed deadline");
+        drop(writer);
+        let mut got = Vec::new();
+        (&reader).read_to_end(&mut got).unwrap();
+        assert_eq!(got, pattern(10));
+    });
+}
+
+/// The read half's close drops the buffered bytes, wakes a writer blocked
+/// for room (its exact count), and fails every later write with the read
+/// half's error.
+#[test]
+fn a_read_close_drops_the_buffer_and_fails_writes() {
+    bounded("buffered_read_close", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(10);
+        let w = thread::Builder::new()
+            .name("buf-close-w".into())
+            .spawn(move || {
+                let first = (&writer).write(&pattern(25));
+                (first, writer)
+            })
+            .unwrap();
+        // The write filled the buffer and waits for room, asleep.
+        wait_asleep(&["buf-close-w"]);
+        reader.close_with_error(io::Error::new(ErrorKind::InvalidData, "bad frame"));
+        let (first, writer) = within(PROMPT, move || w.join().unwrap())
+            .expect("the close woke the blocked writer")
+            .0;
+        assert_eq!(first.unwrap(), 10, "the buffer's worth was accepted");
+        assert_close_error(
+            &(&writer).write(b"x"),
+            ErrorKind::InvalidData,
+            "bad frame",
+            "a write after the read half's close",
+        );
+        assert_close_error(
+            &poll_write(&writer, b"x").into_ready(),
+            ErrorKind::InvalidData,
+            "bad frame",
+            "an async write after the read half's close",
+        );
+        assert_closed_pipe(&(&reader).read(&mut [0; 4]), "a read on the closed half");
+    });
+}
+
+/// Polls that must be ready.
+trait IntoReady<T> {
+    /// The value of a `Ready` poll (panics on `Pending`).
+    fn into_ready(self) -> T;
+}
+
+impl<T> IntoReady<T> for Poll<T> {
+    fn into_ready(self) -> T {
+        match self {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("Pending where Ready was due"),
+        }
+    }
+}
+
+/// After the write half closes, readers get every buffered byte, then end
+/// of file; with `close_with_error`, the bytes, then the error.
+#[test]
+fn a_write_close_delivers_the_buffer_first() {
+    bounded("buffered_write_close", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(64);
+        (&writer).write_all(b"last words").unwrap();
+        writer.close();
+        let mut got = Vec::new();
+        (&reader).read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"last words");
+        assert_eq!((&reader).read(&mut [0; 4]).unwrap(), 0, "end of file stays");
+
+        let (reader, writer) = buffered_pipe(64);
+        (&writer).write_all(b"partial").unwrap();
+        writer.close_with_error(io::Error::new(ErrorKind::ConnectionReset, "peer died"));
+        let mut buf = [0u8; 64];
+        assert_eq!((&reader).read(&mut buf).unwrap(), 7);
+        assert_eq!(&buf[..7], b"partial");
+        assert_close_error(
+            &(&reader).read(&mut buf),
+            ErrorKind::ConnectionReset,
+            "peer died",
+            "after the buffered bytes",
+        );
+    });
+}
+
+/// An async write is accepted whole or not at all up to the capacity, a
+/// larger one as a capacity-long prefix; `Pending` accepted nothing.
+#[test]
+fn async_writes_are_whole_up_to_the_capacity() {
+    bounded("buffered_async_whole", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(10);
+        assert!(matches!(
+            poll_write(&writer, b"0123456"),
+            Poll::Ready(Ok(7))
+        ));
+        // 4 bytes do not fit in the 3 left: nothing is taken.
+        assert!(poll_write(&writer, b"abcd").is_pending());
+        assert!(matches!(poll_write(&writer, b"789"), Poll::Ready(Ok(3))));
+        let mut buf = [0u8; 16];
+        assert_eq!((&reader).read(&mut buf).unwrap(), 10);
+        assert_eq!(&buf[..10], b"0123456789");
+        // Larger than the capacity: a prefix of the capacity.
+        let big = pattern(25);
+        assert!(matches!(poll_write(&writer, &big), Poll::Ready(Ok(10))));
+        assert_eq!((&reader).read(&mut buf).unwrap(), 10);
+        assert_eq!(&buf[..10], &big[..10]);
+        // A gather is one write, whole too.
+        let mut cx = Context::from_waker(Waker::noop());
+        let parts = [IoSlice::new(b"ab"), IoSlice::new(b"cde")];
+        let n = tokio::io::AsyncWrite::poll_write_vectored(Pin::new(&mut &writer), &mut cx, &parts);
+        assert!(matches!(n, Poll::Ready(Ok(5))), "{n:?}");
+        assert_eq!((&reader).read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"abcde");
+    });
+}
+
+/// `consumed()` waits until readers took every byte accepted before it, and
+/// fails if the read half closes with some unread.
+#[test]
+fn consumed_waits_for_readers() {
+    bounded("buffered_consumed", BOUND_SECS, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (reader, writer) = buffered_pipe(1 << 20);
+        (&writer).write_all(&pattern(100_000)).unwrap();
+        let r = thread::spawn(move || {
+            let got = read_n(&reader, 100_000);
+            (got, reader)
+        });
+        rt.block_on(async { tokio::time::timeout(PROMPT, writer.consumed()).await })
+            .expect("consumed returned once the reader took everything")
+            .unwrap();
+        let (got, reader) = r.join().unwrap();
+        assert_eq!(got, pattern(100_000));
+        // Unread bytes and a read half's close: the error.
+        (&writer).write_all(b"never read").unwrap();
+        let mut consumed = std::pin::pin!(writer.consumed());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(consumed.as_mut().poll(&mut cx).is_pending());
+        reader.close();
+        match consumed.as_mut().poll(&mut cx) {
+            Poll::Ready(Err(e)) => assert!(gopipe::is_closed_pipe(&e), "{e:?}"),
+            other => panic!("consumed after the read half's close: {other:?}"),
+        }
+    });
+}
+
+/// Half-close on a buffered connection: the peer reads the rest, then end
+/// of file, while the other direction goes on.
+#[test]
+fn shutdown_write_lets_the_peer_read_the_rest() {
+    bounded("buffered_half_close", BOUND_SECS, || {
+        let (a, b) = buffered_duplex(1024);
+        (&a).write_all(b"request").unwrap();
+        a.shutdown(Shutdown::Write).unwrap();
+        let mut req = Vec::new();
+        (&b).read_to_end(&mut req).unwrap();
+        assert_eq!(req, b"request");
+        (&b).write_all(b"response").unwrap();
+        drop(b);
+        let mut resp = Vec::new();
+        (&a).read_to_end(&mut resp).unwrap();
+        assert_eq!(resp, b"response");
+    });
+}
+
+/// Both ends of a buffered connection write before they read (a deadlock
+/// on `duplex()`), from blocking threads.
+#[test]
+fn both_ends_write_first() {
+    bounded("buffered_both_write", BOUND_SECS, || {
+        let (a, b) = buffered_duplex(64 << 10);
+        let hello = pattern(40 << 10);
+        let expected = hello.clone();
+        let t = thread::spawn(move || {
+            (&b).write_all(&hello).unwrap();
+            let mut got = vec![0; 40 << 10];
+            (&b).read_exact(&mut got).unwrap();
+            got
+        });
+        (&a).write_all(&expected).unwrap();
+        let mut got = vec![0; 40 << 10];
+        (&a).read_exact(&mut got).unwrap();
+        assert_eq!(got, expected);
+        assert_eq!(t.join().unwrap(), expected);
+    });
+}
+
+/// Deadlines on a buffered connection apply to a write already blocked for
+/// room.
+#[test]
+fn a_deadline_reaches_a_write_blocked_for_room() {
+    bounded("buffered_conn_deadline", BOUND_SECS, || {
+        let (a, _b) = buffered_duplex(4);
+        let a2 = a.clone();
+        let w = thread::Builder::new()
+            .name("buf-deadline-w".into())
+            .spawn(move || (&a2).write(b"0123456789"))
+            .unwrap();
+        // The write blocks once the 4 bytes are in; move the deadline in.
+        wait_asleep(&["buf-deadline-w"]);
+        a.set_write_deadline(Some(Instant::now())).unwrap();
+        let (res, took) = within(PROMPT, move || w.join().unwrap()).expect("the deadline woke it");
+        assert!(took < PROMPT);
+        assert_eq!(res.unwrap(), 4, "exactly the bytes accepted");
+    });
+}
+
+/// `buffered_pipe(0)` is the unbuffered pipe: a write waits for a reader.
+#[test]
+fn capacity_zero_is_unbuffered() {
+    bounded("buffered_zero", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(0);
+        writer
+            .set_write_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        assert_timed_out(&(&writer).write(b"x"), "no reader, no buffer");
+        let (c, d) = buffered_duplex(0);
+        c.set_write_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        assert_timed_out(&(&c).write(b"x"), "no reader, no buffer");
+        drop((reader, d));
+    });
+}
+
+/// Threads and tasks in any mix: a task writes and a thread reads, and a
+/// thread writes and a task reads, through one buffered pipe each; every
+/// byte arrives once, in order.
+#[test]
+fn threads_and_tasks_mix() {
+    bounded("buffered_mix", BOUND_SECS, || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let data = pattern(3 << 20);
+        // Task -> thread.
+        let (reader, mut writer) = buffered_pipe(64 << 10);
+        let d = data.clone();
+        let task = rt.spawn(async move {
+            for chunk in d.chunks(1000) {
+                tokio::io::AsyncWriteExt::write_all(&mut writer, chunk)
+                    .await
+                    .unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        (&reader).read_to_end(&mut got).unwrap();
+        assert_eq!(got, data);
+        rt.block_on(task).unwrap();
+        // Thread -> task.
+        let (mut reader, writer) = buffered_pipe(64 << 10);
+        let d = data.clone();
+        let t = thread::spawn(move || {
+            for chunk in d.chunks(1000) {
+                (&writer).write_all(chunk).unwrap();
+            }
+        });
+        let got = rt.block_on(async move {
+            let mut got = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut got)
+                .await
+                .unwrap();
+            got
+        });
+        assert_eq!(got, data);
+        t.join().unwrap();
+    });
+}
+
+/// The zero-copy calls on a buffered pipe: `write_to` drains every buffered
+/// byte into a sink (joining writes), `read_from` fills the buffer from a
+/// source, and a large `write_vectored` is one write, never interleaved.
+#[test]
+fn zero_copy_calls_on_a_buffered_pipe() {
+    bounded("buffered_zero_copy", BOUND_SECS, || {
+        let data = pattern(1 << 20);
+        let (reader, writer) = buffered_pipe(10_000);
+        let d = data.clone();
+        let w = thread::spawn(move || {
+            let n = writer
+                .read_from(&mut io::Cursor::new(&d[..1 << 19]))
+                .unwrap();
+            let parts = [
+                IoSlice::new(&d[1 << 19..3 << 18]),
+                IoSlice::new(&d[3 << 18..]),
+            ];
+            let mut sent = n as usize;
+            while sent < d.len() {
+                // Skip what went already.
+                let mut skip = sent - (1 << 19);
+                let rest: Vec<IoSlice<'_>> = parts
+                    .iter()
+                    .filter_map(|p| {
+                        if skip >= p.len() {
+                            skip -= p.len();
+                            None
+                        } else {
+                            let s = IoSlice::new(&p[skip..]);
+                            skip = 0;
+                            Some(s)
+                        }
+                    })
+                    .collect();
+                sent += (&writer).write_vectored(&rest).unwrap();
+            }
+            n
+        });
+        let mut sink = Vec::new();
+        assert_eq!(reader.write_to(&mut sink).unwrap(), data.len() as u64);
+        assert_eq!(w.join().unwrap(), 1 << 19);
+        assert_eq!(sink, data);
+    });
+}
