@@ -108,6 +108,7 @@ mutant_names=(
   lock-wait-no-second-try
   lock-wait-no-close-look
   displaced-waker-dropped
+  displaced-waker-woken
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -182,7 +183,8 @@ declare -A mutant_tests=(
   [take-back-skips-stage-bell]="async:take_back_racing_consumed"
   [lock-wait-no-second-try]="async:task_waits_for_write_side_held_by_thread"
   [lock-wait-no-close-look]="async:task_waits_for_write_side_held_during_a_sink"
-  [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled"
+  [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
+  [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
 )
 
 mutant_patch() {
@@ -589,10 +591,18 @@ EOF
     ;;
     displaced-waker-dropped) cat <<'EOF'
 # A task polling through a handle whose place holds another task's waker
-# drops that waker instead of keeping it in the displaced queue: the other
-# task, still waiting, is never woken.
-sub(TASKS, '                list.displaced.push_back(old);\n',
-    '                drop(old);\n')
+# drops that waker (after the lock) instead of keeping it displaced: the
+# other task, still waiting, is never woken.
+sub(TASKS, '                other = list.displace(key(place, &old), old);\n',
+    '                other = Some(old);\n')
+EOF
+    ;;
+    displaced-waker-woken) cat <<'EOF'
+# A task polling through a handle whose place holds another task's waker
+# wakes that waker as it pushes it out (issue 24's busy loop: the woken task
+# polls again and pushes out the next): a wake-up on an idle pipe.
+sub(TASKS, '                other = list.displace(key(place, &old), old);\n',
+    '                old.wake_by_ref();\n                other = list.displace(key(place, &old), old);\n')
 EOF
     ;;
     *) return 1 ;;
