@@ -115,6 +115,7 @@ mutant_names=(
   buffered-write-frees-write-side-for-room
   buffered-write-close-discards
   buffered-take-skips-room-bell
+  displaced-waker-woken
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -189,7 +190,6 @@ declare -A mutant_tests=(
   [take-back-skips-stage-bell]="async:take_back_racing_consumed"
   [lock-wait-no-second-try]="async:task_waits_for_write_side_held_by_thread"
   [lock-wait-no-close-look]="async:task_waits_for_write_side_held_during_a_sink"
-  [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled"
   [claim-end-rings-one]="claims:claim_end_wakes_two_waiting_readers"
   [sink-call-frees-room-silently]="claims:sink_call_frees_room_for_a_waiting_task_write"
   [ticket-after-look]="claims:claim_end_wakes_two_waiting_readers"
@@ -197,6 +197,8 @@ declare -A mutant_tests=(
   [buffered-write-frees-write-side-for-room]="buffered:task_and_thread_writer_on_one_full_buffer"
   [buffered-write-close-discards]="buffered:half_close_with_bytes_buffered"
   [buffered-take-skips-room-bell]="buffered:buffered_reader_drains_while_writer_refills_and_closes"
+  [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
+  [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
 )
 
 mutant_patch() {
@@ -655,10 +657,18 @@ EOF
     ;;
     displaced-waker-dropped) cat <<'EOF'
 # A task polling through a handle whose place holds another task's waker
-# drops that waker instead of keeping it in the displaced queue: the other
-# task, still waiting, is never woken.
-sub(TASKS, '                list.displaced.push_back(old);\n',
-    '                drop(old);\n')
+# drops that waker (after the lock) instead of keeping it displaced: the
+# other task, still waiting, is never woken.
+sub(TASKS, '                other = list.displace(key(place, &old), old);\n',
+    '                other = Some(old);\n')
+EOF
+    ;;
+    displaced-waker-woken) cat <<'EOF'
+# A task polling through a handle whose place holds another task's waker
+# wakes that waker as it pushes it out (issue 24's busy loop: the woken task
+# polls again and pushes out the next): a wake-up on an idle pipe.
+sub(TASKS, '                other = list.displace(key(place, &old), old);\n',
+    '                old.wake_by_ref();\n                other = list.displace(key(place, &old), old);\n')
 EOF
     ;;
     *) return 1 ;;

@@ -1180,12 +1180,12 @@ fn checker_rejects_bad_async_gathers() {
 #[test]
 fn checker_rejects_piled_up_wakers() {
     let (script, mut log) = known_log();
-    let bound = script::TASK_BELLS * (1 + script::SHARED_HANDLE_WAKERS);
+    let bound = script::TASK_BELLS * 2;
     log.wakers.push(WakerLook {
         t: 0,
         index: Some(1),
         held: bound,
-        places: 1,
+        places: 2,
     });
     let summary = check(&script, &log).expect("at the bound");
     assert_eq!(summary.max_wakers, bound as u64);

@@ -581,7 +581,7 @@ fn one_task_cancelled(same: bool) {
 /// thread writes `ab` and drops its writer. When B registered first, A's
 /// registration pushed B's waker out of the place (into `displaced`), and
 /// the write's ring (or the close's) must still wake B: B gets `ab`, then end
-/// of file. Guards the displaced queue in `TaskBells::register`: mutant
+/// of file. Guards the displaced wakers in `TaskBells::register`: mutant
 /// `displaced-waker-dropped`.
 #[test]
 fn two_tasks_one_half_one_cancelled() {
@@ -596,5 +596,77 @@ fn two_tasks_one_half_one_cancelled() {
 fn two_tasks_two_clones_one_cancelled() {
     model("two_tasks_two_clones_one_cancelled", || {
         one_task_cancelled(false);
+    });
+}
+
+/// A task's waker that counts its wake-ups, in a std atomic (outside what
+/// loom tracks).
+struct Wakes(AtomicUsize);
+
+impl std::task::Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// (l) Three tasks read through the same `&PipeReader` (one place in the
+/// waker lists for all), each polling once with a waker of its own: two on
+/// threads, one on the main thread, in every order. Nothing is written:
+/// each poll is `Pending`, and no waker is woken (taking the place from
+/// another task neither wakes nor drops that task's waker: an idle pipe
+/// leaves every task asleep). Then a task stages `abc`: every waker is woken
+/// exactly once, the three tasks poll again and get `abc` between them, and
+/// the pipe holds no waker. Guards the displaced wakers in
+/// `TaskBells::register`: mutants `displaced-waker-woken` (the busy loop of
+/// issue 24: a wake-up on an idle pipe) and `displaced-waker-dropped` (a
+/// waker never woken).
+#[test]
+fn three_tasks_one_half_idle_then_written() {
+    model("three_tasks_one_half_idle_then_written", || {
+        let (reader, writer) = gopipe::pipe();
+        let reader = Arc::new(reader);
+        let wakes: Vec<Arc<Wakes>> = (0..3)
+            .map(|_| Arc::new(Wakes(AtomicUsize::new(0))))
+            .collect();
+        let poll_once = |reader: &gopipe::PipeReader, wakes: &Arc<Wakes>| {
+            let waker = std::task::Waker::from(Arc::clone(wakes));
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut buf = [0u8; 1];
+            let got = poll_read(reader, &mut cx, &mut buf);
+            assert!(got.is_pending(), "{got:?}");
+        };
+        let threads: Vec<_> = wakes[..2]
+            .iter()
+            .map(|wakes| {
+                let (reader, wakes) = (Arc::clone(&reader), Arc::clone(wakes));
+                thread::spawn(move || poll_once(&reader, &wakes))
+            })
+            .collect();
+        poll_once(&reader, &wakes[2]);
+        for t in threads {
+            t.join().unwrap();
+        }
+        let woken: Vec<usize> = wakes.iter().map(|w| w.0.load(Ordering::Relaxed)).collect();
+        assert_eq!(woken, [0, 0, 0], "woken on an idle pipe");
+        assert_eq!(writer.__task_wakers_held(), 3);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let wrote = poll_write(&writer, &mut cx, b"abc");
+        assert!(matches!(wrote, Poll::Ready(Ok(3))), "{wrote:?}");
+        let woken: Vec<usize> = wakes.iter().map(|w| w.0.load(Ordering::Relaxed)).collect();
+        assert_eq!(
+            woken,
+            [1, 1, 1],
+            "each waiting task woken once by the write"
+        );
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let mut buf = [0u8; 1];
+            let read = poll_read(&reader, &mut cx, &mut buf);
+            assert!(matches!(read, Poll::Ready(Ok(1))), "{read:?}");
+            got.push(buf[0]);
+        }
+        got.sort_unstable();
+        assert_eq!(got, b"abc");
+        assert_eq!(writer.__task_wakers_held(), 0);
     });
 }

@@ -1,5 +1,6 @@
-//! The tasks waiting on each doorbell: one waker per handle that polled
-//! ([`TaskSlot`]), so that cancelled operations never pile up, and the rule
+//! The tasks waiting on each doorbell: one waker per task per handle that
+//! polled ([`TaskSlot`]), so that cancelled operations never pile up and
+//! tasks sharing a handle all sleep until their bell rings, and the rule
 //! every async wait follows ([`TaskBells`]).
 
 use super::signals::{Bell, BELLS};
@@ -21,13 +22,70 @@ impl TaskSlot {
     }
 }
 
-/// How many wakers a bell keeps for tasks that polled through a handle whose
-/// place another task took since (several tasks sharing one `&PipeReader`):
-/// past this the oldest is woken and dropped (it polls again and takes its
-/// place back if it still waits).
-const SHARED_HANDLE_WAKERS: usize = 4;
+/// A waker's identity (its data and vtable pointers, what
+/// [`Waker::will_wake`](std::task::Waker::will_wake) compares) with the place
+/// it polled through: a displaced waker's key.
+type Key = (usize, usize, usize);
 
-/// One bell's wakers.
+/// The key of `waker` polling through `place`.
+fn key(place: usize, waker: &std::task::Waker) -> Key {
+    (
+        place,
+        waker.data() as usize,
+        waker.vtable() as *const _ as usize,
+    )
+}
+
+/// Hashes a [`Key`] (three words, none chosen by an attacker: addresses in
+/// this process) with one multiply per word; deterministic, so that a loom
+/// model runs the same way each time.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// One bell's wakers: per place, the waker of the task that last polled
+/// through it (`listed`), and the wakers of other tasks that polled through
+/// the same place and were pushed out of it since (`displaced`, several tasks
+/// sharing one `&PipeReader`).
+///
+/// Invariants (under the list's lock):
+/// - `at[place]` is the index in `listed` of `place`'s entry plus one, `0`
+///   when it has none; each place has at most one entry;
+/// - `index` maps each key of `displaced` to its index there, and holds
+///   nothing else; a key is in `displaced` at most once;
+/// - a waker listed under a place is not also displaced under it (a task's
+///   wakers for one place are one entry).
+///
+/// So a bell holds at most one waker for each (place, waker identity) that
+/// registered since the bell last rang (a ring takes and wakes them all),
+/// and gives a place's back when its handle drops (`TaskBells::release`);
+/// `index` keeps its capacity across rings (the most wakers displaced at
+/// once). A task polls with one
+/// waker on every executor in common use (tokio, smol, async-std, futures'
+/// executors and `FuturesUnordered` all give a task the same waker each
+/// poll), so that is one waker per task waiting per place; a task that wraps
+/// its waker into a fresh one at every poll counts once per `Pending` poll
+/// through a place another waker took since, until the bell rings or the
+/// handle drops.
 #[derive(Default)]
 struct Wakers {
     /// The listed wakers, with the place each is listed under.
@@ -35,8 +93,11 @@ struct Wakers {
     /// Per place, its index in `listed` plus one (`0`: nothing listed).
     at: Vec<usize>,
     /// Wakers pushed out of their place by another task polling through the
-    /// same handle, oldest first; at most [`SHARED_HANDLE_WAKERS`].
-    displaced: std::collections::VecDeque<std::task::Waker>,
+    /// same handle: they may still wait, and are kept until the bell rings
+    /// (never woken early: an idle pipe wakes nobody).
+    displaced: Vec<(Key, std::task::Waker)>,
+    /// Where each key of `displaced` is.
+    index: std::collections::HashMap<Key, usize, std::hash::BuildHasherDefault<KeyHasher>>,
 }
 
 impl Wakers {
@@ -55,16 +116,46 @@ impl Wakers {
         }
         Some(waker)
     }
+
+    /// Keeps `waker`, pushed out of place `key.0`, until the bell rings;
+    /// returns the waker it replaces (none, by the invariants).
+    fn displace(&mut self, key: Key, waker: std::task::Waker) -> Option<std::task::Waker> {
+        match self.index.get(&key) {
+            Some(&i) => Some(std::mem::replace(&mut self.displaced[i].1, waker)),
+            None => {
+                self.index.insert(key, self.displaced.len());
+                self.displaced.push((key, waker));
+                None
+            }
+        }
+    }
+
+    /// Takes the waker displaced under `key`, if any (its task takes its
+    /// place back).
+    fn undisplace(&mut self, key: &Key) -> Option<std::task::Waker> {
+        let i = self.index.remove(key)?;
+        Some(self.take_displaced(i))
+    }
+
+    /// Takes `displaced[i]`, whose key is already out of `index`.
+    fn take_displaced(&mut self, i: usize) -> std::task::Waker {
+        let (_, waker) = self.displaced.swap_remove(i);
+        if let Some(&(moved, _)) = self.displaced.get(i) {
+            self.index.insert(moved, i);
+        }
+        waker
+    }
 }
 
-/// The tasks waiting on each doorbell: one waker per place ([`TaskSlot`]) per
-/// bell, so that operations that returned `Pending` and were then dropped
-/// (their state lives in the caller's future, which cannot tell the pipe)
-/// never pile up: the next `Pending` poll through the same handle replaces
-/// its waker. A pipe holds at most one waker per bell for each handle that
-/// polled and each writer handle whose `consumed` waited, plus
-/// [`SHARED_HANDLE_WAKERS`] per bell;
-/// registering costs the same however many tasks wait.
+/// The tasks waiting on each doorbell: per bell, one waker per task per place
+/// ([`TaskSlot`]), so that operations that returned `Pending` and were then
+/// dropped (their state lives in the caller's future, which cannot tell the
+/// pipe) never pile up: the next `Pending` poll of the same task through the
+/// same handle replaces its waker. Tasks sharing one handle each keep theirs
+/// (see [`Wakers`] for the exact bound): none is woken before its bell
+/// rings, so an idle pipe leaves every task asleep however many share a
+/// handle. Registering costs the same however many tasks wait (one hash map
+/// look-up more when tasks share the handle).
 ///
 /// # The rule every async wait follows
 ///
@@ -142,12 +233,29 @@ impl TaskBells {
             0 => return,
             n => n - 1,
         };
+        // No future polls through the slot's handle any more (each borrows
+        // it), so the wakers displaced from its place are not needed either.
         let mut dropped = Vec::new();
         for (bell, list) in self.lists.iter().enumerate() {
             let mut list = list.lock();
+            let before = dropped.len();
             if let Some(waker) = list.unlist(place) {
-                self.count[bell].fetch_sub(1, Ordering::SeqCst);
                 dropped.push(waker);
+            }
+            let mut i = 0;
+            while i < list.displaced.len() {
+                let key = list.displaced[i].0;
+                if key.0 == place {
+                    list.index.remove(&key);
+                    dropped.push(list.take_displaced(i));
+                } else {
+                    i += 1;
+                }
+            }
+            if dropped.len() > before {
+                // ORDERING: under the lock, so the count never drops below
+                // the wakers held.
+                self.count[bell].fetch_sub(dropped.len() - before, Ordering::SeqCst);
             }
         }
         self.places.lock().0.push(place);
@@ -163,7 +271,7 @@ impl TaskBells {
         let fresh = waker.clone();
         let mut list = self.lists[bell as usize].lock();
         let mut spare = None;
-        let mut evicted = None;
+        let mut other = None;
         let before = list.len();
         match list.at.get(place).copied().unwrap_or(0) {
             0 => {
@@ -173,15 +281,20 @@ impl TaskBells {
                 list.listed.push((place, fresh));
                 let i = list.listed.len();
                 list.at[place] = i;
+                if !list.displaced.is_empty() {
+                    spare = list.undisplace(&key(place, waker));
+                }
             }
             i if list.listed[i - 1].1.will_wake(waker) => spare = Some(fresh),
             i => {
                 let old = std::mem::replace(&mut list.listed[i - 1].1, fresh);
-                // Another task polled through the same handle: keep the one it
-                // pushed out for a while (both may still wait).
-                list.displaced.push_back(old);
-                if list.displaced.len() > SHARED_HANDLE_WAKERS {
-                    evicted = list.displaced.pop_front();
+                // Another task (or the same with another waker) polled
+                // through the same handle: keep the one it pushed out until
+                // the bell rings, in place of that waker's older entry, and
+                // take this task's own entry back (it is listed now).
+                other = list.displace(key(place, &old), old);
+                if list.displaced.len() > 1 {
+                    spare = list.undisplace(&key(place, waker));
                 }
             }
         }
@@ -197,10 +310,7 @@ impl TaskBells {
         drop(list);
         loom_sc_fence();
         drop(spare);
-        // Woken, not lost: if it still waits it polls again.
-        if let Some(waker) = evicted {
-            waker.wake();
-        }
+        drop(other);
     }
 
     /// Whether any task waits on `bell`.
@@ -247,8 +357,9 @@ impl TaskBells {
             std::mem::take(&mut list.listed)
         };
         let displaced = if list.displaced.is_empty() {
-            std::collections::VecDeque::new()
+            Vec::new()
         } else {
+            list.index.clear();
             std::mem::take(&mut list.displaced)
         };
         for &(place, _) in one.iter().chain(&listed) {
@@ -264,7 +375,7 @@ impl TaskBells {
         for (_, waker) in one.into_iter().chain(listed) {
             waker.wake();
         }
-        for waker in displaced {
+        for (_, waker) in displaced {
             waker.wake();
         }
     }

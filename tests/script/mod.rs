@@ -42,9 +42,13 @@
 //!   it returned were unread, and is never `Pending` once the read half's
 //!   close had returned;
 //! - after each operation of a writer thread, the pipe holds at most
-//!   [`TASK_BELLS`] wakers for each handle that polled and each writer
-//!   handle whose `consumed` (or flush) waited, plus [`SHARED_HANDLE_WAKERS`]
-//!   a bell: dropped `Pending` futures do not pile up wakers.
+//!   [`TASK_BELLS`] wakers for each (place, waker) pair a live handle's async
+//!   operations polled through (the interpreter's executor makes a fresh
+//!   waker for each operation, so one pair per operation through a handle,
+//!   and one more per `consumed` or flush through its writer handle's place
+//!   for them), as the engine promises: a waker pushed out of its place by
+//!   another is kept until its bell rings, and a handle's drop gives back
+//!   every waker that polled through it.
 //!
 //! Every thread ends by dropping its handles, so once all threads are done both
 //! halves are closed and nothing can block for ever on a correct pipe; a
@@ -1592,17 +1596,14 @@ impl Half for PipeReader {
 /// a place in them holds at most one waker per bell.
 pub(crate) const TASK_BELLS: usize = 6;
 
-/// How many wakers a bell keeps at most for tasks pushed out of their
-/// handle's place by another task polling through it (`SHARED_HANDLE_WAKERS`
-/// in `src/sync/tasks.rs`); the interpreter's executor makes a fresh waker for
-/// each operation, so a handle's next operation pushes out the waker a
-/// dropped one left.
-pub(crate) const SHARED_HANDLE_WAKERS: usize = 4;
-
-/// Counts, from above, the places in the pipe's task lists a run's handles
-/// may hold: one per handle that polled, and one more per writer handle
-/// whose `consumed` futures polled (its place for them), each counted before
-/// the first poll that may take it and uncounted after the handle's drop.
+/// Counts, from above, the (place, waker) pairs the pipe's task lists may
+/// hold a waker for (`Wakers` in `src/sync/tasks.rs`: one a bell for each
+/// waker that polled through a place, until the bell rings or the place's
+/// handle drops): the interpreter's executor makes a fresh waker for each
+/// operation, so one per async operation through a handle, and one more per
+/// `consumed` (or flush) through its writer handle's place for them, each
+/// counted before the operation polls and uncounted after the handle's
+/// drop.
 #[derive(Default)]
 pub(crate) struct Places {
     /// Places counted and not yet uncounted.
@@ -1646,8 +1647,8 @@ pub(crate) struct WakerLook {
     pub(crate) index: Option<usize>,
     /// What `__task_wakers_held` returned.
     pub(crate) held: usize,
-    /// The most places the run's handles and `consumed` futures can have
-    /// held meanwhile (see [`Places`]).
+    /// The most (place, waker) pairs the run's handles and `consumed`
+    /// futures can have held wakers for meanwhile (see [`Places`]).
     pub(crate) places: usize,
 }
 
@@ -1663,9 +1664,9 @@ fn worker<H: Half>(
     places: Arc<Places>,
 ) -> (Vec<Record>, Vec<WakerLook>) {
     let mut handles = vec![first];
-    // Per handle, whether its place was counted in `places` (before its
-    // first async operation), and its place for `consumed` futures.
-    let mut counted = vec![(false, false)];
+    // Per handle, the pairs counted in `places` for its place (one per
+    // async operation) and for its place for `consumed` futures.
+    let mut counted = vec![(0u32, 0u32)];
     let mut looks = Vec::new();
     let mut records = Vec::with_capacity(ops.len() + 4);
     let mut k = 0;
@@ -1679,10 +1680,8 @@ fn worker<H: Half>(
         }
         if op.is_async() && !handles.is_empty() {
             let last = counted.len() - 1;
-            if !counted[last].0 {
-                counted[last].0 = true;
-                places.count();
-            }
+            counted[last].0 += 1;
+            places.count();
             // A writer handle's place for its `consumed` futures (a flush
             // waits through one too); `poll_consumed` uses the handle's.
             let waits = H::SIDE == Side::Write
@@ -1694,8 +1693,8 @@ fn worker<H: Half>(
                             ..
                         }
                 );
-            if waits && !counted[last].1 {
-                counted[last].1 = true;
+            if waits {
+                counted[last].1 += 1;
                 places.count();
             }
         }
@@ -1730,7 +1729,7 @@ fn worker<H: Half>(
                     Outcome::Done
                 });
                 handles.extend(clone);
-                counted.push((false, false));
+                counted.push((0, 0));
             }
             Op::Drop => {
                 let mut handle = handles.pop();
@@ -1739,7 +1738,7 @@ fn worker<H: Half>(
                     Outcome::Done
                 });
                 let (main, consumed) = counted.pop().unwrap_or_default();
-                for _ in 0..u8::from(main) + u8::from(consumed) {
+                for _ in 0..main + consumed {
                     places.uncount();
                 }
             }
@@ -1840,7 +1839,7 @@ fn worker<H: Half>(
         drop(handle);
         let end = clock.tick();
         let (main, consumed) = counted.pop().unwrap_or_default();
-        for _ in 0..u8::from(main) + u8::from(consumed) {
+        for _ in 0..main + consumed {
             places.uncount();
         }
         records.push(Record {
@@ -3067,19 +3066,18 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks the writers' looks at the wakers the pipe held: at most one per
-    /// bell for each place a handle that polled or a `consumed` future can
-    /// have held meanwhile, plus [`SHARED_HANDLE_WAKERS`] per bell (wakers
-    /// pushed out of their handle's place), as the engine promises; dropped
-    /// `Pending` futures must not pile up more.
+    /// bell for each (place, waker) pair the live handles' async operations
+    /// polled through (see [`Places`]), as the engine promises; dropped
+    /// `Pending` futures must not pile up more, and a handle's drop must give
+    /// back the wakers that polled through it.
     fn check_wakers(&mut self) -> Result<(), String> {
         for look in &self.log.wakers {
-            let bound = TASK_BELLS * (look.places + SHARED_HANDLE_WAKERS);
+            let bound = TASK_BELLS * look.places;
             if look.held > bound {
                 let at = look.index.map_or("end".into(), |i| i.to_string());
                 return Err(format!(
                     "W{} after #{at}: the pipe held {} task wakers, more than {bound} \
-                     ({} places at most, {TASK_BELLS} bells, {SHARED_HANDLE_WAKERS} \
-                     pushed-out wakers a bell)",
+                     ({} (place, waker) pairs at most, {TASK_BELLS} bells)",
                     look.t, look.held, look.places
                 ));
             }
