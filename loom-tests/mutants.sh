@@ -99,8 +99,8 @@ mutant_names=(
   drain-sink-under-ring-lock
   drain-claim-not-seen
   read-from-fills-lend
-  read-from-counts-cut-write-whole
-  read-from-hides-count
+  read-from-cut-returns-count
+  read-from-precheck-returns-count
   closed-read-ignores-claim
   claim-end-rings-nobody
   full-stage-write-no-second-look
@@ -182,8 +182,8 @@ declare -A mutant_tests=(
   [drain-sink-under-ring-lock]="zero_copy:write_to_sink_on_staged_bytes_holds_no_lock"
   [drain-claim-not-seen]="zero_copy:write_to_sink_on_staged_bytes_holds_no_lock"
   [read-from-fills-lend]="zero_copy:read_deadline_holds_while_read_from_reads_its_source"
-  [read-from-counts-cut-write-whole]="zero_copy:read_from_cut_short_returns_its_exact_count"
-  [read-from-hides-count]="zero_copy:read_from_into_lent_buffer_racing_read_deadline"
+  [read-from-cut-returns-count]="zero_copy:read_from_cut_short_returns_the_close"
+  [read-from-precheck-returns-count]="zero_copy:read_from_into_lent_buffer_racing_read_deadline"
   [closed-read-ignores-claim]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
   [claim-end-rings-nobody]="zero_copy:closed_pipe_read_waits_for_a_drain_claim"
   [full-stage-write-no-second-look]="async:async_write_on_full_stage_racing_read_close"
@@ -293,8 +293,8 @@ EOF
     ;;
     empty-write-skips-rendezvous) cat <<'EOF'
 # An empty write returns Ok(0) at once instead of meeting a reader.
-sub(WRITE, '    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n',
-    '    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n        if buf.is_empty() {\n            return Ok(0);\n        }\n')
+sub(WRITE, '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {\n',
+    '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {\n        if buf.is_empty() {\n            return Ok(0);\n        }\n')
 EOF
     ;;
     every-writer-drop-closes) cat <<'EOF'
@@ -538,23 +538,25 @@ EOF
 # The old fill-from-source (issue 17): read_from claims a waiting reader's
 # lent buffer and runs its source straight into it, so the reader waits for
 # the source whatever its deadline or a close.
-sub(WRITE, '    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n',
-    '    /// Mutant: the old fill-from-source.\n    pub(crate) fn mutant_fill(&self, sh: &PipeState, r: &mut dyn io::Read, deadline: Deadline) -> Option<io::Result<usize>> {\n        let state = &self.slot.state;\n        if state.load(Ordering::SeqCst) < LENT_MIN || !self.stage.is_empty() {\n            return None;\n        }\n        let _held = match self.hold(sh, deadline) {\n            Ok(held) => held,\n            Err(e) => return Some(Err(e)),\n        };\n        let lent = state.load(Ordering::SeqCst);\n        if lent < LENT_MIN || !self.stage.is_empty()\n            || state.compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_err()\n        {\n            return None;\n        }\n        let lend = unsafe { &*(lent as *const Lend) };\n        let view = lend.buf.with_mut(|v| unsafe { *v });\n        let got = if view.len == 0 {\n            Ok(0)\n        } else {\n            r.read(unsafe { std::slice::from_raw_parts_mut(view.ptr, view.len) })\n        };\n        let n = *got.as_ref().unwrap_or(&0);\n        state.store(EMPTY, Ordering::SeqCst);\n        lend.answer(n);\n        sh.signals.notify(Bell::Filled);\n        sh.signals.notify_threads(Bell::Offer);\n        if view.len == 0 {\n            return None;\n        }\n        Some(got)\n    }\n\n    pub(crate) fn write(\n        &self,\n        sh: &PipeState,\n        buf: &[u8],\n        deadline: Deadline,\n    ) -> io::Result<usize> {\n')
+sub(WRITE, '    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {\n',
+    '    /// Mutant: the old fill-from-source.\n    pub(crate) fn mutant_fill(&self, sh: &PipeState, r: &mut dyn io::Read, deadline: Deadline) -> Option<io::Result<usize>> {\n        let state = &self.slot.state;\n        if state.load(Ordering::SeqCst) < LENT_MIN || !self.stage.is_empty() {\n            return None;\n        }\n        let _held = match self.hold(sh, deadline) {\n            Ok(held) => held,\n            Err(e) => return Some(Err(e)),\n        };\n        let lent = state.load(Ordering::SeqCst);\n        if lent < LENT_MIN || !self.stage.is_empty()\n            || state.compare_exchange(lent, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_err()\n        {\n            return None;\n        }\n        let lend = unsafe { &*(lent as *const Lend) };\n        let view = lend.buf.with_mut(|v| unsafe { *v });\n        let got = if view.len == 0 {\n            Ok(0)\n        } else {\n            r.read(unsafe { std::slice::from_raw_parts_mut(view.ptr, view.len) })\n        };\n        let n = *got.as_ref().unwrap_or(&0);\n        state.store(EMPTY, Ordering::SeqCst);\n        lend.answer(n);\n        sh.signals.notify(Bell::Filled);\n        sh.signals.notify_threads(Bell::Offer);\n        if view.len == 0 {\n            return None;\n        }\n        Some(got)\n    }\n\n    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {\n')
 sub(ZC, "            if own.is_empty() {\n                own = vec![0; OWN];\n            }\n",
     "            #[allow(irrefutable_let_patterns)]\n            if let Engine::Rendezvous(e) = &self.engine {\n                match e.mutant_fill(self, &mut *r, self.write_deadline()) {\n                    Some(Ok(0)) => return Ok(total),\n                    Some(Ok(n)) => {\n                        total += n as u64;\n                        continue;\n                    }\n                    Some(Err(e)) => return Err(e),\n                    None => {}\n                }\n            }\n            if own.is_empty() {\n                own = vec![0; OWN];\n            }\n")
 EOF
     ;;
-    read-from-counts-cut-write-whole) cat <<'EOF'
-# read_from counts a write cut short as if readers got all of it.
-sub(ZC, '                Ok(k) => return Ok(total + k as u64),\n',
-    '                Ok(_) => return Ok(total + n as u64),\n')
+    read-from-cut-returns-count) cat <<'EOF'
+# The old contract (issue 17): a write cut short ends read_from with Ok and
+# the bytes readers got over the call, not with the cut's error (issue 24).
+sub(ZC, '            total += self.write_or_cut(&own[..n]).map_err(|cut| cut.err)? as u64;\n',
+    '            match self.write_or_cut(&own[..n]) {\n                Ok(k) => total += k as u64,\n                Err(cut) if total + cut.taken as u64 > 0 => return Ok(total + cut.taken as u64),\n                Err(cut) => return Err(cut.err),\n            }\n')
 EOF
     ;;
-    read-from-hides-count) cat <<'EOF'
-# read_from returns the error of a cut write with nothing delivered although
-# earlier writes of the call were (the old behaviour): the count is lost.
-sub(ZC, '                Err(_) if total > 0 => return Ok(total),\n',
-    '')
+    read-from-precheck-returns-count) cat <<'EOF'
+# The old contract (issue 17): a close that read_from finds before its next
+# read of the source ends it with Ok and the bytes delivered so far, not
+# with the close (issue 24).
+sub(ZC, '            if self.signals.is_closed() {\n                return Err(self.write_close_error());\n            }\n',
+    '            if self.signals.is_closed() {\n                return if total > 0 { Ok(total) } else { Err(self.write_close_error()) };\n            }\n')
 EOF
     ;;
     closed-read-ignores-claim) cat <<'EOF'
@@ -595,8 +597,8 @@ EOF
     buffered-write-frees-write-side-for-room) cat <<'EOF'
 # A buffered pipe's blocking write gives the write side up while it waits
 # for room, so another write can come between its pieces.
-sub(STAGING, '                Accepted::NoRoom => {\n                    if let Err(e) = self.wait_room(sh, deadline) {\n',
-    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(e) = self.wait_room(sh, deadline) {\n')
+sub(STAGING, '                Accepted::NoRoom => {\n                    if let Err(err) = self.wait_room(sh, deadline) {\n',
+    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = self.wait_room(sh, deadline) {\n')
 EOF
     ;;
     buffered-write-close-discards) cat <<'EOF'

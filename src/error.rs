@@ -335,12 +335,39 @@ pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "i/o timeout")
 }
 
-/// The result of a write that ends early with `err` after `n` bytes went across:
-/// the count if any byte did (the next call reports the error), the error if not.
-pub(crate) fn partial(n: usize, err: impl FnOnce() -> io::Error) -> io::Result<usize> {
-    if n > 0 {
-        Ok(n)
-    } else {
-        Err(err())
+/// A write that a close or its deadline ended before readers took all of it:
+/// how many bytes they took, and why it ended. The engines' writes return it
+/// so that each caller decides what a cut means to it: a `write` reports the
+/// count if readers took any byte ([`Cut::partial`]), a `read_from` the error
+/// itself.
+#[derive(Debug)]
+pub(crate) struct Cut {
+    /// Bytes readers took before the cut: 0 if it came first, and always
+    /// fewer than the write's (a write they took whole is not cut).
+    pub(crate) taken: usize,
+    /// The cut's error: the close error, or a timeout.
+    pub(crate) err: io::Error,
+}
+
+impl Cut {
+    /// A write's result after this cut: the count if any byte went across
+    /// (the next call reports the error), the error if not.
+    pub(crate) fn partial(self) -> io::Result<usize> {
+        if self.taken > 0 {
+            Ok(self.taken)
+        } else {
+            Err(self.err)
+        }
     }
 }
+
+impl From<io::Error> for Cut {
+    /// A cut before readers took any byte.
+    fn from(err: io::Error) -> Self {
+        Cut { taken: 0, err }
+    }
+}
+
+/// What an engine's write returns: `Ok` with the write's whole length once
+/// readers took every byte, or the cut.
+pub(crate) type Written = Result<usize, Cut>;

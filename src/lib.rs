@@ -154,7 +154,7 @@
 //! | `SetReadDeadline` (on `net.Pipe`) | [`PipeReader::set_read_deadline`] (kind `TimedOut`), or a timeout per call: [`PipeReader::set_read_timeout`] |
 //! | `net.Pipe()`                    | [`duplex`], two [`Conn`]s                |
 //! | `r.WriteTo(w)` (`io.WriterTo`)  | [`PipeReader::write_to`] (std's `io::copy` does not find it: call it) |
-//! | `w.ReadFrom(r)` (`io.ReaderFrom`) | [`PipeWriter::read_from`]              |
+//! | `n, err := w.ReadFrom(r)` (`io.ReaderFrom`) | [`PipeWriter::read_from`]: `Ok(n)` when `r` reached its end, else `Err(err)` with no count, as `io::copy` |
 //! | `w.Write(p)` in a goroutine, as a task | `w.write_all(&p).await?; w.consumed().await?` ([`PipeWriter::consumed`]) |
 //!
 //! # Memory ordering

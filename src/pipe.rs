@@ -739,7 +739,8 @@ impl PipeWriter {
     }
 
     /// Moves bytes from `r` into the pipe until `r`'s end of file; returns how
-    /// many readers got. Go's `ReaderFrom`. It does not close the writer.
+    /// many readers got. Go's `ReaderFrom`, with [`io::copy`]'s contract. It
+    /// does not close the writer.
     ///
     /// `r` reads into a buffer of this call's own (64 KiB, allocated once per
     /// call), never into a reader's buffer, and each of `r`'s reads is then
@@ -748,14 +749,76 @@ impl PipeWriter {
     /// So a reader's timeout, deadline and close hold whatever `r` does: a
     /// reader never waits for `r.read`.
     ///
-    /// The count is exactly the bytes readers got. A write cut short (the
-    /// read half closed, or the write timeout or deadline passed) ends the
-    /// call with `Ok(n)`, `n` the bytes readers got over the whole call; the
-    /// next call then returns the error (a close stays; a timeout if it
-    /// recurs). A cut with nothing delivered in this call returns the error.
-    /// `r`'s own error is returned as `Err`, after every byte before it was
-    /// delivered. As with [`io::copy`], bytes `r` read that were not
-    /// delivered (the rest of a cut write) are gone.
+    /// `Ok(n)` means that `r` reached its end of file and readers got every
+    /// byte it gave, `n` of them. Anything else ends the call with its
+    /// error, however many bytes went across before it:
+    ///
+    /// - `r`'s own error, after every byte before it was delivered;
+    /// - a close, found before a read of `r` or cutting a write short: the
+    ///   error a [`write`](Write::write) gets, [`ClosedPipe`](crate::ClosedPipe)
+    ///   (kind [`BrokenPipe`](io::ErrorKind::BrokenPipe)) or the reader's
+    ///   [`close_with_error`](PipeReader::close_with_error) error as a
+    ///   [`CloseError`](crate::CloseError), kind and message included;
+    /// - the write timeout or deadline passing, likewise: kind
+    ///   [`TimedOut`](io::ErrorKind::TimedOut).
+    ///
+    /// Unlike a `write` cut short, which returns `Ok` with its count and
+    /// leaves the error to the next call, `read_from` never returns `Ok` for
+    /// a copy that did not finish: the `Result` alone says whether it did, as
+    /// `err` does for Go's `n, err := io.Copy(w, r)`.
+    ///
+    /// As with [`io::copy`], the error does not say how many bytes readers
+    /// got before it, and bytes `r` read that were not delivered (the rest
+    /// of a cut write) are gone. A caller that needs Go's `n` as well copies
+    /// with a loop of its own: each `write` returns exactly what readers
+    /// took, a cut one `Ok` with its count and then the error.
+    ///
+    /// ```
+    /// use std::io::{self, ErrorKind, Read, Write};
+    ///
+    /// /// Copies `source` into `writer` until its end: `Ok` with the count,
+    /// /// or the error with what readers got before it (Go's `n, err`).
+    /// fn copy_counted(
+    ///     mut writer: &gopipe::PipeWriter,
+    ///     source: &mut impl Read,
+    /// ) -> Result<u64, (u64, io::Error)> {
+    ///     let mut buf = vec![0; 64 << 10];
+    ///     let mut written = 0;
+    ///     loop {
+    ///         let n = match source.read(&mut buf) {
+    ///             Ok(0) => return Ok(written),
+    ///             Ok(n) => n,
+    ///             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+    ///             Err(e) => return Err((written, e)),
+    ///         };
+    ///         let mut rest = &buf[..n];
+    ///         while !rest.is_empty() {
+    ///             match writer.write(rest) {
+    ///                 Ok(k) => {
+    ///                     written += k as u64;
+    ///                     rest = &rest[k..];
+    ///                 }
+    ///                 Err(e) => return Err((written, e)),
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let (reader, writer) = gopipe::pipe();
+    /// let consumer = std::thread::spawn(move || {
+    ///     let mut first = [0u8; 3];
+    ///     (&reader).read_exact(&mut first).map(|()| first)
+    ///     // The reader drops here: the rest of the copy is cut.
+    /// });
+    /// let (n, err) = copy_counted(&writer, &mut &b"hello"[..]).unwrap_err();
+    /// assert_eq!(consumer.join().unwrap()?, *b"hel");
+    /// assert_eq!((n, err.kind()), (3, ErrorKind::BrokenPipe));
+    ///
+    /// // `read_from` says only that the copy was cut, and why.
+    /// let err = writer.read_from(&mut &b"hello"[..]).unwrap_err();
+    /// assert!(gopipe::is_closed_pipe(&err));
+    /// # Ok::<_, io::Error>(())
+    /// ```
     ///
     /// # Examples
     ///

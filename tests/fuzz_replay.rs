@@ -252,8 +252,8 @@ fn random_sweep() {
             ("sources that failed", total.source_fails),
             ("sinks or sources that panicked", total.panics),
             (
-                "read_froms cut short that returned their exact count",
-                total.counted_cuts,
+                "read_froms cut after a whole write, returning the cut's error",
+                total.cuts_after_bytes,
             ),
             (
                 "sink calls that took part of their offer",
@@ -828,7 +828,9 @@ fn read_from_log() -> (Script, Log) {
 }
 
 /// A reader that got a failing source's decoy bytes past the count it
-/// yielded, or a `read_from` that miscounts, is caught.
+/// yielded, or a `read_from` that miscounts, is caught; a `read_from` cut
+/// after its bytes went across must return the cut's error (issue 24), and
+/// one that returns `Ok` with a count is caught.
 #[test]
 fn checker_rejects_decoys_and_miscounted_read_from() {
     let (script, log) = read_from_log();
@@ -844,23 +846,35 @@ fn checker_rejects_decoys_and_miscounted_read_from() {
     }
     assert_rejected(&script, &log, &["with no end of file", "source failed"]);
 
-    // Cut short after the source's first read (issue 17): the count is
-    // exactly what readers got (accepted), so more than the source yielded,
-    // or fewer than the reader got, is caught.
-    let (script, mut log) = read_from_log();
-    if let Outcome::Drained { calls, result } = &mut log.writers[0][0].outcome {
-        calls.truncate(1);
-        *result = Ok(Ok(5));
-    }
-    check(&script, &log).expect("a cut read_from with its exact count is clean");
-    for (total, why) in [(7, "cut short, it returned Ok(7)"), (3, "do not tile")] {
+    // Cut after the source's first read: the reader takes `got` bytes of
+    // that write, then drops its half (the read half's close) before
+    // `read_from` returns `result`.
+    let cut = |got: usize, result: io::Result<u64>| {
         let (script, mut log) = read_from_log();
-        if let Outcome::Drained { calls, result } = &mut log.writers[0][0].outcome {
+        if let Outcome::Drained { calls, result: r } = &mut log.writers[0][0].outcome {
             calls.truncate(1);
-            *result = Ok(Ok(total));
+            *r = Ok(result);
         }
-        assert_rejected(&script, &log, &[why]);
+        log.readers[0] = vec![read_of(64, 0, (9, 15), payload(0, 0, got)), drop_at(16)];
+        (script, log)
+    };
+    let closed = || Err(io::Error::from(gopipe::ClosedPipe));
+    // Issue 24: the cut's error, whether readers got all of the cut write
+    // (the close came before the source's next read) or part of it.
+    for got in [5, 2] {
+        let (script, log) = cut(got, closed());
+        check(&script, &log).expect("a cut read_from that returns the close is clean");
     }
+    // The old contract, `Ok` with the count (or any count) for a copy the
+    // source had not ended, is caught; so is a closed-pipe error with no
+    // close.
+    for total in [5, 2, 7] {
+        let (script, log) = cut(5, Ok(total));
+        assert_rejected(&script, &log, &["before the source's end of file"]);
+    }
+    let (script, mut log) = cut(5, closed());
+    log.readers[0][1] = drop_at(40);
+    assert_rejected(&script, &log, &["closed-pipe error with no such close"]);
 }
 
 /// A sink that takes 3 bytes of a 10-byte write and fails: the rest goes to

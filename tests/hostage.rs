@@ -1,7 +1,8 @@
 //! Issue 17: user code never holds the pipe. A `write_to` sink that blocks
 //! on staged bytes holds no lock that other readers, async writers or closes
 //! wait for; a `read_from` source that blocks holds no reader's buffer; and
-//! `read_from` cut short returns exactly what readers got.
+//! `read_from` cut short returns the cut's error (issue 24: `io::copy`'s
+//! contract), readers having got exactly the bytes before the cut.
 //!
 //! The sinks and sources here block on a channel the test releases, never on
 //! a sleep; each test runs under [`bounded`], and each wait it measures
@@ -597,9 +598,10 @@ fn read_on_a_closed_half_is_not_held_by_a_blocked_source() {
             Err(e) => assert!(is_closed_pipe(&e), "{e:?}"),
         }
         drop(closer);
-        // The source's late bytes find no reader: nothing delivered in the
-        // call after the quick bytes is counted.
-        assert_eq!(t.join().unwrap().unwrap(), 200);
+        // The source's late bytes find the read half closed: the copy was
+        // cut, and `read_from` says so although 200 bytes went before.
+        let cut = t.join().unwrap().unwrap_err();
+        assert!(is_closed_pipe(&cut), "{cut:?}");
     });
 }
 
@@ -622,7 +624,9 @@ fn conn_read_deadline_is_not_held_by_a_blocked_source() {
         let _ = release.send(());
         let (b, _) = measured.expect("a Conn read is held by the source past 1.5 s");
         drop(b);
-        let _ = t.join().unwrap();
+        // The late bytes find the other end dropped: the copy was cut.
+        let cut = t.join().unwrap().unwrap_err();
+        assert!(is_closed_pipe(&cut), "{cut:?}");
     });
 }
 
@@ -646,11 +650,12 @@ impl Read for Counter {
     }
 }
 
-/// (3) A `read_from` whose write a read-half close cuts short returns
-/// `Ok(n)` with exactly the bytes the reader got (over the whole call); the
-/// next call fails with the close.
+/// (3) A `read_from` whose write a read-half close cuts short, after a
+/// whole write and part of the next went across, returns the close (issue
+/// 24; before, `Ok(14)`); the reader got exactly those 14 bytes, and the
+/// next call fails with the close too.
 #[test]
-fn read_from_cut_by_a_close_returns_its_exact_count() {
+fn read_from_cut_by_a_close_returns_the_close() {
     bounded("read_from_cut_by_a_close", BOUND_SECS, || {
         let (reader, writer) = gopipe::pipe();
         let t = thread::spawn(move || {
@@ -665,17 +670,18 @@ fn read_from_cut_by_a_close_returns_its_exact_count() {
         got.extend_from_slice(&four);
         reader.close();
         let (first, second) = t.join().unwrap();
-        assert_eq!(first.unwrap(), 14);
+        assert!(is_closed_pipe(first.as_ref().unwrap_err()), "{first:?}");
         assert_eq!(got, (0..14).collect::<Vec<u8>>());
         assert!(is_closed_pipe(&second.unwrap_err()));
     });
 }
 
-/// (3) A `read_from` whose write the write timeout cuts short returns
-/// `Ok(n)` with exactly the bytes the reader got; the next call, with the
-/// timeout recurring, fails with `TimedOut`.
+/// (3) A `read_from` whose write the write timeout cuts short, after 14
+/// bytes went across, fails with `TimedOut` (issue 24; before, `Ok(14)`);
+/// the reader got exactly those bytes; the next call, with the timeout
+/// recurring, fails with `TimedOut` too.
 #[test]
-fn read_from_cut_by_its_timeout_returns_its_exact_count() {
+fn read_from_cut_by_its_timeout_returns_the_timeout() {
     bounded("read_from_cut_by_its_timeout", BOUND_SECS, || {
         let (reader, writer) = gopipe::pipe();
         writer.set_write_timeout(Some(SHORT)).unwrap();
@@ -690,7 +696,9 @@ fn read_from_cut_by_its_timeout_returns_its_exact_count() {
         assert_eq!((&reader).read(&mut four).unwrap(), 4, "a read of one write");
         got.extend_from_slice(&four);
         let (first, second) = t.join().unwrap();
-        assert_eq!(first.unwrap(), 14);
+        let first = first.unwrap_err();
+        assert_eq!(first.kind(), ErrorKind::TimedOut, "{first:?}");
+        assert_eq!(first.to_string(), "i/o timeout");
         assert_eq!(got, (0..14).collect::<Vec<u8>>());
         assert_eq!(second.unwrap_err().kind(), ErrorKind::TimedOut);
         drop(reader);

@@ -7,11 +7,16 @@ mod common;
 
 use std::io::{self, Cursor, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{bounded, on_engines, BOUND_SECS};
-use gopipe::is_closed_pipe;
+use gopipe::{is_closed_pipe, CloseError};
+
+/// A write timeout or deadline that cuts a write nobody reads.
+const SHORT: Duration = Duration::from_millis(100);
 
 /// A pattern that tells every byte's position (mod 251).
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -402,6 +407,225 @@ fn read_from_into_a_draining_reader() {
             drop(w);
             let got = vectored.join().unwrap();
             assert!(got == data, "{engine}, round {round}: read_vectored");
+        }
+    });
+}
+
+/// A source that gives `chunk` bytes a read from a running counter, for
+/// ever; at its read number `gate.0` (from 0) it first waits for `gate.1`.
+/// `calls` counts its reads.
+struct Chunks {
+    next: u8,
+    chunk: usize,
+    calls: Arc<AtomicUsize>,
+    gate: Option<(usize, mpsc::Receiver<()>)>,
+}
+
+impl Chunks {
+    /// A source of 10-byte reads, with no gate.
+    fn tens() -> Self {
+        Chunks {
+            next: 0,
+            chunk: 10,
+            calls: Arc::new(AtomicUsize::new(0)),
+            gate: None,
+        }
+    }
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // ORDERING: Relaxed; the test reads it after joining this thread.
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some((at, gate)) = &self.gate {
+            if *at == call {
+                // Never for ever: a failing test still ends.
+                let _ = gate.recv_timeout(Duration::from_secs(20));
+            }
+        }
+        let n = buf.len().min(self.chunk);
+        for b in &mut buf[..n] {
+            *b = self.next;
+            self.next = self.next.wrapping_add(1);
+        }
+        Ok(n)
+    }
+}
+
+/// An error of the caller's, to pass to `close_with_error`.
+#[derive(Debug)]
+struct Corrupt(u32);
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "record {} is corrupt", self.0)
+    }
+}
+
+impl std::error::Error for Corrupt {}
+
+/// What cuts a `read_from` short in [`read_from_cut_returns_the_cause`].
+#[derive(Clone, Copy, Debug)]
+enum CutBy {
+    /// The reader's `close`.
+    ReadClose,
+    /// The reader's `close_with_error` of an `io::Error` of kind
+    /// `ConnectionReset` wrapping a [`Corrupt`].
+    ReadCloseWithError,
+    /// Another clone of the writer closes the write half.
+    WriteClose,
+    /// The write timeout.
+    Timeout,
+    /// The write deadline.
+    Deadline,
+}
+
+/// Asserts that `err` is the error `cut` stands for, by kind, message and
+/// (for a close error) the caller's error inside.
+#[track_caller]
+fn assert_cause(err: &io::Error, cut: CutBy, ctx: &str) {
+    match cut {
+        CutBy::ReadClose | CutBy::WriteClose => {
+            assert!(is_closed_pipe(err), "{ctx}: {err:?}");
+            assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{ctx}");
+            assert_eq!(err.to_string(), "io: read/write on closed pipe", "{ctx}");
+        }
+        CutBy::ReadCloseWithError => {
+            assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{ctx}: {err:?}");
+            assert_eq!(err.to_string(), "record 7 is corrupt", "{ctx}");
+            let cause = CloseError::from_io(err).expect("a close error");
+            let inner = cause
+                .downcast_ref::<io::Error>()
+                .and_then(|e| e.get_ref())
+                .and_then(|e| e.downcast_ref::<Corrupt>());
+            assert_eq!(inner.map(|c| c.0), Some(7), "{ctx}: {cause:?}");
+        }
+        CutBy::Timeout | CutBy::Deadline => {
+            assert_eq!(err.kind(), ErrorKind::TimedOut, "{ctx}: {err:?}");
+            assert_eq!(err.to_string(), "i/o timeout", "{ctx}");
+        }
+    }
+}
+
+/// `read_from` has `io::copy`'s contract: a cut returns its cause as `Err`,
+/// never `Ok` with a count, even after bytes went across. A source of
+/// 10-byte reads (each one write); the reader takes the first write whole
+/// and `part` bytes of the second (0: none of it), then the cut comes: the
+/// read half's close or close with an error, a writer clone's close of the
+/// write half, the write timeout or the write deadline. `read_from` fails
+/// with exactly that cause (kind, message and the caller's error inside),
+/// and the reader got exactly the bytes before the cut (no byte of the rest
+/// of the cut write comes later). Before, `read_from` returned `Ok(10 +
+/// part)` and left the error to the next call.
+#[test]
+fn read_from_cut_returns_the_cause() {
+    on_engines("read_from_cut_returns_the_cause", |engine, make| {
+        let cuts = [
+            CutBy::ReadClose,
+            CutBy::ReadCloseWithError,
+            CutBy::WriteClose,
+            CutBy::Timeout,
+            CutBy::Deadline,
+        ];
+        for cut in cuts {
+            for part in [0, 4] {
+                let ctx = format!("{engine}, {cut:?}, {part} bytes of the cut write read");
+                let (r, w) = make();
+                let timed = matches!(cut, CutBy::Timeout | CutBy::Deadline);
+                match cut {
+                    CutBy::Timeout => w.set_write_timeout(Some(SHORT)).unwrap(),
+                    CutBy::Deadline => w.set_write_deadline(Some(Instant::now() + SHORT)).unwrap(),
+                    _ => {}
+                }
+                // A bound on the reader's waits: with a timeout, a loaded
+                // machine may cut a write before the reader comes.
+                r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let closer = w.clone();
+                let t = thread::spawn(move || w.read_from(&mut Chunks::tens()));
+                let want = 10 + part;
+                let mut got = vec![0u8; want];
+                let mut have = 0;
+                while have < want {
+                    match (&r).read(&mut got[have..]) {
+                        Ok(0) => panic!("{ctx}: end of file"),
+                        Ok(n) => have += n,
+                        Err(e) if timed && e.kind() == ErrorKind::TimedOut => break,
+                        Err(e) => panic!("{ctx}: {e:?}"),
+                    }
+                }
+                got.truncate(have);
+                match cut {
+                    CutBy::ReadClose => r.close(),
+                    CutBy::ReadCloseWithError => {
+                        r.close_with_error(io::Error::new(ErrorKind::ConnectionReset, Corrupt(7)))
+                    }
+                    CutBy::WriteClose => closer.close(),
+                    CutBy::Timeout | CutBy::Deadline => {}
+                }
+                let res = t.join().unwrap();
+                let err = match res {
+                    Ok(n) => panic!("{ctx}: Ok({n}) for a cut copy"),
+                    Err(e) => e,
+                };
+                assert_cause(&err, cut, &ctx);
+                if !timed {
+                    assert_eq!(have, want, "{ctx}");
+                }
+                assert_eq!(got, (0..have as u8).collect::<Vec<u8>>(), "{ctx}");
+                // Nothing of the cut write is left for a later read.
+                if timed {
+                    r.set_read_timeout(Some(SHORT)).unwrap();
+                    let late = (&r).read(&mut [0u8; 16]);
+                    assert_eq!(
+                        late.map_err(|e| e.kind()).unwrap_err(),
+                        ErrorKind::TimedOut,
+                        "{ctx}"
+                    );
+                }
+            }
+        }
+    });
+}
+
+/// A close that comes after a `read_from`'s writes went across whole, before
+/// its next read of the source, fails it too: the reader takes two whole
+/// writes and closes; the source's third read (if the writer gets to it
+/// before it sees the close) waits for the close first. `read_from` fails
+/// with the close (before, `Ok(20)`), the source is read at most three
+/// times, and the reader got the 20 bytes. Rounds, so that both ways (the
+/// close seen before the third read, or by its write) come up.
+#[test]
+fn read_from_closed_between_writes_returns_the_close() {
+    on_engines("read_from_closed_between_writes", |engine, make| {
+        for (round, with_error) in (0..40).map(|i| (i, i % 2 == 1)) {
+            let ctx = format!("{engine}, round {round}, close_with_error: {with_error}");
+            let (r, w) = make();
+            let (closed_tx, closed_rx) = mpsc::channel();
+            let mut source = Chunks::tens();
+            source.gate = Some((2, closed_rx));
+            let calls = Arc::clone(&source.calls);
+            let t = thread::spawn(move || w.read_from(&mut source));
+            let mut got = [0u8; 20];
+            (&r).read_exact(&mut got).unwrap();
+            if with_error {
+                r.close_with_error(io::Error::new(ErrorKind::ConnectionReset, Corrupt(7)));
+            } else {
+                r.close();
+            }
+            // The source is gone if `read_from` saw the close before its
+            // third read.
+            let _ = closed_tx.send(());
+            let err = t.join().unwrap().expect_err(&ctx);
+            let cut = if with_error {
+                CutBy::ReadCloseWithError
+            } else {
+                CutBy::ReadClose
+            };
+            assert_cause(&err, cut, &ctx);
+            assert_eq!(got.to_vec(), (0..20).collect::<Vec<u8>>(), "{ctx}");
+            // ORDERING: Relaxed; the source's thread was joined.
+            let calls = calls.load(Ordering::Relaxed);
+            assert!((2..=3).contains(&calls), "{ctx}: {calls} source reads");
         }
     });
 }

@@ -406,6 +406,13 @@ impl PipeState {
     /// Writes all of `buf` unless closed or timed out: see `PipeWriter`'s `Write`.
     #[inline]
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.write_or_cut(buf).or_else(error::Cut::partial)
+    }
+
+    /// Writes all of `buf`, or returns the cut (a close or the deadline):
+    /// how many bytes readers took, and why it ended.
+    #[inline]
+    pub(crate) fn write_or_cut(&self, buf: &[u8]) -> error::Written {
         let deadline = self.write_deadline();
         self.deadline_check(deadline)?;
         match &self.engine {

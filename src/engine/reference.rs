@@ -19,7 +19,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
 
 use super::{Lease, PipeState};
-use crate::error::{partial, timed_out};
+use crate::error::{timed_out, Cut, Written};
 use crate::sync::Deadline;
 
 /// The reference engine's channels.
@@ -157,18 +157,14 @@ impl Reference {
         sh: &PipeState,
         slices: &[io::IoSlice<'_>],
         deadline: Deadline,
-    ) -> io::Result<usize> {
+    ) -> Written {
         let _token = self.take_token(sh, deadline)?;
         crate::engine::zero_copy::write_each(slices, |slice| self.write_locked(sh, slice, deadline))
     }
 
-    /// Writes all of `buf` unless the pipe closes or the deadline passes first.
-    pub(crate) fn write(
-        &self,
-        sh: &PipeState,
-        buf: &[u8],
-        deadline: Deadline,
-    ) -> io::Result<usize> {
+    /// Writes all of `buf` unless the pipe closes or the deadline passes
+    /// first (then the cut: what readers took, and why).
+    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {
         let _token = self.take_token(sh, deadline)?;
         self.write_locked(sh, buf, deadline)
     }
@@ -196,7 +192,7 @@ impl Reference {
     }
 
     /// The write proper, with the write side's token held.
-    fn write_locked(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+    fn write_locked(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {
         let done = sh.signals.done();
         let mut rest = buf;
         let mut n = 0;
@@ -205,7 +201,10 @@ impl Reference {
             // A write whose rest readers keep taking must still stop at its
             // deadline.
             if n > 0 && deadline.passed() {
-                return partial(n, timed_out);
+                return Err(Cut {
+                    taken: n,
+                    err: timed_out(),
+                });
             }
             let lease = Lease::new(rest);
             let sent = match remaining(deadline) {
@@ -216,11 +215,14 @@ impl Reference {
                 Some(left) => select! {
                     send(self.wr_tx, lease) -> res => res.is_ok(),
                     recv(done) -> _ => false,
-                    default(left) => return partial(n, timed_out),
+                    default(left) => return Err(Cut { taken: n, err: timed_out() }),
                 },
             };
             if !sent {
-                return partial(n, || sh.write_close_error());
+                return Err(Cut {
+                    taken: n,
+                    err: sh.write_close_error(),
+                });
             }
             // A reader has the lease: wait for its answer whatever happens, also
             // if a panic unwinds from here.

@@ -7,6 +7,7 @@ use std::io;
 
 use super::rendezvous::Sink;
 use super::{Engine, PipeState};
+use crate::error::{Cut, Written};
 
 impl PipeState {
     /// A read that hands the bytes of one write to `take` (see `rendezvous::Sink`):
@@ -89,7 +90,8 @@ impl PipeState {
     }
 
     /// Moves bytes from `r` into the pipe until `r`'s end: see
-    /// `PipeWriter::read_from`.
+    /// `PipeWriter::read_from`. `Ok` only at `r`'s end of file, with every
+    /// byte delivered; a cut (a close, the deadline) returns its error.
     pub(crate) fn read_from(&self, r: &mut dyn io::Read) -> io::Result<u64> {
         /// The largest buffer of its own a `read_from` uses.
         const OWN: usize = 64 << 10;
@@ -98,14 +100,10 @@ impl PipeState {
         loop {
             // A passed deadline or a close ends the call before `r` reads
             // bytes that could not be delivered.
-            let ready = if self.signals.is_closed() {
-                Err(self.write_close_error())
-            } else {
-                self.deadline_check(self.write_deadline())
-            };
-            if let Err(e) = ready {
-                return if total > 0 { Ok(total) } else { Err(e) };
+            if self.signals.is_closed() {
+                return Err(self.write_close_error());
             }
+            self.deadline_check(self.write_deadline())?;
             // `r` reads into a buffer of our own, never into a reader's lent
             // buffer: a reader must be free to leave (its deadline, a close)
             // whatever `r` does.
@@ -127,16 +125,10 @@ impl PipeState {
             if n == 0 {
                 return Ok(total);
             }
-            // One write per read of the source. One cut short (a close or
-            // the timeout) ends the call with exactly what readers got; the
-            // error itself comes from the next call (a close stays, a
-            // timeout if it recurs). With nothing delivered, the error now.
-            match self.write(&own[..n]) {
-                Ok(k) if k == n => total += n as u64,
-                Ok(k) => return Ok(total + k as u64),
-                Err(_) if total > 0 => return Ok(total),
-                Err(e) => return Err(e),
-            }
+            // One write per read of the source. A cut ends the call with its
+            // error, as `io::copy` ends on a failed write, however many
+            // bytes went before: the rest of this read of `r` is dropped.
+            total += self.write_or_cut(&own[..n]).map_err(|cut| cut.err)? as u64;
         }
     }
 
@@ -179,23 +171,28 @@ impl PipeState {
             #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
             Engine::Reference(e) => e.write_all_of(self, bufs, deadline),
         }
+        .or_else(Cut::partial)
     }
 }
 
 /// Writes the non-empty `slices` one after another with `write_one` (each as
 /// a write of its own, the write side held by the caller throughout), which
-/// together make one write: returns the bytes readers took, cut short as a
-/// write is (`Ok` with the count if some went, else the error).
+/// together make one write: returns the bytes readers took, or the cut of
+/// the whole (its count over all the slices).
 pub(super) fn write_each(
     slices: &[io::IoSlice<'_>],
-    mut write_one: impl FnMut(&[u8]) -> io::Result<usize>,
-) -> io::Result<usize> {
+    mut write_one: impl FnMut(&[u8]) -> Written,
+) -> Written {
     let mut total = 0;
     for slice in slices.iter().filter(|s| !s.is_empty()) {
         match write_one(slice) {
-            Ok(n) if n == slice.len() => total += n,
-            Ok(n) => return Ok(total + n),
-            Err(e) => return crate::error::partial(total, || e),
+            Ok(n) => total += n,
+            Err(cut) => {
+                return Err(Cut {
+                    taken: total + cut.taken,
+                    err: cut.err,
+                })
+            }
         }
     }
     Ok(total)

@@ -2019,9 +2019,9 @@ pub(crate) struct Summary {
     pub(crate) panics: u64,
     /// `read_from` calls that a close or a timeout ended.
     pub(crate) cut_read_froms: u64,
-    /// Of those, calls that returned `Ok` with their exact count (a write
-    /// cut short after earlier ones, or part of it, got through).
-    pub(crate) counted_cuts: u64,
+    /// Of those, calls cut after at least one of their writes had gone
+    /// across whole (they return the cut's error all the same).
+    pub(crate) cuts_after_bytes: u64,
     /// Sink calls that took part of what they were offered (the rest stayed
     /// on offer).
     pub(crate) partial_takes: u64,
@@ -2067,7 +2067,7 @@ impl Summary {
         self.source_fails += other.source_fails;
         self.panics += other.panics;
         self.cut_read_froms += other.cut_read_froms;
-        self.counted_cuts += other.counted_cuts;
+        self.cuts_after_bytes += other.cuts_after_bytes;
         self.partial_takes += other.partial_takes;
         self.consumed += other.consumed;
         self.consumed_errors += other.consumed_errors;
@@ -2229,8 +2229,9 @@ struct WriteDone {
     /// An async write: its bytes may be staged, read after it returned, and
     /// lost to a close of the read half.
     asynch: bool,
-    /// `n` is at most what readers got: the last write of a `read_from` that
-    /// the pipe's close or timeout ended may have been delivered in part.
+    /// Readers got some prefix of its `n` bytes, perhaps none, perhaps all:
+    /// the last write of a `read_from` that the pipe's close or timeout cut,
+    /// whose count the call does not report (issue 24).
     elastic: bool,
 }
 
@@ -2904,6 +2905,9 @@ impl<'a> Checker<'a> {
 
     /// Checks a `read_from` on its own (each source call's bytes are a write
     /// of their own, placed by the tiling); returns whether a close ended it.
+    /// It has `io::copy`'s contract (issue 24): `Ok` only at the source's end
+    /// of file, with the count of every byte it yielded; a cut (a close, the
+    /// timeout) returns the pipe's error, however many bytes went before.
     fn check_read_from(
         &mut self,
         r: &Record,
@@ -2913,31 +2917,26 @@ impl<'a> Checker<'a> {
     ) -> Result<bool, String> {
         let moved = Self::check_calls(&mut self.summary, calls, "the source")?;
         let last = calls.last().map(|c| c.act);
-        // Bytes of the calls before the last: a cut `Ok` delivered at least
-        // those (every write before the last was whole).
+        // Bytes of the calls before the last: every write before the last
+        // went across whole.
         let before_last = match last {
             Some(Act::Moved(n)) => moved - n,
             _ => moved,
         };
-        // A cut that still returned `Ok` with its exact count.
-        let counted_cut = matches!(result, Ok(Ok(_))) && matches!(last, Some(Act::Moved(_)));
-        // Each write began after the call before its own returned.
+        // Each write began after the call before its own returned. A write
+        // made after a close returned fails, ending the call with the
+        // pipe's error: only the last call's may have.
+        let pipe_error = matches!(result, Ok(Err(_))) && matches!(last, Some(Act::Moved(_)));
         for (i, c) in calls.iter().enumerate() {
             let began = if i == 0 { r.start } else { calls[i - 1].end };
             if let Act::Moved(n) = c.act {
-                if self.closed_by(Side::Read, began) || self.closed_by(Side::Write, began) {
-                    // Only a write cut short (the last one) may fail, and
-                    // then it delivered nothing.
-                    let delivered = matches!(result, Ok(Ok(t)) if *t as usize > before_last);
-                    if i + 1 < calls.len()
-                        || (!counted_cut && matches!(result, Ok(Ok(_))))
-                        || (counted_cut && delivered)
-                    {
-                        return Err(format!(
-                            "source call {i} ({n} bytes) was written though the pipe was \
-                             closed before it"
-                        ));
-                    }
+                let closed =
+                    self.closed_by(Side::Read, began) || self.closed_by(Side::Write, began);
+                if closed && (i + 1 < calls.len() || !pipe_error) {
+                    return Err(format!(
+                        "source call {i} ({n} bytes) was written though the pipe was \
+                         closed before it"
+                    ));
                 }
             }
         }
@@ -2961,23 +2960,7 @@ impl<'a> Checker<'a> {
             (Some(Act::Failed), Ok(got)) => {
                 Err(format!("the source failed, but read_from returned {got:?}"))
             }
-            (_, Ok(Ok(total))) if counted_cut => {
-                // A write cut short (or a close or the deadline before the
-                // next source read): the count is what readers got, at least
-                // every whole write before the last.
-                let total = *total as usize;
-                if total == 0 || total < before_last || total > moved {
-                    return Err(format!(
-                        "cut short, it returned Ok({total}); the writes before the last \
-                         moved {before_last}, all of them {moved}"
-                    ));
-                }
-                self.summary.cut_read_froms += 1;
-                self.summary.counted_cuts += 1;
-                self.summary.source_bytes += moved as u64;
-                Ok(self.closed_by(Side::Read, r.end) || self.closed_by(Side::Write, r.end))
-            }
-            (_, Ok(Ok(total))) => {
+            (Some(Act::Quiet), Ok(Ok(total))) => {
                 if *total != moved as u64 {
                     return Err(format!(
                         "returned Ok({total}), but the source yielded {moved}"
@@ -2986,13 +2969,22 @@ impl<'a> Checker<'a> {
                 self.summary.source_bytes += moved as u64;
                 Ok(false)
             }
+            (_, Ok(Ok(total))) => Err(format!(
+                "returned Ok({total}) before the source's end of file (it yielded \
+                 {moved}): a cut copy must return its error"
+            )),
             (Some(Act::Quiet), Ok(Err(err))) => {
                 Err(format!("{err:?} after the source's end of file"))
             }
             (_, Ok(Err(err))) => {
-                // The pipe's own error: as a write's (the last source call's
-                // bytes may have been delivered in part).
+                // The pipe's own error: as a write's. The last source
+                // call's bytes may have been delivered in part (the tiling
+                // takes that write as elastic).
                 self.summary.cut_read_froms += 1;
+                if before_last > 0 {
+                    self.summary.cuts_after_bytes += 1;
+                }
+                self.summary.source_bytes += moved as u64;
                 self.write_error(Side::Write, r, err, at, false)?;
                 let seen = self.classify(Side::Write, err)?;
                 Ok(seen != Seen::TimedOut)
@@ -3323,38 +3315,26 @@ impl<'a> Checker<'a> {
                 if let Outcome::Drained { calls, result } = &r.outcome {
                     // Each source call's bytes are one write, made after the
                     // call before it returned and before the next one began.
-                    // A write cut short is the last; its count is exact: 0
-                    // if the call failed with the pipe's error, else what the
-                    // `Ok` total leaves after the whole writes before it.
+                    // `Ok` comes only at the source's end, every write
+                    // whole. The pipe's error (a cut) does not say how much
+                    // of the last write readers got (issue 24): any part of
+                    // it (elastic), or none if it began after a close.
+                    let cut = matches!(result, Ok(Err(e)) if e.to_string() != SOURCE_FAILS);
                     let last_moved = calls.iter().rposition(|c| matches!(c.act, Act::Moved(_)));
-                    let ended = calls.last().map(|c| c.act);
-                    let cut_count = match result {
-                        Ok(Err(e)) if e.to_string() != SOURCE_FAILS => Some(0),
-                        Ok(Ok(total)) if matches!(ended, Some(Act::Moved(_))) => {
-                            let before: usize = calls[..last_moved.unwrap_or(0)]
-                                .iter()
-                                .map(|c| match c.act {
-                                    Act::Moved(n) => n,
-                                    _ => 0,
-                                })
-                                .sum();
-                            Some((*total as usize).saturating_sub(before))
-                        }
-                        _ => None,
-                    };
                     for (i, c) in calls.iter().enumerate() {
                         let Act::Moved(n) = c.act else { continue };
-                        let n = match cut_count {
-                            Some(got) if Some(i) == last_moved => got.min(n),
-                            _ => n,
-                        };
+                        let start = if i == 0 { r.start } else { calls[i - 1].end };
+                        let cut_here = cut && Some(i) == last_moved;
+                        let after_close =
+                            self.closed_by(Side::Read, start) || self.closed_by(Side::Write, start);
+                        let none = cut_here && after_close;
                         writes[w].push(WriteDone {
                             k: c.k,
-                            n,
-                            start: if i == 0 { r.start } else { calls[i - 1].end },
+                            n: if none { 0 } else { n },
+                            start,
                             end: calls.get(i + 1).map_or(r.end, |next| next.start),
                             asynch: false,
-                            elastic: false,
+                            elastic: cut_here && !none,
                         });
                     }
                 }

@@ -15,7 +15,7 @@ use std::io;
 use super::state::*;
 use super::{Rendezvous, SPIN};
 use crate::engine::PipeState;
-use crate::error::{partial, timed_out};
+use crate::error::{timed_out, Cut, Written};
 use crate::sync::{spin_until, Bell, Deadline, Ordering, Park};
 
 /// What [`Rendezvous::accept`] did.
@@ -119,15 +119,14 @@ impl Rendezvous {
     /// A blocking write of the gather `bufs` on a buffered pipe: holds the
     /// write side for the whole write, and stages as much as fits, waiting
     /// (spinning a moment, then parked on `Bell::Stage`) for readers to make
-    /// room for the rest; returns once every byte is in the buffer, or cut
-    /// short by a close or the deadline with the exact count accepted (the
-    /// error then, if none was).
+    /// room for the rest; returns once every byte is in the buffer, or the
+    /// cut: a close or the deadline, with the exact count accepted.
     pub(crate) fn write_buffered(
         &self,
         sh: &PipeState,
         bufs: &[io::IoSlice<'_>],
         deadline: Deadline,
-    ) -> io::Result<usize> {
+    ) -> Written {
         let sig = &sh.signals;
         let total = bufs
             .iter()
@@ -135,7 +134,7 @@ impl Rendezvous {
         if total == 0 {
             // Nothing to wait for: a socket's empty write.
             return if sig.is_closed() {
-                Err(sh.write_close_error())
+                Err(sh.write_close_error().into())
             } else {
                 Ok(0)
             };
@@ -180,10 +179,15 @@ impl Rendezvous {
                         skip = 0;
                     }
                 }
-                Accepted::Closed => return partial(done, || sh.write_close_error()),
+                Accepted::Closed => {
+                    return Err(Cut {
+                        taken: done,
+                        err: sh.write_close_error(),
+                    })
+                }
                 Accepted::NoRoom => {
-                    if let Err(e) = self.wait_room(sh, deadline) {
-                        return partial(done, || e);
+                    if let Err(err) = self.wait_room(sh, deadline) {
+                        return Err(Cut { taken: done, err });
                     }
                 }
             }

@@ -10,7 +10,7 @@ use std::io;
 use super::state::*;
 use super::{copy_budget, Rendezvous, FILL_MAX, SPIN, WAKE};
 use crate::engine::{Lease, PipeState};
-use crate::error::{partial, timed_out};
+use crate::error::{timed_out, Cut, Written};
 use crate::sync::{spin_until, Bell, Deadline, Ordering, Park};
 
 /// Frees the write side when dropped, also when a panic unwinds through a write.
@@ -49,13 +49,9 @@ impl Drop for OfferGuard<'_> {
 }
 
 impl Rendezvous {
-    /// Writes all of `buf` unless the pipe closes or the deadline passes first.
-    pub(crate) fn write(
-        &self,
-        sh: &PipeState,
-        buf: &[u8],
-        deadline: Deadline,
-    ) -> io::Result<usize> {
+    /// Writes all of `buf` unless the pipe closes or the deadline passes
+    /// first (then the cut: what readers took, and why).
+    pub(crate) fn write(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {
         if self.buffered {
             return self.write_buffered(sh, &[std::io::IoSlice::new(buf)], deadline);
         }
@@ -65,13 +61,13 @@ impl Rendezvous {
 
     /// Writes the slices one after another as one write: the write side is
     /// held for all of them, so no other write comes between. Returns the
-    /// bytes readers took, cut short as a write is.
+    /// bytes readers took, or the cut of the whole (as a write's).
     pub(crate) fn write_all_of(
         &self,
         sh: &PipeState,
         slices: &[std::io::IoSlice<'_>],
         deadline: Deadline,
-    ) -> io::Result<usize> {
+    ) -> Written {
         if self.buffered {
             return self.write_buffered(sh, slices, deadline);
         }
@@ -125,14 +121,9 @@ impl Rendezvous {
     /// offer ([`Rendezvous::fill_or_offer`]), and an offer is waited for
     /// until readers have used it up, the pipe closes or the deadline passes
     /// ([`Rendezvous::wait_reply`]).
-    pub(super) fn write_locked(
-        &self,
-        sh: &PipeState,
-        buf: &[u8],
-        deadline: Deadline,
-    ) -> io::Result<usize> {
+    pub(super) fn write_locked(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {
         if sh.signals.is_closed() {
-            return Err(sh.write_close_error());
+            return Err(sh.write_close_error().into());
         }
         super::set_hint(&self.thread_writes, true);
         // Bytes an async write staged go first; none are staged while we
@@ -220,8 +211,8 @@ impl Rendezvous {
     /// Step two of a write: waits, with the offer of `buf` (or of what a lend
     /// did not take) up, until readers have used it up, the pipe closes or
     /// the deadline passes; on a close or the deadline takes back what is
-    /// left and returns the count readers took.
-    fn wait_reply(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> io::Result<usize> {
+    /// left and returns the cut: the count readers took, and why.
+    fn wait_reply(&self, sh: &PipeState, buf: &[u8], deadline: Deadline) -> Written {
         let sig = &sh.signals;
         let state = &self.slot.state;
         // From here until the offer is used up or taken back, a panic must not
@@ -255,9 +246,12 @@ impl Rendezvous {
                 // Closed or timed out: take back what readers have not taken.
                 std::mem::forget(guard);
                 if let Some(left) = self.retract(sh) {
-                    return partial(buf.len() - left, || match woke {
-                        Park::TimedOut => timed_out(),
-                        _ => sh.write_close_error(),
+                    return Err(Cut {
+                        taken: buf.len() - left,
+                        err: match woke {
+                            Park::TimedOut => timed_out(),
+                            _ => sh.write_close_error(),
+                        },
                     });
                 }
                 return self.finish(sh, buf.len());
@@ -318,7 +312,7 @@ impl Rendezvous {
 
     /// Ends a write whose offer readers used up.
     #[inline]
-    pub(super) fn finish(&self, sh: &PipeState, len: usize) -> io::Result<usize> {
+    pub(super) fn finish(&self, sh: &PipeState, len: usize) -> Written {
         self.end_lease();
         self.free_replied(sh);
         Ok(len)
