@@ -120,47 +120,47 @@ fn join_prompt<T>(t: thread::JoinHandle<T>, what: &str) -> T {
     t.join().expect("no panic")
 }
 
-/// Two thread readers wait on a closed pipe for the claim a `write_to`'s
-/// sink holds on the staged bytes; when the sink takes them, both see end
-/// of file at once (one woken read passed nothing on: the other waited out
-/// its timeout, or for ever without one).
+/// Two thread readers wait for the claim a `write_to`'s sink holds on the
+/// staged bytes, on a pipe whose write half closed before they started
+/// (`close_first`) or while they waited (then the close wakes them from
+/// their wait for bytes into the wait for the claim); when the sink takes
+/// the bytes, both see end of file at once (one woken read passed nothing
+/// on: the other waited for ever).
+fn claim_end_wakes_both_readers(close_first: bool, names: [&str; 2]) {
+    let (reader, writer) = gopipe::pipe();
+    stage(&writer, b"abcdef");
+    if close_first {
+        writer.close();
+    }
+    let (drain, release) = held_drain(&reader);
+    let a = reader_thread(names[0], reader.clone());
+    let b = reader_thread(names[1], reader.clone());
+    wait_asleep(&names);
+    if !close_first {
+        writer.close();
+        wait_asleep(&names);
+    }
+    release.send(()).unwrap();
+    let (got, res) = join_prompt(drain, "the write_to");
+    assert_eq!((got.as_slice(), res.unwrap()), (&b"abcdef"[..], 6));
+    assert_eq!(join_prompt(a, "reader a").unwrap(), b"");
+    assert_eq!(join_prompt(b, "reader b").unwrap(), b"");
+}
+
+/// See [`claim_end_wakes_both_readers`]: the pipe closed first.
 #[test]
 fn claim_end_wakes_every_reader_on_a_closed_pipe() {
     bounded("claim_end_closed", BOUND_SECS, || {
-        let (reader, writer) = gopipe::pipe();
-        stage(&writer, b"abcdef");
-        writer.close();
-        let (drain, release) = held_drain(&reader);
-        let a = reader_thread("claim-closed-a", reader.clone());
-        let b = reader_thread("claim-closed-b", reader.clone());
-        wait_asleep(&["claim-closed-a", "claim-closed-b"]);
-        release.send(()).unwrap();
-        let (got, res) = join_prompt(drain, "the write_to");
-        assert_eq!((got.as_slice(), res.unwrap()), (&b"abcdef"[..], 6));
-        assert_eq!(join_prompt(a, "reader a").unwrap(), b"");
-        assert_eq!(join_prompt(b, "reader b").unwrap(), b"");
+        claim_end_wakes_both_readers(true, ["claim-closed-a", "claim-closed-b"]);
     });
 }
 
-/// The same with the pipe still open while the readers start waiting, and
-/// the write half closing while the sink still holds the bytes: the close
-/// wakes the readers, which then wait for the claim; its end wakes both.
+/// See [`claim_end_wakes_both_readers`]: the write half closes while the
+/// readers wait and the sink holds the bytes.
 #[test]
 fn claim_end_wakes_every_reader_after_a_close_during_the_claim() {
     bounded("claim_end_open", BOUND_SECS, || {
-        let (reader, writer) = gopipe::pipe();
-        stage(&writer, b"abcdef");
-        let (drain, release) = held_drain(&reader);
-        let a = reader_thread("claim-open-a", reader.clone());
-        let b = reader_thread("claim-open-b", reader.clone());
-        wait_asleep(&["claim-open-a", "claim-open-b"]);
-        writer.close();
-        wait_asleep(&["claim-open-a", "claim-open-b"]);
-        release.send(()).unwrap();
-        let (got, res) = join_prompt(drain, "the write_to");
-        assert_eq!((got.as_slice(), res.unwrap()), (&b"abcdef"[..], 6));
-        assert_eq!(join_prompt(a, "reader a").unwrap(), b"");
-        assert_eq!(join_prompt(b, "reader b").unwrap(), b"");
+        claim_end_wakes_both_readers(false, ["claim-open-a", "claim-open-b"]);
     });
 }
 

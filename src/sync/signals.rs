@@ -171,12 +171,8 @@ mod imp {
         /// claim to end, with its own deadline).
         ///
         /// Call only while registered on `bell` (see [`Signals::registered`]).
-        pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
-            self.park_ticket(bell, deadline, watch_done, &Ticket(None))
-        }
-
-        /// [`Signals::park`], also woken by a broadcast on `bell` after
-        /// `ticket` was taken.
+        /// Also woken by a broadcast on `bell` after `ticket` was taken
+        /// (see [`Signals::park`] for a wait with no ticket).
         pub(crate) fn park_ticket(
             &self,
             bell: Bell,
@@ -252,7 +248,7 @@ mod imp {
     /// What a waiter watches for a broadcast on its bell: a receiver of the
     /// gate as it was before the waiter's last look (`None`: the bell does
     /// not broadcast).
-    pub(crate) struct Ticket(Option<Receiver<Never>>);
+    pub(crate) struct Ticket(pub(in crate::sync) Option<Receiver<Never>>);
 }
 
 #[cfg(gopipe_loom)]
@@ -381,13 +377,8 @@ mod imp {
             result
         }
 
-        /// Parks until a token, done (when `watch_done`) or the deadline (see
-        /// the std build).
-        pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
-            self.park_ticket(bell, deadline, watch_done, &Ticket(None))
-        }
-
-        /// [`Signals::park`], also woken by a broadcast after `ticket`.
+        /// Parks until a token, done (when `watch_done`), the deadline or a
+        /// broadcast after `ticket` (see the std build).
         pub(crate) fn park_ticket(
             &self,
             bell: Bell,
@@ -417,7 +408,7 @@ mod imp {
 
     /// What a waiter watches for a broadcast (see the std build): the count
     /// of broadcasts it has seen.
-    pub(crate) struct Ticket(Option<usize>);
+    pub(crate) struct Ticket(pub(in crate::sync) Option<usize>);
 }
 
 pub(crate) use imp::*;
@@ -425,6 +416,13 @@ pub(crate) use imp::*;
 use crate::sync::Deadline;
 
 impl Signals {
+    /// [`Signals::park_ticket`] with no ticket: a wait on a bell that does
+    /// not broadcast, or one that needs no broadcast.
+    #[inline]
+    pub(crate) fn park(&self, bell: Bell, deadline: Deadline, watch_done: bool) -> Park {
+        self.park_ticket(bell, deadline, watch_done, &Ticket(None))
+    }
+
     /// Registers a task's waker on `bell` under `slot`'s place until the next
     /// ring of it (or the close); the task must look at the state again
     /// afterwards, before it returns `Pending` (see `TaskBells`).
