@@ -30,10 +30,14 @@ const ENGINES: [(&str, Ctor); 2] = [
 /// Runs `script` on every engine, adding to `total`; on a failure, panics
 /// naming `what` (the interpreter has already printed the script and its log).
 /// The reference engine has no async halves: it runs the script with its async
-/// operations made blocking.
+/// operations made blocking, and no buffered pipe: a buffered script runs on
+/// the fast engine only.
 fn run_everywhere(script: &Script, what: &str, total: &mut Summary) {
     let blocking = script.sync_only();
     for (engine, make) in ENGINES {
+        if engine == "reference" && script.capacity > 0 {
+            continue;
+        }
         let script = if engine == "reference" {
             &blocking
         } else {
@@ -228,7 +232,13 @@ fn random_sweep() {
     let mut total = Summary::default();
     for i in 0..count {
         let mut rng = Rng::new(seed ^ i.wrapping_mul(0xA24B_AED4_963E_E407));
-        let data = random_input(&mut rng);
+        let mut data = random_input(&mut rng);
+        // One in three on a buffered pipe (issue 25), drawn apart so that the
+        // unbuffered scripts stay those of older sweeps.
+        let mut pick = Rng::new(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xB0FF);
+        if pick.below(3) == 0 {
+            data.insert(0, ((pick.below(16) as u8) << 4) | 0x0F);
+        }
         let what = format!("sweep script {i} (seed {seed}, bytes {data:02x?})");
         run_everywhere(&Script::decode(&data), &what, &mut total);
     }
@@ -273,6 +283,12 @@ fn random_sweep() {
             ("async gathers of more than 64 KiB", total.big_gathers),
             ("async gathers dropped while Pending", total.dropped_gathers),
             ("looks at the wakers held", total.waker_looks),
+            ("scripts on a buffered pipe", total.buffered),
+            ("buffered reads that joined writes", total.joined_reads),
+            (
+                "buffered writes that returned with no read under way",
+                total.unmet_writes,
+            ),
         ];
         for (what, n) in seen {
             assert!(n > 0, "the sweep never produced {what}: {total:?}");
@@ -286,6 +302,7 @@ fn random_sweep() {
 fn known_script() -> Script {
     let io = |len| Op::Io { len, by_ref: false };
     Script {
+        capacity: 0,
         writers: vec![vec![
             io(5),
             io(300),
@@ -428,6 +445,7 @@ fn read_of(len: usize, index: usize, span: (u64, u64), data: Vec<u8>) -> Record 
 fn checker_rejects_interleaved_writes() {
     let write = |len| Op::Io { len, by_ref: false };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![write(4)], vec![write(1)]],
         readers: vec![vec![write(2), write(2), write(2)]],
     };
@@ -503,6 +521,7 @@ fn async_script_runs_clean() {
         polls: 0,
     };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![
             awrite(5),
             awrite(300),
@@ -539,6 +558,7 @@ fn async_script_runs_clean() {
 #[test]
 fn checker_rejects_an_early_flush() {
     let script = Script {
+        capacity: 0,
         writers: vec![vec![
             Op::AsyncIo {
                 len: 5,
@@ -580,6 +600,7 @@ fn checker_rejects_an_early_flush() {
 #[test]
 fn checker_rejects_eof_before_staged_bytes() {
     let script = Script {
+        capacity: 0,
         writers: vec![vec![
             Op::AsyncIo {
                 len: 5,
@@ -630,6 +651,7 @@ fn checker_rejects_eof_before_staged_bytes() {
         },
     );
     let script = Script {
+        capacity: 0,
         writers: vec![vec![
             Op::Io {
                 len: 5,
@@ -646,6 +668,7 @@ fn checker_rejects_eof_before_staged_bytes() {
 #[test]
 fn checker_rejects_a_partly_accepted_async_write() {
     let script = Script {
+        capacity: 0,
         writers: vec![vec![Op::AsyncIo {
             len: 300,
             by_ref: false,
@@ -682,6 +705,7 @@ fn checker_rejects_lost_staged_bytes() {
         by_ref: false,
     };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![awrite(5), awrite(4)]],
         readers: vec![vec![read]],
     };
@@ -701,6 +725,7 @@ fn checker_rejects_lost_staged_bytes() {
     assert_rejected(&script, &log, &["do not tile"]);
 
     let script = Script {
+        capacity: 0,
         writers: vec![vec![awrite(5)], vec![awrite(4)]],
         readers: vec![vec![read]],
     };
@@ -722,6 +747,7 @@ fn checker_rejects_lost_staged_bytes() {
     let mut fine = log;
     fine.readers[0].remove(0);
     let script = Script {
+        capacity: 0,
         readers: vec![vec![]],
         ..script
     };
@@ -805,6 +831,7 @@ fn read_from_log() -> (Script, Log) {
         by_ref: false,
     };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![drain]],
         readers: vec![vec![read]],
     };
@@ -897,6 +924,7 @@ fn checker_rejects_sink_losses_and_miscounts() {
         by_ref: false,
     };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![write]],
         readers: vec![vec![drain, read]],
     };
@@ -954,6 +982,7 @@ fn checker_rejects_sink_losses_and_miscounts() {
 #[test]
 fn zero_copy_script_runs_clean() {
     let script = Script {
+        capacity: 0,
         writers: vec![vec![
             Op::Vectored {
                 lens: [6, 0, 4, 0],
@@ -1006,6 +1035,7 @@ fn consumed_of(index: usize, span: (u64, u64), outcome: Outcome) -> Record {
 /// 512-byte buffer, then closes.
 fn consumed_script() -> Script {
     Script {
+        capacity: 0,
         writers: vec![vec![
             Op::AsyncIo {
                 len: 5,
@@ -1134,6 +1164,7 @@ fn checker_rejects_bad_async_gathers() {
     };
     let read = |len| Op::Io { len, by_ref: false };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![gather(300, 300), gather(40_000, 40_000)]],
         readers: vec![vec![read(100), read(512)]],
     };
@@ -1171,6 +1202,7 @@ fn checker_rejects_bad_async_gathers() {
     lent.readers[0][1] = read_of(512, 1, (16, 17), payload(0, 0, 600)[100..].to_vec());
     lent.readers[0].insert(2, read_of(100, 2, (17, 19), payload(0, 1, 100)));
     let script3 = Script {
+        capacity: 0,
         readers: vec![vec![read(100), read(512), read(100)]],
         ..script.clone()
     };
@@ -1183,6 +1215,7 @@ fn checker_rejects_bad_async_gathers() {
     mixed.readers[0][1] = read_of(512, 1, (16, 17), payload(0, 0, 600)[100..597].to_vec());
     mixed.readers[0].insert(2, read_of(512, 2, (18, 19), data));
     let script3 = Script {
+        capacity: 0,
         readers: vec![vec![read(100), read(512), read(512)]],
         ..script
     };
@@ -1232,6 +1265,7 @@ fn checker_allows_a_pending_read_on_a_closed_pipe_only_during_a_drain() {
         by_ref: false,
     };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![awrite, Op::Close]],
         readers: vec![vec![drain], vec![aread, read, aread]],
     };
@@ -1295,6 +1329,7 @@ fn checker_counts_sink_bytes_once_the_drain_went_on() {
         stop: Stop::Fail,
     };
     let script = Script {
+        capacity: 0,
         writers: vec![vec![
             Op::AsyncIo {
                 len: 5,
@@ -1343,4 +1378,200 @@ fn checker_counts_sink_bytes_once_the_drain_went_on() {
     let mut late = log;
     late.writers[0][1] = consumed_of(1, (31, 32), closed());
     assert_rejected(&script, &late, &["had taken every byte"]);
+}
+
+/// A buffered pipe's script for the hand-made logs below: W0 writes 5 then 3
+/// bytes, W1 writes 4 (all before any read), one reader reads three times.
+fn buffered_script(capacity: usize) -> Script {
+    let io = |len| Op::Io { len, by_ref: false };
+    Script {
+        capacity,
+        writers: vec![vec![io(5), io(3)], vec![io(4)]],
+        readers: vec![vec![io(16), io(16), io(16)]],
+    }
+}
+
+/// A log of [`buffered_script`]: the writes return with no reader (their
+/// bytes are in the buffer), then both writer threads drop their handles
+/// (end of file after the buffered bytes), then the reader's reads return
+/// `reads` (each one's bytes; empty: end of file).
+fn buffered_log(reads: [Vec<u8>; 3]) -> Log {
+    let write = |len, k, index, span| {
+        let outcome = Outcome::Wrote { k, result: Ok(len) };
+        record(Op::Io { len, by_ref: false }, Some(index), span, outcome)
+    };
+    let readers = reads
+        .into_iter()
+        .enumerate()
+        .map(|(i, data)| {
+            let span = (20 + 10 * i as u64, 21 + 10 * i as u64);
+            if data.is_empty() {
+                eof_of(16, i, span)
+            } else {
+                read_of(16, i, span, data)
+            }
+        })
+        .chain([drop_at(60)])
+        .collect();
+    Log {
+        writers: vec![
+            vec![write(5, 0, 0, (4, 5)), write(3, 1, 1, (6, 7)), drop_at(16)],
+            vec![write(4, 0, 0, (10, 11)), drop_at(17)],
+        ],
+        readers: vec![readers],
+        main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+        wakers: Vec::new(),
+    }
+}
+
+/// The buffered stream of [`buffered_log`]'s writes: W0's 5 and 3 bytes,
+/// then W1's 4 (W1 started after W0's writes returned).
+fn buffered_stream() -> Vec<u8> {
+    [payload(0, 0, 5), payload(0, 1, 3), payload(1, 0, 4)].concat()
+}
+
+/// The buffered rules accept reads that join writes (of two writers), made
+/// after the writes returned with no reader, and end of file once every byte
+/// was read; the unbuffered rules reject the same log.
+#[test]
+fn checker_accepts_buffered_reads_that_join_writes() {
+    let stream = buffered_stream();
+    let log = buffered_log([stream[..7].to_vec(), stream[7..].to_vec(), Vec::new()]);
+    let summary = check(&buffered_script(16), &log).expect("a legal buffered log");
+    assert_eq!(
+        (summary.bytes, summary.joined_reads, summary.eofs),
+        (12, 2, 1)
+    );
+    // All twelve bytes in one read.
+    let log = buffered_log([stream.clone(), Vec::new(), Vec::new()]);
+    check(&buffered_script(16), &log).expect("one read may take every write");
+    // An unbuffered pipe has no such reads (nor writes without a reader).
+    assert_rejected(&buffered_script(0), &log, &["no single writer"]);
+}
+
+/// The buffered rules reject a lost byte, a duplicated byte, bytes after end
+/// of file (or end of file before buffered bytes), interleaved writes, and
+/// writes taken out of their order.
+#[test]
+fn checker_rejects_broken_buffered_streams() {
+    let script = buffered_script(16);
+    let stream = buffered_stream();
+    let not_a_stream = ["do not make one stream"];
+    // A byte lost in the middle.
+    let mut lost = stream.clone();
+    lost.remove(6);
+    assert_rejected(
+        &script,
+        &buffered_log([lost, Vec::new(), Vec::new()]),
+        &not_a_stream,
+    );
+    // A byte delivered twice, within a read and across two.
+    let mut twice = stream.clone();
+    twice.insert(6, stream[6]);
+    assert_rejected(
+        &script,
+        &buffered_log([twice, Vec::new(), Vec::new()]),
+        &not_a_stream,
+    );
+    let log = buffered_log([stream[..7].to_vec(), stream[6..].to_vec(), Vec::new()]);
+    assert_rejected(&script, &log, &not_a_stream);
+    // Bytes after end of file.
+    let log = buffered_log([stream[..8].to_vec(), Vec::new(), stream[8..].to_vec()]);
+    assert_rejected(&script, &log, &["saw the write half closed"]);
+    // End of file with the last byte never read.
+    let log = buffered_log([stream[..11].to_vec(), Vec::new(), Vec::new()]);
+    assert_rejected(&script, &log, &["saw the write half closed"]);
+    // W1's write between the bytes of W0's first write.
+    let interleaved = [&stream[..2], &stream[8..], &stream[2..8]].concat();
+    assert_rejected(
+        &script,
+        &buffered_log([interleaved, Vec::new(), Vec::new()]),
+        &not_a_stream,
+    );
+    // W1's write (started after W0's returned) before W0's.
+    let reordered = [&stream[8..], &stream[..8]].concat();
+    assert_rejected(
+        &script,
+        &buffered_log([reordered, Vec::new(), Vec::new()]),
+        &not_a_stream,
+    );
+    // Bytes of an async write that was Pending till dropped (it accepted
+    // nothing).
+    let mut script = script;
+    let pending = Op::AsyncIo {
+        len: 4,
+        by_ref: false,
+        polls: 1,
+    };
+    script.writers[1][0] = pending;
+    let mut log = buffered_log([stream, Vec::new(), Vec::new()]);
+    log.writers[1][0] = record(pending, Some(0), (10, 11), Outcome::Dropped);
+    assert_rejected(&script, &log, &not_a_stream);
+}
+
+/// On a buffered pipe `consumed` waits for blocking writes' bytes too: an
+/// `Ok` before the reader took them is rejected, one after is accepted.
+#[test]
+fn checker_rejects_an_early_buffered_consumed() {
+    let mut script = buffered_script(16);
+    script.writers[1].push(Op::Consumed {
+        polls: 0,
+        stateless: false,
+    });
+    let stream = buffered_stream();
+    let mut log = buffered_log([stream.clone(), Vec::new(), Vec::new()]);
+    let consumed = |span| consumed_of(1, span, Outcome::Flushed(Ok(())));
+    log.writers[1].insert(1, consumed((12, 13)));
+    assert_rejected(&script, &log, &["returned Ok"]);
+    log.writers[1][1] = consumed((12, 22));
+    log.writers[1][2] = drop_at(23);
+    // The end of file then needs the drop before it: move it.
+    log.readers[0][1] = eof_of(16, 1, (30, 31));
+    check(&script, &log).expect("consumed returned once the read took every byte");
+}
+
+/// A buffered script runs clean on the real engine: writes into a 4-byte
+/// buffer, a reader that reads what is buffered, whatever the timing.
+#[test]
+fn buffered_script_runs_clean() {
+    let io = |len| Op::Io { len, by_ref: false };
+    for capacity in [1, 4, 64 << 10] {
+        let script = Script {
+            capacity,
+            writers: vec![vec![io(5), io(300), io(7), Op::Close]],
+            readers: vec![vec![io(512); 12]],
+        };
+        let summary = run(&script, gopipe::pipe);
+        assert_eq!(summary.bytes, 312, "{script:?}: {summary:?}");
+        assert_eq!(summary.eofs, 12 - summary.reads, "{script:?}: {summary:?}");
+    }
+}
+
+/// Old inputs decode as they did: every corpus file that is not a buffered
+/// one (named `buffered-*`) gives an unbuffered script, and the one-byte
+/// `0xFF` (no threads) stays an empty script.
+#[test]
+fn old_inputs_decode_as_before() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    for entry in std::fs::read_dir(&dir).expect("the corpus") {
+        let path = entry.expect("an entry").path();
+        let data = std::fs::read(&path).expect("a corpus file");
+        let name = path.file_name().expect("a name").to_string_lossy();
+        let script = Script::decode(&data);
+        assert_eq!(
+            script.capacity > 0,
+            name.starts_with("buffered-"),
+            "{name}: {script:?}"
+        );
+    }
+    assert_eq!(Script::decode(&[0xFF]), Script::default());
+    let buffered = Script::decode(&[0x2F, 0x00, 0x00, 0x05]);
+    assert_eq!(buffered.capacity, 2);
+    assert_eq!(
+        Script {
+            capacity: 0,
+            ..buffered
+        },
+        Script::decode(&[0x00, 0x00, 0x05])
+    );
 }

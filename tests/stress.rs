@@ -54,6 +54,7 @@ fn generate(rng: &mut Rng) -> Script {
         (0..n).map(|_| op(rng)).collect::<Vec<_>>()
     };
     let mut script = Script {
+        capacity: 0,
         writers: (0..4).map(|_| thread(rng)).collect(),
         readers: (0..3).map(|_| thread(rng)).collect(),
     };

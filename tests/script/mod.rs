@@ -50,6 +50,17 @@
 //!   another is kept until its bell rings, and a handle's drop gives back
 //!   every waker that polled through it.
 //!
+//!
+//! A script with a capacity runs on `gopipe::buffered_pipe(capacity)`
+//! (issue 25), and the rules above that belong to the rendezvous give way to
+//! a buffered pipe's (`tests/shared/buffered_stream.rs`): reads may join
+//! writes, of several writers too, but all reads together take one stream,
+//! the writes' accepted prefixes in write-side order, never interleaved,
+//! each byte once; a write needs no reader; the stream's end may go unread
+//! (a close of the read half drops it), but never before an end of file or
+//! an `Ok` flush or `consumed`, which wait for blocking writes' bytes too;
+//! an async write of at most the capacity is accepted whole or not at all.
+//!
 //! Every thread ends by dropping its handles, so once all threads are done both
 //! halves are closed and nothing can block for ever on a correct pipe; a
 //! watchdog turns a hang into a panic.
@@ -58,8 +69,12 @@
 // script by hand, and the stress test never decodes bytes.
 #![allow(dead_code)]
 
+#[path = "../shared/buffered_stream.rs"]
+mod buffered_stream;
 #[path = "../shared/rng.rs"]
 mod rng;
+pub(crate) use buffered_stream::CAPACITIES;
+use buffered_stream::{BufRead, BufWrite};
 // For the stress test; the fuzz target draws nothing at random.
 #[allow(unused_imports)]
 pub(crate) use rng::Rng;
@@ -491,11 +506,17 @@ pub(crate) struct Script {
     pub(crate) writers: Vec<Vec<Op>>,
     /// One list per reader thread (at most [`MAX_READERS`]).
     pub(crate) readers: Vec<Vec<Op>>,
+    /// The pipe's buffer: 0 for the unbuffered pipe (the engine's
+    /// constructor), else `gopipe::buffered_pipe(capacity)`.
+    pub(crate) capacity: usize,
 }
 
 impl fmt::Debug for Script {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Script {{")?;
+        if self.capacity > 0 {
+            writeln!(f, "  buffered_pipe({})", self.capacity)?;
+        }
         for (side, lists) in [(Side::Write, &self.writers), (Side::Read, &self.readers)] {
             for (t, ops) in lists.iter().enumerate() {
                 let ops: Vec<String> = ops.iter().map(|op| op.describe(side)).collect();
@@ -587,9 +608,20 @@ impl Script {
     /// [`Op::Consumed`] (polls byte `a`, `poll_consumed` if `a & 8`), a
     /// reader's async read into 1, 7, 64 or 4096 bytes (bits 4-5; bit 6: by
     /// reference; polls byte `a`).
+    ///
+    /// A first byte whose low four bits are all set, with more bytes after
+    /// it, picks a buffered pipe (issue 25): `buffered_pipe(CAPACITIES[high
+    /// four bits])` (0, 1, small ones, 64 KiB), and the next byte is the
+    /// header above. Such a header gave no threads before (an empty script),
+    /// so no older input means anything else now.
     pub(crate) fn decode(data: &[u8]) -> Script {
         let mut bytes = Bytes(data.iter());
-        let header = bytes.byte();
+        let mut header = bytes.byte();
+        let mut capacity = 0;
+        if header & 0x0F == 0x0F && data.len() > 1 {
+            capacity = CAPACITIES[usize::from(header >> 4)];
+            header = bytes.byte();
+        }
         let writers = [1, 2, 3, 0][usize::from(header & 3)];
         let readers = [1, 2, 2, 0][usize::from((header >> 2) & 3)];
         let issue16 = header & 0xE0 == 0x60;
@@ -598,6 +630,7 @@ impl Script {
         let mut script = Script {
             writers: vec![Vec::new(); writers],
             readers: vec![Vec::new(); readers],
+            capacity,
         };
         let threads = writers + readers;
         let mut budget = WRITE_BUDGET;
@@ -796,6 +829,7 @@ impl Script {
         Script {
             writers: self.writers.iter().map(convert).collect(),
             readers: self.readers.iter().map(convert).collect(),
+            capacity: self.capacity,
         }
     }
 
@@ -1873,15 +1907,20 @@ fn look_at_wakers<H: Half>(
     }
 }
 
-/// Runs `script` on a pipe from `make`, one OS thread per script thread, all
-/// released together; panics if they are not all done within `watchdog`.
+/// Runs `script` on a pipe from `make` (on `gopipe::buffered_pipe` if the
+/// script has a capacity), one OS thread per script thread, all released
+/// together; panics if they are not all done within `watchdog`.
 pub(crate) fn execute(script: &Script, make: Ctor, watchdog: Duration) -> Log {
     assert!(script.writers.len() <= MAX_WRITERS, "too many writers");
     assert!(script.readers.len() <= MAX_READERS, "too many readers");
     let clock = Arc::new(Clock::default());
     let places = Arc::new(Places::default());
     let ready = Arc::new(Barrier::new(script.writers.len() + script.readers.len()));
-    let (reader, writer) = make();
+    let (reader, writer) = if script.capacity > 0 {
+        gopipe::buffered_pipe(script.capacity)
+    } else {
+        make()
+    };
     let mut log = Log::default();
 
     let writer_handles: Vec<PipeWriter> = script.writers.iter().map(|_| writer.clone()).collect();
@@ -2041,6 +2080,13 @@ pub(crate) struct Summary {
     pub(crate) waker_looks: u64,
     /// The most wakers a look saw.
     pub(crate) max_wakers: u64,
+    /// Scripts on a buffered pipe (issue 25).
+    pub(crate) buffered: u64,
+    /// Reads of a buffered pipe that got bytes of more than one write.
+    pub(crate) joined_reads: u64,
+    /// Blocking writes of a buffered pipe that returned `Ok` with no read
+    /// under way at any time during them.
+    pub(crate) unmet_writes: u64,
 }
 
 impl Summary {
@@ -2077,6 +2123,9 @@ impl Summary {
         self.dropped_gathers += other.dropped_gathers;
         self.waker_looks += other.waker_looks;
         self.max_wakers = self.max_wakers.max(other.max_wakers);
+        self.buffered += other.buffered;
+        self.joined_reads += other.joined_reads;
+        self.unmet_writes += other.unmet_writes;
     }
 }
 
@@ -2266,6 +2315,7 @@ pub(crate) fn check(script: &Script, log: &Log) -> Result<Summary, String> {
         return Err("the log does not match the script's threads".into());
     }
     let mut ck = Checker::new(script, log);
+    ck.summary.buffered = u64::from(script.capacity > 0);
     ck.check_ops(Side::Write)?;
     ck.check_ops(Side::Read)?;
     ck.check_causes(Side::Write)?;
@@ -2378,6 +2428,23 @@ impl<'a> Checker<'a> {
             }
         }
         ck
+    }
+
+    /// Whether the pipe is a buffered one (issue 25): a write returns once
+    /// its bytes are in the buffer, reads join writes, and a close of the
+    /// read half drops what it holds (see `tests/shared/buffered_stream.rs`).
+    fn buffered(&self) -> bool {
+        self.script.capacity > 0
+    }
+
+    /// Most bytes an async write may be accepted in: the stage's capacity,
+    /// or the buffer's.
+    fn stage_cap(&self) -> usize {
+        if self.buffered() {
+            self.script.capacity
+        } else {
+            STAGE_CAP
+        }
     }
 
     /// The closes of `side`'s half.
@@ -2610,9 +2677,10 @@ impl<'a> Checker<'a> {
                 }
                 if asynch {
                     self.summary.async_bytes += n as u64;
-                    if n < len && len <= STAGE_CAP {
+                    let cap = self.stage_cap();
+                    if n < len && len <= cap {
                         return Err(format!(
-                            "an async write of at most {STAGE_CAP} bytes was accepted in \
+                            "an async write of at most {cap} bytes was accepted in \
                              part ({n} of {len})"
                         ));
                     }
@@ -2632,14 +2700,23 @@ impl<'a> Checker<'a> {
                         ));
                     }
                 }
+                // Some reader was inside a read meanwhile.
+                let met = self.log.readers.iter().flatten().any(|q| {
+                    (q.op.io_len() > 0 || matches!(q.op, Op::Drain { .. }))
+                        && !matches!(q.outcome, Outcome::Skipped)
+                        && q.start < r.end
+                        && r.start < q.end
+                });
+                if self.buffered() {
+                    // No rendezvous: the bytes went into the buffer, and an
+                    // empty write returns at once.
+                    if len > 0 && !met {
+                        self.summary.unmet_writes += 1;
+                    }
+                    return Ok(());
+                }
                 if len == 0 {
-                    // A rendezvous: some reader was inside a read meanwhile.
-                    let met = self.log.readers.iter().flatten().any(|q| {
-                        (q.op.io_len() > 0 || matches!(q.op, Op::Drain { .. }))
-                            && !matches!(q.outcome, Outcome::Skipped)
-                            && q.start < r.end
-                            && r.start < q.end
-                    });
+                    // A rendezvous.
                     if !met {
                         return Err("an empty write returned Ok(0) with no read under way".into());
                     }
@@ -3026,9 +3103,10 @@ impl<'a> Checker<'a> {
     /// never interleaved): at most what the stage holds, also when a
     /// blocking read's lent buffer took the first bytes.
     fn check_async_accept(&mut self, r: &Record, len: usize, n: usize) -> Result<(), String> {
-        if n > STAGE_CAP {
+        let cap = self.stage_cap();
+        if n > cap {
             return Err(format!(
-                "an async write of {len} bytes accepted {n}, more than the stage's {STAGE_CAP}"
+                "an async write of {len} bytes accepted {n}, more than the stage's {cap}"
             ));
         }
         if matches!(r.op, Op::AsyncVectored { .. }) {
@@ -3140,7 +3218,9 @@ impl<'a> Checker<'a> {
     fn check_drains(&self, placed: &Placed) -> Result<(), String> {
         let (writes, coverage) = placed;
         // Per write: its writer, the write, its reads' coverage, and its
-        // count (for an elastic write, what readers got).
+        // count (for an elastic write, what readers got; kept on a buffered
+        // pipe even if that is nothing, as it may have had bytes buffered).
+        let buffered = self.buffered();
         let all: Vec<(usize, &WriteDone, Coverage, usize)> = writes
             .iter()
             .enumerate()
@@ -3148,7 +3228,8 @@ impl<'a> Checker<'a> {
                 ws.iter().enumerate().filter_map(move |(wi, x)| {
                     let cover = coverage.get(&(w, wi)).copied().unwrap_or_default();
                     let n = if x.elastic { cover.bytes } else { x.n };
-                    (n > 0).then_some((w, x, cover, n))
+                    let kept = n > 0 || (buffered && x.elastic && x.n > 0);
+                    kept.then_some((w, x, cover, n))
                 })
             })
             .collect();
@@ -3162,9 +3243,14 @@ impl<'a> Checker<'a> {
         // returned (a later one cannot count), not all read by reads that
         // the pipe had counted before it started (a sink call's once its
         // `write_to` went on: see `Chunk::counted`).
+        // (On a buffered pipe every write's bytes may wait in the buffer,
+        // and an elastic write may have had more accepted than readers got,
+        // dropped by the read half's close.)
         for (start, end, at, what) in &self.waits {
             let unread = all.iter().any(|&(_, x, cover, n)| {
-                x.asynch && x.start < *end && (cover.bytes < n || cover.last_end > *start)
+                (x.asynch || buffered)
+                    && x.start < *end
+                    && (cover.bytes < n || cover.last_end > *start || (buffered && x.elastic))
             });
             if !unread {
                 return Err(format!(
@@ -3343,6 +3429,8 @@ impl<'a> Checker<'a> {
         let mut chunks: Vec<Vec<Vec<Chunk<'_>>>> = (0..writers)
             .map(|_| (0..readers).map(|_| Vec::new()).collect())
             .collect();
+        // A buffered pipe's reads, whole, per reader.
+        let mut buffered_reads: Vec<Vec<ReadSpan<'_>>> = Vec::new();
         for (q, records) in log.readers.iter().enumerate() {
             // Every read that returned bytes, and every sink call that took
             // some: (bytes, start, end, counted, the start of the whole
@@ -3371,6 +3459,10 @@ impl<'a> Checker<'a> {
                     _ => {}
                 }
             }
+            if self.buffered() {
+                buffered_reads.push(reads);
+                continue;
+            }
             for (data, start, end, counted, began, at) in reads {
                 let w = usize::from(data[0] >> 6);
                 if w >= writers || data.iter().any(|b| usize::from(b >> 6) != w) {
@@ -3387,6 +3479,9 @@ impl<'a> Checker<'a> {
                     at,
                 });
             }
+        }
+        if self.buffered() {
+            return self.check_stream(writes, &buffered_reads);
         }
         // Where each read landed: (writer, write position in `writes[w]`).
         let mut placed: Vec<(usize, usize, u64, u64)> = Vec::new();
@@ -3423,6 +3518,59 @@ impl<'a> Checker<'a> {
                         writes[xw][xi].k, writes[w][wi].k
                     ));
                 }
+            }
+        }
+        Ok((writes, coverage))
+    }
+}
+
+impl Checker<'_> {
+    /// Places a buffered pipe's reads in its one stream (see
+    /// `tests/shared/buffered_stream.rs`): reads may join writes, of several
+    /// writers too, but take the stream in order; returns the writes and
+    /// where their reads went.
+    fn check_stream(
+        &mut self,
+        writes: Vec<Vec<WriteDone>>,
+        reads: &[Vec<ReadSpan<'_>>],
+    ) -> Result<Placed, String> {
+        let writers = writes.len();
+        let stream_writes: Vec<Vec<BufWrite>> = writes
+            .iter()
+            .map(|ws| {
+                ws.iter()
+                    .map(|x| BufWrite {
+                        k: x.k,
+                        n: x.n,
+                        start: x.start,
+                        end: x.end,
+                        elastic: x.elastic,
+                    })
+                    .collect()
+            })
+            .collect();
+        let stream_reads: Vec<Vec<BufRead<'_>>> = reads
+            .iter()
+            .map(|rs| {
+                rs.iter()
+                    .map(|&(bytes, start, end, ..)| BufRead { bytes, start, end })
+                    .collect()
+            })
+            .collect();
+        let tag = |b: u8| Some(usize::from(b >> 6)).filter(|&w| w < writers);
+        let path = buffered_stream::place(&stream_writes, &stream_reads, &tag, &payload_byte)?;
+        let mut coverage: HashMap<(usize, usize), Coverage> = HashMap::new();
+        for (q, c, pieces) in &path {
+            let &(_, start, end, counted, _, _) = &reads[*q][*c];
+            if pieces.len() > 1 {
+                self.summary.joined_reads += 1;
+            }
+            for piece in pieces {
+                let cover = coverage.entry((piece.w, piece.wi)).or_default();
+                cover.bytes += piece.len;
+                cover.last_start = cover.last_start.max(start);
+                cover.last_end = cover.last_end.max(counted);
+                cover.first_end = cover.first_end.min(end);
             }
         }
         Ok((writes, coverage))
