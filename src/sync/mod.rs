@@ -21,7 +21,8 @@
 //!   every async wait follows;
 //! - `deadline.rs`: when a wait gives up (`Deadline`, `AbsDeadline`,
 //!   `Patience`);
-//! - `spin.rs`: the spin before a park (`spin_until`, `core_crowded`).
+//! - `spin.rs`: the spin before a park (`spin_until`, `core_crowded`), and
+//!   a task's spin inside a poll (`spin_in_poll`, which can be cut short).
 //!
 //! Each file that differs between the builds holds both twins, side by side.
 
@@ -42,5 +43,5 @@ mod tasks;
 
 pub(crate) use deadline::{AbsDeadline, Deadline, Patience};
 pub(crate) use signals::{Bell, Park, Signals};
-pub(crate) use spin::{core_crowded, spin_until};
+pub(crate) use spin::{core_crowded, spin_in_poll, spin_until, Spun};
 pub(crate) use tasks::TaskSlot;

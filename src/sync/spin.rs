@@ -1,11 +1,28 @@
-//! Spinning before a wait parks: [`spin_until`], and whether the last spin
-//! found this thread's core crowded ([`core_crowded`]); under loom a spin is
-//! one look.
+//! Spinning before a wait parks: [`spin_until`] for a thread, and whether
+//! its last spin found its core crowded ([`core_crowded`]); [`spin_in_poll`]
+//! for a task's poll, which can be cut short. Under loom a spin is one look.
+
+/// How a [`spin_in_poll`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spun {
+    /// What the spin waited for came (`ready()` held).
+    Ready,
+    /// The caller asked to stop first (`leave()` held): nothing learnt.
+    /// Never under loom, whose spin is a single look with nothing to cut
+    /// short.
+    #[cfg_attr(gopipe_loom, allow(dead_code))]
+    Left,
+    /// The budget ran out with neither: whoever the spin waited for is not
+    /// coming soon.
+    Empty,
+}
 
 #[cfg(not(gopipe_loom))]
 mod imp {
     use std::cell::Cell;
     use std::time::{Duration, Instant};
+
+    use super::Spun;
 
     thread_local! {
         /// Whether this thread's last yield in [`spin_until`] let another
@@ -77,6 +94,29 @@ mod imp {
             }
         }
     }
+
+    /// Spins inside a task's poll until `ready()` holds, `leave()` holds or
+    /// `budget` has passed, and says which ([`Spun`]). Paced as
+    /// [`spin_until`] is; `leave()` is asked after every `ready()`.
+    #[inline]
+    pub(crate) fn spin_in_poll(
+        budget: Duration,
+        mut ready: impl FnMut() -> bool,
+        mut leave: impl FnMut() -> bool,
+    ) -> Spun {
+        let mut spun = Spun::Empty;
+        spin_until(budget, || {
+            if ready() {
+                spun = Spun::Ready;
+            } else if leave() {
+                spun = Spun::Left;
+            } else {
+                return false;
+            }
+            true
+        });
+        spun
+    }
 }
 
 #[cfg(gopipe_loom)]
@@ -94,6 +134,20 @@ mod imp {
     /// same outcomes.
     pub(crate) fn spin_until(_budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
         ready()
+    }
+
+    /// A poll's spin, also a single look; `leave()` is never asked (a
+    /// single look has nothing to cut short).
+    pub(crate) fn spin_in_poll(
+        _budget: Duration,
+        mut ready: impl FnMut() -> bool,
+        _leave: impl FnMut() -> bool,
+    ) -> super::Spun {
+        if ready() {
+            super::Spun::Ready
+        } else {
+            super::Spun::Empty
+        }
     }
 }
 

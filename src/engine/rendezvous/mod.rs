@@ -159,14 +159,18 @@ pub(crate) struct Rendezvous {
     task_writes: std::sync::atomic::AtomicBool,
     /// Set while the pipe's reads are a thread's (a thread lent its buffer
     /// or took staged bytes last), cleared when a task reads: an async write
-    /// that finds no lend, or no room, then spins briefly for that thread,
-    /// which is running, instead of sleeping until it rings. A hint for
-    /// spins only, as `task_writes` is (a std atomic also under loom).
+    /// that finds no lend, or too little room, then spins briefly for that
+    /// thread, which is running, instead of sleeping until it rings. Also
+    /// cleared when such a spin comes up empty: the thread is not reading
+    /// now (it may sit idle for good), and every later write would spin for
+    /// nothing; its next read sets the hint again. A hint for spins only,
+    /// as `task_writes` is (a std atomic also under loom).
     thread_reads: std::sync::atomic::AtomicBool,
     /// Set while the pipe's writes are a thread's (cleared when a task
     /// writes): an async read that finds nothing spins briefly for that
-    /// thread's next write before it sleeps. A hint for spins only (a std
-    /// atomic also under loom).
+    /// thread's next write before it sleeps. Also cleared when that spin
+    /// comes up empty (the thread is not writing now); its next write sets
+    /// it again. A hint for spins only (a std atomic also under loom).
     thread_writes: std::sync::atomic::AtomicBool,
     /// Whether this is a buffered pipe's engine: every write stages (the
     /// stage is the buffer, of the capacity the user set, and reads join

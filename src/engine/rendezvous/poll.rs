@@ -5,6 +5,13 @@
 //! into a thread's lent buffer or stages into the pipe's own buffer
 //! ([`crate::engine::stage`]). Every wait registers, then looks again (see
 //! `sync::tasks`).
+//!
+//! A poll spins only for a thread that will answer soon (see the hints
+//! `thread_reads` and `thread_writes`, and [`spin_in_poll`]). A
+//! spin that comes up empty clears the hint it followed, so a thread that
+//! read or wrote once and then sits idle costs a task one spin, not one per
+//! poll. A write spins with the write side held, so it stops as soon as
+//! another writer waits for it.
 
 use std::io;
 use std::task::{Context, Poll};
@@ -14,7 +21,7 @@ use super::state::*;
 use super::write::WriteGuard;
 use super::{Rendezvous, FILL_MAX, LEND_AFTER, SPIN};
 use crate::engine::{Dst, PipeState};
-use crate::sync::{spin_until, Bell, Ordering, TaskSlot};
+use crate::sync::{spin_in_poll, Bell, Ordering, Spun, TaskSlot};
 
 impl Rendezvous {
     /// An async read: copies staged bytes or a writer's offer into `buf` (not
@@ -73,13 +80,23 @@ impl Rendezvous {
                 .load(std::sync::atomic::Ordering::Relaxed)
                 && !sig.is_closed()
                 && !self.stage.claimed()
-                && spin_until(LEND_AFTER, || {
-                    sig.is_closed()
-                        || (!self.stage.is_empty() && !self.stage.claimed())
-                        || self.slot.state.load(Ordering::SeqCst) == OFFERED
-                })
             {
-                continue;
+                let spun = spin_in_poll(
+                    LEND_AFTER,
+                    || {
+                        sig.is_closed()
+                            || (!self.stage.is_empty() && !self.stage.claimed())
+                            || self.slot.state.load(Ordering::SeqCst) == OFFERED
+                    },
+                    || false,
+                );
+                match spun {
+                    Spun::Ready => continue,
+                    // No write within the moment: the thread is not writing
+                    // now. Its next write sets the hint again.
+                    Spun::Empty => super::set_hint(&self.thread_writes, false),
+                    Spun::Left => {}
+                }
             }
             // Register, then look once more (see `TaskBells`).
             sig.register_task(Bell::Offer, task, cx.waker());
@@ -136,7 +153,8 @@ impl Rendezvous {
         // A thread reads this pipe: it is running, and comes back for more
         // within a moment. A large write waits that moment for its lent
         // buffer (one copy, where staging makes two), and a write that finds
-        // no room for readers to make it (rather than sleep until they ring).
+        // too little room for readers to make it (rather than sleep until
+        // they ring).
         // ORDERING: Relaxed: a hint for a spin.
         if self.thread_reads.load(std::sync::atomic::Ordering::Relaxed) {
             self.spin_for_thread_reader(sig, total);
@@ -167,19 +185,37 @@ impl Rendezvous {
     }
 
     /// Spins, while a thread reads this pipe, until a large write (over
-    /// [`FILL_MAX`]) finds a lent buffer or a write finds room for it, for at
-    /// most [`LEND_AFTER`] or [`SPIN`]; the caller then looks as usual.
+    /// [`FILL_MAX`]) of `total` bytes finds a lent buffer, or a write finds
+    /// the room it needs, for at most [`LEND_AFTER`] or [`SPIN`]; the caller
+    /// then looks as usual. The caller holds the write side: the spin stops
+    /// (or never starts) once another writer waits for it, threads and tasks
+    /// alike. A spin that comes up empty clears `thread_reads`: the thread
+    /// is not reading now, and its next read sets the hint again.
     fn spin_for_thread_reader(&self, sig: &crate::sync::Signals, total: usize) {
+        // A write of at most the capacity is staged whole or not at all; a
+        // larger one takes a prefix of whatever room there is.
         let cap = self.stage.cap();
-        let need = total.min(cap);
+        let need = if total <= cap { total } else { 1 };
         let lent = || self.slot.state.load(Ordering::SeqCst) >= LENT_MIN;
+        let writers_wait = || sig.has_sleepers(Bell::Lock) || sig.sleepers(Bell::Handoff) != 0;
         let len = self.stage.len();
-        if len == 0 && total > FILL_MAX && !lent() {
-            spin_until(LEND_AFTER, || {
-                sig.is_closed() || lent() || !self.stage.is_empty()
-            });
+        let spun = if len == 0 && total > FILL_MAX && !lent() {
+            spin_in_poll(
+                LEND_AFTER,
+                || sig.is_closed() || lent() || !self.stage.is_empty(),
+                writers_wait,
+            )
         } else if cap - len < need {
-            spin_until(SPIN, || sig.is_closed() || cap - self.stage.len() >= need);
+            spin_in_poll(
+                SPIN,
+                || sig.is_closed() || cap - self.stage.len() >= need,
+                writers_wait,
+            )
+        } else {
+            return;
+        };
+        if spun == Spun::Empty {
+            super::set_hint(&self.thread_reads, false);
         }
     }
 
