@@ -116,6 +116,18 @@ mutant_names=(
   buffered-write-close-discards
   buffered-take-skips-room-bell
   displaced-waker-woken
+  net-dial-wakes-no-thread
+  net-dial-notifies-before-push
+  net-dial-wakes-no-task
+  net-poll-accept-no-second-look
+  net-dial-wakes-oldest-task
+  net-close-wakes-no-thread
+  net-close-notifies-one
+  net-close-wakes-no-task
+  net-close-keeps-backlog
+  net-dial-ignores-close
+  net-accept-ignores-close
+  net-drop-does-not-close
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -199,6 +211,18 @@ declare -A mutant_tests=(
   [buffered-take-skips-room-bell]="buffered:buffered_reader_drains_while_writer_refills_and_closes"
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
   [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
+  [net-dial-wakes-no-thread]="net:blocked_accept_woken_by_dial"
+  [net-dial-notifies-before-push]="net:blocked_accept_woken_by_dial net:task_accept_racing_dial"
+  [net-dial-wakes-no-task]="net:task_accept_racing_dial"
+  [net-poll-accept-no-second-look]="net:task_accept_racing_dial"
+  [net-dial-wakes-oldest-task]="net:cancelled_task_accept_racing_dials"
+  [net-close-wakes-no-thread]="net:close_wakes_two_accepting_threads"
+  [net-close-notifies-one]="net:close_wakes_two_accepting_threads"
+  [net-close-wakes-no-task]="net:close_wakes_a_waiting_task"
+  [net-close-keeps-backlog]="net:dial_racing_listener_drop"
+  [net-dial-ignores-close]="net:dial_racing_listener_drop"
+  [net-accept-ignores-close]="net:close_wakes_two_accepting_threads"
+  [net-drop-does-not-close]="net:dial_racing_listener_drop"
 )
 
 mutant_patch() {
@@ -673,6 +697,77 @@ sub(TASKS, '                other = list.displace(key(place, &old), old);\n',
     '                old.wake_by_ref();\n                other = list.displace(key(place, &old), old);\n')
 EOF
     ;;
+    net-dial-wakes-no-thread) cat <<'EOF'
+# A dial pushes its connection and wakes no thread asleep in accept.
+sub(NET, '        if wake_thread {\n            self.arrived.notify_one();\n        }\n', '')
+EOF
+    ;;
+    net-dial-notifies-before-push) cat <<'EOF'
+# A dial wakes the accepting threads and tasks first and pushes its
+# connection after: a waiter that looks between the two sleeps on.
+sub(NET, '        state.queue.push_back(server);\n        let wake_thread = state.sleepers != 0;\n        let wakers = std::mem::take(&mut state.wakers);\n        drop(state);\n        if wake_thread {\n            self.arrived.notify_one();\n        }\n        for waker in wakers {\n            waker.wake();\n        }\n',
+    '        let wake_thread = state.sleepers != 0;\n        let wakers = std::mem::take(&mut state.wakers);\n        drop(state);\n        if wake_thread {\n            self.arrived.notify_one();\n        }\n        for waker in wakers {\n            waker.wake();\n        }\n        self.state.lock().queue.push_back(server);\n')
+EOF
+    ;;
+    net-dial-wakes-no-task) cat <<'EOF'
+# A dial drops the listed wakers instead of waking them.
+sub(NET, '        for waker in wakers {\n            waker.wake();\n        }\n        Ok(client)\n',
+    '        drop(wakers);\n        Ok(client)\n')
+EOF
+    ;;
+    net-poll-accept-no-second-look) cat <<'EOF'
+# poll_accept lists its waker (cloned out of the lock) without looking at the
+# backlog and the close again: a dial or close in between is missed.
+sub(NET, '                None => {\n                    drop(state);\n                    fresh = Some(cx.waker().clone());\n                }\n',
+    '                None => {\n                    drop(state);\n                    let waker = cx.waker().clone();\n                    self.state.lock().wakers.push(waker);\n                    return Poll::Pending;\n                }\n')
+EOF
+    ;;
+    net-dial-wakes-oldest-task) cat <<'EOF'
+# A dial wakes only the oldest listed waker: a stale one (its poll abandoned)
+# eats the wake-up of a task still waiting.
+sub(NET, '        for waker in wakers {\n            waker.wake();\n        }\n        Ok(client)\n',
+    '        if let Some(waker) = wakers.into_iter().next() {\n            waker.wake();\n        }\n        Ok(client)\n')
+EOF
+    ;;
+    net-close-wakes-no-thread) cat <<'EOF'
+# The close wakes no thread asleep in accept.
+sub(NET, '        if wake_threads {\n            self.arrived.notify_all();\n        }\n', '')
+EOF
+    ;;
+    net-close-notifies-one) cat <<'EOF'
+# The close wakes one thread asleep in accept, not all of them.
+sub(NET, '            self.arrived.notify_all();\n', '            self.arrived.notify_one();\n')
+EOF
+    ;;
+    net-close-wakes-no-task) cat <<'EOF'
+# The close drops the listed wakers instead of waking them.
+sub(NET, '        for waker in wakers {\n            waker.wake();\n        }\n        for conn in queued {\n',
+    '        drop(wakers);\n        for conn in queued {\n')
+EOF
+    ;;
+    net-close-keeps-backlog) cat <<'EOF'
+# The close leaks the connections in the backlog instead of resetting them:
+# their dialled ends wait for ever.
+sub(NET, '        for conn in queued {\n            conn.close_with_error(reset());\n        }\n',
+    '        std::mem::forget(queued);\n')
+EOF
+    ;;
+    net-dial-ignores-close) cat <<'EOF'
+# A dial on a closed listener queues its connection anyway.
+sub(NET, '        if state.closed {\n            drop(state);\n            return Err(refused());\n        }\n', '')
+EOF
+    ;;
+    net-accept-ignores-close) cat <<'EOF'
+# A thread's accept on a closed listener sleeps instead of failing.
+sub(NET, '            if state.closed {\n                return Err(accept_closed());\n            }\n', '')
+EOF
+    ;;
+    net-drop-does-not-close) cat <<'EOF'
+# Dropping the listener leaves it open.
+sub(NET, 'impl Drop for Listener {\n    fn drop(&mut self) {\n        self.shared.close();\n    }\n}\n',
+    'impl Drop for Listener {\n    fn drop(&mut self) {}\n}\n')
+EOF
+    ;;
     *) return 1 ;;
   esac
 }
@@ -714,7 +809,7 @@ RDV, STATE, READ, DRAIN, WRITE, LOCK, POLL, STAGING = (
     for f in ("mod", "state", "read", "drain", "write", "lock", "poll", "staging"))
 SIGNALS, TASKS, DEADLINE, SPIN, MOCKED, REAL = (
     src("sync/" + f + ".rs") for f in ("signals", "tasks", "deadline", "spin", "mocked", "real"))
-PIPE, CONN = src("pipe.rs"), src("conn.rs")
+PIPE, CONN, NET = src("pipe.rs"), src("conn.rs"), src("net.rs")
 def sub(path, old, new):
     """Replaces the code 'old', which must occur exactly once in 'path' and
     hold no comment line (a mutant is anchored on code, so that rewording a

@@ -135,6 +135,34 @@
 //! the other writes, with absolute deadlines that apply to calls already
 //! blocked ([`Conn::set_deadline`]).
 //!
+//! # An in-memory network
+//!
+//! [`listen`] is Go's `bufconn.Listen`: a [`Listener`] that threads
+//! ([`Listener::accept`]) and tasks ([`Listener::accept_async`]) accept from,
+//! and [`Dialer`]s that connect to it without blocking, each connection a
+//! [`buffered_duplex`] pair. A server written against a listener is tested
+//! without sockets:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//!
+//! let listener = gopipe::listen(64 << 10);
+//! let dialer = listener.dialer();
+//! let server = std::thread::spawn(move || -> std::io::Result<()> {
+//!     let mut conn = listener.accept()?;
+//!     let mut hello = [0; 5];
+//!     conn.read_exact(&mut hello)?;
+//!     conn.write_all(&hello.map(|b| b.to_ascii_uppercase()))
+//! });
+//! let mut conn = dialer.dial()?; // returns at once: it waits in the backlog
+//! conn.write_all(b"hello")?;
+//! let mut reply = [0; 5];
+//! conn.read_exact(&mut reply)?;
+//! assert_eq!(&reply, b"HELLO");
+//! server.join().unwrap()?;
+//! # Ok::<_, std::io::Error>(())
+//! ```
+//!
 //! # From Go
 //!
 //! | Go (`io`)                       | gopipe                                   |
@@ -153,6 +181,9 @@
 //! | sharing `r`/`w` between goroutines | clone the half, or share `&PipeReader` / `&PipeWriter` |
 //! | `SetReadDeadline` (on `net.Pipe`) | [`PipeReader::set_read_deadline`] (kind `TimedOut`), or a timeout per call: [`PipeReader::set_read_timeout`] |
 //! | `net.Pipe()`                    | [`duplex`], two [`Conn`]s                |
+//! | `bufconn.Listen(size)`          | [`listen`], a [`Listener`]               |
+//! | `lis.Dial()`                    | [`lis.dialer()`](Listener::dialer), then [`dialer.dial()`](Dialer::dial) |
+//! | `lis.Accept()`                  | [`lis.accept()`](Listener::accept), or [`lis.accept_async().await`](Listener::accept_async) |
 //! | `r.WriteTo(w)` (`io.WriterTo`)  | [`PipeReader::write_to`] (std's `io::copy` does not find it: call it) |
 //! | `n, err := w.ReadFrom(r)` (`io.ReaderFrom`) | [`PipeWriter::read_from`]: `Ok(n)` when `r` reached its end, else `Err(err)` with no count, as `io::copy` |
 //! | `w.Write(p)` in a goroutine, as a task | `w.write_all(&p).await?; w.consumed().await?` ([`PipeWriter::consumed`]) |
@@ -175,11 +206,15 @@ mod async_io;
 mod conn;
 mod engine;
 mod error;
+mod net;
 mod pipe;
 mod sync;
 
 pub use crate::conn::{buffered_duplex, duplex, Conn};
 pub use crate::error::{is_closed_pipe, CloseError, ClosedPipe};
+#[cfg(feature = "stream")]
+pub use crate::net::Incoming;
+pub use crate::net::{listen, listen_with_backlog, Accept, Dialer, Listener, DEFAULT_BACKLOG};
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
 pub use crate::pipe::__reference_pipe;

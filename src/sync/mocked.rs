@@ -22,6 +22,35 @@ impl<T> Mutex<T> {
     }
 }
 
+/// Loom twin of the std build's poison-ignoring condition variable.
+#[derive(Debug)]
+pub(crate) struct Condvar(loom::sync::Condvar);
+
+impl Condvar {
+    /// No thread waits.
+    pub(crate) fn new() -> Self {
+        Self(loom::sync::Condvar::new())
+    }
+
+    /// Releases `guard`, sleeps until notified, and locks again.
+    pub(crate) fn wait<'a, T>(
+        &self,
+        guard: loom::sync::MutexGuard<'a, T>,
+    ) -> loom::sync::MutexGuard<'a, T> {
+        self.0.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes one waiting thread, if any waits.
+    pub(crate) fn notify_one(&self) {
+        self.0.notify_one();
+    }
+
+    /// Wakes every waiting thread.
+    pub(crate) fn notify_all(&self) {
+        self.0.notify_all();
+    }
+}
+
 /// loom treats `SeqCst` loads and stores as `AcqRel` but models `SeqCst`
 /// fences: a fence before a waiter's first look, and one before a
 /// notifier's look at the waiters, restore the single order the real build

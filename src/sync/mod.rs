@@ -11,7 +11,8 @@
 //!
 //! - `real.rs` / `mocked.rs`, the switch itself, primitives only: `Arc`,
 //!   `AtomicBool`, `AtomicUsize`, `AtomicU64`, `Ordering`, a poison-ignoring
-//!   `Mutex`, `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every
+//!   `Mutex` and its `Condvar` (where a listener's accepting threads sleep),
+//!   `UnsafeCell<T>` with `with`/`with_mut` closures (loom tracks every
 //!   access), `ErrorSlot<T>` (an optional `Arc<T>` that only the first store
 //!   fills) and `loom_sc_fence`;
 //! - `signals.rs`: `Signals`, the done channel (closed once) and the doorbells

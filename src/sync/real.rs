@@ -26,6 +26,37 @@ impl<T> Mutex<T> {
     }
 }
 
+/// A condition variable for the crate's [`Mutex`], ignoring poisoning as
+/// it does: where threads blocked in `Listener::accept` sleep.
+#[derive(Debug, Default)]
+pub(crate) struct Condvar(std::sync::Condvar);
+
+impl Condvar {
+    /// No thread waits.
+    pub(crate) fn new() -> Self {
+        Self(std::sync::Condvar::new())
+    }
+
+    /// Releases `guard`, sleeps until notified (or spuriously), and locks
+    /// again.
+    pub(crate) fn wait<'a, T>(
+        &self,
+        guard: std::sync::MutexGuard<'a, T>,
+    ) -> std::sync::MutexGuard<'a, T> {
+        self.0.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes one waiting thread, if any waits.
+    pub(crate) fn notify_one(&self) {
+        self.0.notify_one();
+    }
+
+    /// Wakes every waiting thread.
+    pub(crate) fn notify_all(&self) {
+        self.0.notify_all();
+    }
+}
+
 /// A `SeqCst` fence where loom needs one to model `SeqCst` accesses (see
 /// the loom twin); nothing in this build, whose `SeqCst` accesses already
 /// form one total order.
