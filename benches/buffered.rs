@@ -1,0 +1,957 @@
+//! Buffered pipes (issue 25): `gopipe::buffered_pipe(64 KiB)` and
+//! `gopipe::buffered_duplex(64 KiB)` against what a Rust user would pick
+//! instead, in four parts, each printed as a table and its targets as MET or
+//! MISSED with both numbers:
+//!
+//! - `threads`: a writer thread streams `S`-byte writes (1 KiB, 64 KiB) to a
+//!   reader thread with a 64 KiB buffer, through `buffered_pipe(64 KiB)`, the
+//!   unbuffered `pipe()` (for scale), an OS pipe (`std::io::pipe`),
+//!   `UnixStream::pair`, `std::sync::mpsc::sync_channel` and crossbeam's
+//!   `bounded` of `Vec<u8>` (64 KiB of slots: `64 KiB / S` messages, each
+//!   copied into the reader's buffer), and one `memcpy` of the same bytes on
+//!   one thread;
+//! - `tasks`: a writer task streams to a reader task (64 KiB buffer) through
+//!   `buffered_pipe(64 KiB)`, `tokio::io::simplex(64 KiB)` and
+//!   `tokio::io::duplex(64 KiB)`, on a current_thread and a 2-worker runtime;
+//! - `bridges`: a writer thread into a reader task (`s2a`) and a writer task
+//!   into a reader thread (`a2s`) through `buffered_pipe(64 KiB)` and through
+//!   `tokio::io::duplex(64 KiB)` + tokio-util's `SyncIoBridge` (runtime: one
+//!   worker, so the two sides have a core each);
+//! - `rustls`: a 16 MiB transfer (16 KiB writes) from a synchronous rustls
+//!   client to its server, each on a thread, over `buffered_duplex(64 KiB)`,
+//!   the unbuffered `duplex()` and loopback TCP (`TCP_NODELAY`); the
+//!   handshake is done before the clock starts.
+//!
+//! Every case first moves a short stream whose bytes are all checked; the
+//! measured runs check the count and one byte of every read. Each case is
+//! calibrated to take about `TARGET` a run; then `rounds` rounds run every
+//! case once each, in an order that rotates from round to round (so that a
+//! noisy spell on the shared machine hits every case alike), and the report
+//! gives each case's median over the rounds with its min..max.
+//!
+//! Run: `cargo bench -p gopipe-benches --bench buffered` (add `-- --quick`
+//! for fewer, shorter rounds; `-- threads` etc. to run some parts only:
+//! `threads`, `tasks` (or `tasks-ct`, `tasks-mt`), `bridges`, `rustls`), or
+//! `benches/compare_buffered.sh [--quick] [PART...]`. The tables also give
+//! the median CPU time of the whole process a write (both sides, spinning
+//! included), which a loaded machine disturbs less than the wall time.
+//!
+//! For profiles (callgrind, perf): `GOPIPE_BUFFERED_CASE=SUBSTRING` runs only
+//! the cases whose name holds it, `GOPIPE_BUFFERED_ITERS=N` one round of `N`
+//! writes without checks or calibration (the targets then print as missed).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use gopipe_benches::human;
+use tokio::runtime::Runtime;
+
+/// The buffer of every buffered case and every reader.
+const BUF: usize = 64 << 10;
+
+/// The byte at position `i` of a stream of `s`-byte writes.
+fn pattern(s: usize, i: usize) -> u8 {
+    ((i % s) % 251) as u8
+}
+
+/// One write's worth of the stream.
+fn payload(s: usize) -> Vec<u8> {
+    (0..s).map(|i| pattern(s, i)).collect()
+}
+
+/// Checks one read of `buf` at stream position `got`: every byte when
+/// `check`, else the first.
+fn check_read(buf: &[u8], got: usize, s: usize, check: bool) {
+    if check {
+        for (k, &b) in buf.iter().enumerate() {
+            assert_eq!(b, pattern(s, got + k), "byte {} wrong", got + k);
+        }
+    } else {
+        assert_eq!(buf[0], pattern(s, got), "byte {got} wrong");
+    }
+}
+
+/// Reads `total` bytes of `s`-byte writes with a 64 KiB buffer, then expects
+/// end of file when `eof`.
+fn drain(mut src: impl Read, total: usize, s: usize, check: bool, eof: bool) {
+    let mut buf = vec![0u8; BUF];
+    let mut got = 0;
+    while got < total {
+        let n = src.read(&mut buf).expect("read");
+        assert!(n > 0, "early end of stream at {got} of {total}");
+        check_read(&buf[..n], got, s, check);
+        got += n;
+    }
+    assert_eq!(got, total, "more bytes than written");
+    if eof {
+        assert_eq!(
+            src.read(&mut buf).expect("read at end"),
+            0,
+            "bytes after the end"
+        );
+    }
+}
+
+/// Runs `writer` on this thread and `reader` on another; the time from both
+/// being ready until both are done.
+fn timed(writer: impl FnOnce(), reader: impl FnOnce() + Send) -> Duration {
+    let ready = Barrier::new(2);
+    thread::scope(|scope| {
+        let ready = &ready;
+        let handle = scope.spawn(move || {
+            ready.wait();
+            reader();
+        });
+        ready.wait();
+        let start = Instant::now();
+        writer();
+        handle.join().expect("reader panicked");
+        start.elapsed()
+    })
+}
+
+// ------------------------------------------------------------------ rounds
+
+/// One case: its name and a run of `iters` writes (`check`: every byte).
+struct Case<'a> {
+    /// The name in the report.
+    name: String,
+    /// Moves `iters` writes and returns the time they took.
+    run: Box<dyn Fn(u64, bool) -> Duration + 'a>,
+}
+
+impl<'a> Case<'a> {
+    fn new(name: impl Into<String>, run: impl Fn(u64, bool) -> Duration + 'a) -> Self {
+        Case {
+            name: name.into(),
+            run: Box::new(run),
+        }
+    }
+}
+
+/// The CPU time this process has used so far, every thread counted (alive
+/// or ended), through glibc's `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
+#[cfg(target_os = "linux")]
+fn cpu_time() -> Duration {
+    /// `struct timespec` on 64-bit Linux.
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    /// `CLOCK_PROCESS_CPUTIME_ID`.
+    const PROCESS_CPUTIME: i32 = 2;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `ts` is a live, writable timespec of the layout glibc expects
+    // on 64-bit Linux, for the duration of the call.
+    let rc = unsafe { clock_gettime(PROCESS_CPUTIME, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime failed");
+    Duration::new(ts.sec as u64, ts.nsec as u32)
+}
+
+/// Elsewhere: no CPU time (the column shows zero).
+#[cfg(not(target_os = "linux"))]
+fn cpu_time() -> Duration {
+    Duration::ZERO
+}
+
+/// A case's result: ns per write (or per transfer) in every round.
+#[derive(Clone, Debug)]
+struct Stat {
+    /// Wall time, sorted.
+    ns: Vec<f64>,
+    /// CPU time of the whole process (both sides), sorted.
+    cpu: Vec<f64>,
+}
+
+impl Stat {
+    fn median(&self) -> f64 {
+        let n = self.ns.len();
+        if n % 2 == 1 {
+            self.ns[n / 2]
+        } else {
+            (self.ns[n / 2 - 1] + self.ns[n / 2]) / 2.0
+        }
+    }
+    fn min(&self) -> f64 {
+        self.ns[0]
+    }
+    fn max(&self) -> f64 {
+        self.ns[self.ns.len() - 1]
+    }
+    fn cpu_median(&self) -> f64 {
+        self.cpu[self.cpu.len() / 2]
+    }
+}
+
+/// The measuring settings.
+#[derive(Clone, Copy)]
+struct Settings {
+    /// Rounds (each runs every case once).
+    rounds: usize,
+    /// About how long one run of a case takes.
+    target: Duration,
+}
+
+/// Prints the table's header, checks every case once, calibrates each to `settings.target` a run, then
+/// runs `settings.rounds` rounds, rotating the order; returns each case's
+/// stat (time per write), in case order. `max_iters` caps a run.
+fn measure(
+    title: &str,
+    cases: &[Case<'_>],
+    settings: Settings,
+    min_iters: u64,
+    max_iters: u64,
+) -> Vec<Stat> {
+    header(title);
+    // For profiles: only the cases whose "table title: name" holds every
+    // comma-separated word of this, and a fixed count.
+    let only = std::env::var("GOPIPE_BUFFERED_CASE").ok();
+    let fixed: Option<u64> = std::env::var("GOPIPE_BUFFERED_ITERS")
+        .ok()
+        .map(|v| v.parse().expect("GOPIPE_BUFFERED_ITERS: a count"));
+    let skipped = |case: &Case<'_>| {
+        let full = format!("{title}: {}", case.name);
+        only.as_ref()
+            .is_some_and(|o| o.split(',').any(|w| !full.contains(w)))
+    };
+    let mut iters = Vec::new();
+    for case in cases {
+        if skipped(case) {
+            iters.push(0);
+            continue;
+        }
+        if let Some(n) = fixed {
+            iters.push(n);
+            continue;
+        }
+        (case.run)(4.min(max_iters), true);
+        // Calibrate: double until a run takes a tenth of the target.
+        let mut n = min_iters;
+        let per = loop {
+            let t = (case.run)(n, false);
+            if t >= settings.target / 10 || n >= max_iters {
+                break t.as_secs_f64() / n as f64;
+            }
+            n = (n * 2).min(max_iters);
+        };
+        let n = ((settings.target.as_secs_f64() / per) as u64).clamp(min_iters, max_iters);
+        iters.push(n);
+    }
+    let mut ns = vec![Vec::new(); cases.len()];
+    let mut cpu = vec![Vec::new(); cases.len()];
+    for round in 0..settings.rounds {
+        for k in 0..cases.len() {
+            let i = (round + k) % cases.len();
+            if iters[i] == 0 {
+                ns[i].push(f64::NAN);
+                cpu[i].push(f64::NAN);
+                continue;
+            }
+            let c0 = cpu_time();
+            let t = (cases[i].run)(iters[i], false);
+            let c = cpu_time() - c0;
+            ns[i].push(t.as_nanos() as f64 / iters[i] as f64);
+            cpu[i].push(c.as_nanos() as f64 / iters[i] as f64);
+        }
+    }
+    ns.into_iter()
+        .zip(cpu)
+        .map(|(mut ns, mut cpu)| {
+            ns.sort_by(f64::total_cmp);
+            cpu.sort_by(f64::total_cmp);
+            Stat { ns, cpu }
+        })
+        .collect()
+}
+
+/// Prints one table row: name, median, min..max, spread, CPU time.
+fn row(name: &str, st: &Stat) {
+    println!(
+        "  {name:<32} {:>12.1} ({:>12.1} .. {:>12.1}, spread {:>6.1}%)  cpu {:>12.1}",
+        st.median(),
+        st.min(),
+        st.max(),
+        100.0 * (st.max() - st.min()) / st.median(),
+        st.cpu_median()
+    );
+}
+
+/// Prints the header of a table.
+fn header(title: &str) {
+    println!();
+    println!("== {title}");
+    println!(
+        "  {:<32} {:>12} ({:>12} .. {:>12}, {:>13})  {:>16}",
+        "case", "median ns", "min", "max", "spread", "cpu ns (median)"
+    );
+}
+
+/// The targets, collected as the parts run and printed at the end.
+#[derive(Default)]
+struct Report {
+    /// (met, line).
+    lines: Vec<(bool, String)>,
+}
+
+impl Report {
+    /// A throughput target: `ours` (time per write) is at least `factor`x as
+    /// fast as `peer`, i.e. `peer / ours >= factor`.
+    fn faster(&mut self, what: &str, ours: &Stat, peer_name: &str, peer: &Stat, factor: f64) {
+        let ratio = peer.median() / ours.median();
+        let met = ratio >= factor; // false when either was not measured (NaN)
+        self.lines.push((
+            met,
+            format!(
+                "{what}: {:.1} ns against {peer_name} {:.1} ns: {ratio:.2}x the throughput (target >= {factor}x)",
+                ours.median(),
+                peer.median()
+            ),
+        ));
+    }
+
+    /// A time target: `ours / peer <= factor`.
+    fn within(&mut self, what: &str, ours: &Stat, peer_name: &str, peer: &Stat, factor: f64) {
+        let ratio = ours.median() / peer.median();
+        let met = ratio <= factor; // false when either was not measured (NaN)
+        self.lines.push((
+            met,
+            format!(
+                "{what}: {:.1} ns against {peer_name} {:.1} ns: {ratio:.2}x the time (target <= {factor}x)",
+                ours.median(),
+                peer.median()
+            ),
+        ));
+    }
+
+    fn print(&self) {
+        println!();
+        println!("== targets (medians; met/missed per cell)");
+        for (met, line) in &self.lines {
+            println!("  {:>6}  {line}", if *met { "MET" } else { "MISSED" });
+        }
+        let missed = self.lines.iter().filter(|(m, _)| !m).count();
+        println!(
+            "== {} of {} targets met{}",
+            self.lines.len() - missed,
+            self.lines.len(),
+            if missed > 0 {
+                format!(", {missed} missed")
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+// ----------------------------------------------------------------- threads
+
+/// A `Read`/`Write` pair streamed from a writer thread to a reader thread.
+fn stream_case<'a, R, W>(name: &str, s: usize, make: fn() -> (R, W)) -> Case<'a>
+where
+    R: Read + Send + 'static,
+    W: Write + Send + 'static,
+{
+    Case::new(name, move |iters, check| {
+        let (rx, mut tx) = make();
+        let data = payload(s);
+        let total = s * iters as usize;
+        timed(
+            move || {
+                for _ in 0..iters {
+                    tx.write_all(&data).expect("write");
+                }
+                drop(tx);
+            },
+            move || drain(rx, total, s, check, true),
+        )
+    })
+}
+
+/// Adapts a channel's receive function to `Read`: each message is copied into
+/// the reader's buffer (as many as fit, one read returning at most one).
+struct ChunkReader<F: FnMut() -> Option<Vec<u8>>> {
+    /// Receives the next message, `None` at the end.
+    recv: F,
+    /// The message being read.
+    chunk: Vec<u8>,
+    /// How much of `chunk` was read.
+    pos: usize,
+}
+
+impl<F: FnMut() -> Option<Vec<u8>>> Read for ChunkReader<F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.chunk.len() {
+            match (self.recv)() {
+                Some(chunk) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A channel of `Vec<u8>` with `BUF / s` slots: the writer sends a copy of
+/// each write, the reader copies each message into its buffer.
+fn channel_case<'a>(name: &str, s: usize, crossbeam: bool) -> Case<'a> {
+    let slots = (BUF / s).max(1);
+    Case::new(name, move |iters, check| {
+        let data = payload(s);
+        let total = s * iters as usize;
+        if crossbeam {
+            let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(slots);
+            let reader = ChunkReader {
+                recv: move || rx.recv().ok(),
+                chunk: Vec::new(),
+                pos: 0,
+            };
+            timed(
+                move || {
+                    for _ in 0..iters {
+                        tx.send(data.to_vec()).expect("send");
+                    }
+                },
+                move || drain(reader, total, s, check, true),
+            )
+        } else {
+            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(slots);
+            let reader = ChunkReader {
+                recv: move || rx.recv().ok(),
+                chunk: Vec::new(),
+                pos: 0,
+            };
+            timed(
+                move || {
+                    for _ in 0..iters {
+                        tx.send(data.to_vec()).expect("send");
+                    }
+                },
+                move || drain(reader, total, s, check, true),
+            )
+        }
+    })
+}
+
+/// One thread copying each write once into a 64 KiB buffer.
+fn memcpy_case<'a>(s: usize) -> Case<'a> {
+    Case::new("memcpy (one copy, one thread)", move |iters, check| {
+        let data = payload(s);
+        let mut buf = vec![0u8; BUF];
+        let start = Instant::now();
+        let mut at = 0;
+        for _ in 0..iters {
+            if at + s > BUF {
+                at = 0;
+            }
+            buf[at..at + s].copy_from_slice(&data);
+            std::hint::black_box(&mut buf);
+            at += s;
+        }
+        let elapsed = start.elapsed();
+        if check {
+            check_read(&buf[..s], 0, s, true);
+        }
+        elapsed
+    })
+}
+
+/// The `threads` part.
+fn threads(settings: Settings, report: &mut Report) {
+    for s in [1usize << 10, 64 << 10] {
+        let title = format!(
+            "threads: {} writes, reader buffer 64 KiB, ns per write",
+            human(s)
+        );
+        let cases = vec![
+            stream_case("buffered_pipe(64KiB)", s, || gopipe::buffered_pipe(BUF)),
+            stream_case("pipe() (unbuffered)", s, gopipe::pipe),
+            stream_case("std::io::pipe (OS pipe)", s, || {
+                std::io::pipe().expect("os pipe")
+            }),
+            stream_case("UnixStream::pair", s, || {
+                UnixStream::pair().expect("socket pair")
+            }),
+            channel_case("mpsc::sync_channel(64KiB/S)", s, false),
+            channel_case("crossbeam bounded(64KiB/S)", s, true),
+            memcpy_case(s),
+        ];
+        let min_iters = if s >= 64 << 10 { 16 } else { 1024 };
+        let st = measure(&title, &cases, settings, min_iters, 1 << 24);
+        for (case, st) in cases.iter().zip(&st) {
+            row(&case.name, st);
+        }
+        let ours = &st[0];
+        let cell = format!("threads {}", human(s));
+        if s == 1 << 10 {
+            report.faster(&cell, ours, "OS pipe", &st[2], 6.0);
+            report.faster(&cell, ours, "UnixStream::pair", &st[3], 6.0);
+            report.faster(&cell, ours, "mpsc::sync_channel", &st[4], 2.0);
+            report.faster(&cell, ours, "crossbeam bounded", &st[5], 2.0);
+            report.within(&cell, ours, "one memcpy", &st[6], 8.0);
+        } else {
+            report.faster(&cell, ours, "one memcpy", &st[6], 0.5);
+        }
+    }
+}
+
+// ------------------------------------------------------------------- tasks
+
+/// The async sides, apart from the blocking ones so that the `Read`/`Write`
+/// traits and tokio's extension traits are never in scope together.
+mod tasks {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    use tokio::runtime::Runtime;
+
+    use super::{check_read, payload, BUF};
+
+    /// Writes `iters` copies of `data`, then shuts down.
+    pub(super) async fn source(mut tx: impl AsyncWrite + Unpin, data: &[u8], iters: u64) {
+        for _ in 0..iters {
+            tx.write_all(data).await.expect("write");
+        }
+        tx.shutdown().await.expect("shutdown");
+    }
+
+    /// Reads `total` bytes with a 64 KiB buffer, then expects end of file.
+    pub(super) async fn drain(mut rx: impl AsyncRead + Unpin, total: usize, s: usize, check: bool) {
+        let mut buf = vec![0u8; BUF];
+        let mut got = 0;
+        while got < total {
+            let n = rx.read(&mut buf).await.expect("read");
+            assert!(n > 0, "early end of stream at {got} of {total}");
+            check_read(&buf[..n], got, s, check);
+            got += n;
+        }
+        assert_eq!(got, total, "more bytes than written");
+        assert_eq!(
+            rx.read(&mut buf).await.expect("read at end"),
+            0,
+            "bytes after the end"
+        );
+    }
+
+    /// A writer task and a reader task over a fresh pair from `make`, on `rt`.
+    pub(super) fn pair<R, W>(
+        rt: &Runtime,
+        make: fn() -> (R, W),
+        s: usize,
+        iters: u64,
+        check: bool,
+    ) -> Duration
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (rx, tx) = make();
+        let data = Arc::new(payload(s));
+        let total = s * iters as usize;
+        rt.block_on(async move {
+            let start = Instant::now();
+            let w = tokio::spawn(async move { source(tx, &data, iters).await });
+            let r = tokio::spawn(drain(rx, total, s, check));
+            w.await.expect("writer panicked");
+            r.await.expect("reader panicked");
+            start.elapsed()
+        })
+    }
+
+    /// `tokio::io::simplex(64 KiB)`.
+    pub(super) fn simplex() -> (
+        tokio::io::ReadHalf<tokio::io::SimplexStream>,
+        tokio::io::WriteHalf<tokio::io::SimplexStream>,
+    ) {
+        tokio::io::simplex(BUF)
+    }
+
+    /// `tokio::io::duplex(64 KiB)`, used one way: (reader, writer).
+    pub(super) fn duplex() -> (tokio::io::DuplexStream, tokio::io::DuplexStream) {
+        let (w, r) = tokio::io::duplex(BUF);
+        (r, w)
+    }
+}
+
+/// The runtimes of the `tasks` part: (name, runtime).
+fn runtimes() -> Vec<(&'static str, Runtime)> {
+    vec![
+        (
+            "current_thread",
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime"),
+        ),
+        (
+            "2 workers",
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .expect("runtime"),
+        ),
+    ]
+}
+
+/// The `tasks` part.
+fn tasks_part(settings: Settings, report: &mut Report, ct: bool, mt: bool) {
+    for (rt_name, rt) in runtimes() {
+        if !(if rt_name == "current_thread" { ct } else { mt }) {
+            continue;
+        }
+        for s in [1usize << 10, 64 << 10] {
+            let title = format!(
+                "tasks, {rt_name}: {} writes, reader buffer 64 KiB, ns per write",
+                human(s)
+            );
+            let rt = &rt;
+            let cases = vec![
+                Case::new("buffered_pipe(64KiB)", move |iters, check| {
+                    tasks::pair(rt, || gopipe::buffered_pipe(BUF), s, iters, check)
+                }),
+                Case::new("tokio::io::simplex(64KiB)", move |iters, check| {
+                    tasks::pair(rt, tasks::simplex, s, iters, check)
+                }),
+                Case::new("tokio::io::duplex(64KiB)", move |iters, check| {
+                    tasks::pair(rt, tasks::duplex, s, iters, check)
+                }),
+                Case::new("pipe() (unbuffered)", move |iters, check| {
+                    tasks::pair(rt, gopipe::pipe, s, iters, check)
+                }),
+            ];
+            let min_iters = if s >= 64 << 10 { 16 } else { 1024 };
+            let st = measure(&title, &cases, settings, min_iters, 1 << 24);
+            for (case, st) in cases.iter().zip(&st) {
+                row(&case.name, st);
+            }
+            let cell = format!("tasks {rt_name} {}", human(s));
+            report.within(&cell, &st[0], "simplex", &st[1], 1.0);
+            report.within(&cell, &st[0], "duplex", &st[2], 1.0);
+        }
+    }
+}
+
+// ----------------------------------------------------------------- bridges
+
+/// Thread to task (`s2a`: the thread writes) or task to thread (`a2s`).
+fn bridge<R, W>(
+    rt: &Runtime,
+    s2a: bool,
+    make: fn() -> (R, W),
+    s: usize,
+    iters: u64,
+    check: bool,
+) -> Duration
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tokio_util::io::SyncIoBridge;
+    let (rx, tx) = make();
+    let data = Arc::new(payload(s));
+    let total = s * iters as usize;
+    let handle = rt.handle().clone();
+    let start = Instant::now();
+    if s2a {
+        let reader = rt.spawn(tasks::drain(rx, total, s, check));
+        let writer = thread::spawn(move || {
+            let mut tx = SyncIoBridge::new_with_handle(tx, handle);
+            for _ in 0..iters {
+                tx.write_all(&data).expect("write");
+            }
+            tx.shutdown().expect("shutdown");
+        });
+        writer.join().expect("writer panicked");
+        rt.block_on(reader).expect("reader panicked");
+    } else {
+        let writer = rt.spawn(async move { tasks::source(tx, &data, iters).await });
+        let reader = thread::spawn(move || {
+            let rx = SyncIoBridge::new_with_handle(rx, handle);
+            drain(rx, total, s, check, true);
+        });
+        reader.join().expect("reader panicked");
+        rt.block_on(writer).expect("writer panicked");
+    }
+    start.elapsed()
+}
+
+/// A thread-side half of gopipe used directly (not through `SyncIoBridge`).
+fn bridge_gopipe(rt: &Runtime, s2a: bool, s: usize, iters: u64, check: bool) -> Duration {
+    let (rx, mut tx) = gopipe::buffered_pipe(BUF);
+    let data = Arc::new(payload(s));
+    let total = s * iters as usize;
+    let start = Instant::now();
+    if s2a {
+        let reader = rt.spawn(tasks::drain(rx, total, s, check));
+        let writer = thread::spawn(move || {
+            for _ in 0..iters {
+                tx.write_all(&data).expect("write");
+            }
+            drop(tx);
+        });
+        writer.join().expect("writer panicked");
+        rt.block_on(reader).expect("reader panicked");
+    } else {
+        let writer = rt.spawn(async move { tasks::source(tx, &data, iters).await });
+        let reader = thread::spawn(move || drain(rx, total, s, check, true));
+        reader.join().expect("reader panicked");
+        rt.block_on(writer).expect("writer panicked");
+    }
+    start.elapsed()
+}
+
+/// The `bridges` part.
+fn bridges(settings: Settings, report: &mut Report) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime");
+    let rt = &rt;
+    let s = 1 << 10;
+    for s2a in [true, false] {
+        let dir = if s2a {
+            "thread -> task"
+        } else {
+            "task -> thread"
+        };
+        let title = format!("bridges, {dir}: 1KiB writes, reader buffer 64 KiB, ns per write");
+        let cases = vec![
+            Case::new("buffered_pipe(64KiB)", move |iters, check| {
+                bridge_gopipe(rt, s2a, s, iters, check)
+            }),
+            Case::new("duplex(64KiB) + SyncIoBridge", move |iters, check| {
+                bridge(rt, s2a, tasks::duplex, s, iters, check)
+            }),
+        ];
+        let st = measure(&title, &cases, settings, 1024, 1 << 24);
+        for (case, st) in cases.iter().zip(&st) {
+            row(&case.name, st);
+        }
+        report.faster(
+            &format!("bridge {dir} 1KiB"),
+            &st[0],
+            "duplex + SyncIoBridge",
+            &st[1],
+            2.0,
+        );
+    }
+}
+
+// ------------------------------------------------------------------ rustls
+
+/// A synchronous rustls client and server over a transport.
+mod tls {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+
+    /// The two configurations, sharing one self-signed certificate for
+    /// `localhost` made at startup.
+    pub(super) struct Configs {
+        pub(super) client: Arc<ClientConfig>,
+        pub(super) server: Arc<ServerConfig>,
+    }
+
+    pub(super) fn configs() -> Configs {
+        // ring, not rustls' default aws-lc-rs (which needs cmake to build);
+        // deprecated only for lacking post-quantum key exchange, which the
+        // handshake (outside the clock) is all it would change.
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+            .expect("self-signed certificate");
+        let der = CertificateDer::from(cert.cert.der().to_vec());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+        let mut roots = RootCertStore::empty();
+        roots.add(der.clone()).expect("root");
+        let client = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let server = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key)
+            .expect("server certificate");
+        Configs {
+            client: Arc::new(client),
+            server: Arc::new(server),
+        }
+    }
+
+    /// A client stream over `sock`, handshake done.
+    pub(super) fn client<T: Read + Write>(
+        configs: &Configs,
+        mut sock: T,
+    ) -> rustls::StreamOwned<ClientConnection, T> {
+        let name = ServerName::try_from("localhost").expect("name");
+        let mut conn = ClientConnection::new(Arc::clone(&configs.client), name).expect("client");
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).expect("client handshake");
+        }
+        rustls::StreamOwned::new(conn, sock)
+    }
+
+    /// A server stream over `sock`, handshake done.
+    pub(super) fn server<T: Read + Write>(
+        configs: &Configs,
+        mut sock: T,
+    ) -> rustls::StreamOwned<ServerConnection, T> {
+        let mut conn = ServerConnection::new(Arc::clone(&configs.server)).expect("server");
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).expect("server handshake");
+        }
+        rustls::StreamOwned::new(conn, sock)
+    }
+}
+
+/// The size of the rustls transfer and of its writes.
+const TLS_TOTAL: usize = 16 << 20;
+/// The client's write size.
+const TLS_WRITE: usize = 16 << 10;
+
+/// Moves `iters` transfers of 16 MiB over fresh transports from `make` (the
+/// client's end, the server's end), each after its handshake; the time of
+/// the transfers alone, per transfer.
+fn tls_transfer<T>(
+    configs: &tls::Configs,
+    make: &(dyn Fn() -> (T, T) + Sync),
+    iters: u64,
+    check: bool,
+) -> Duration
+where
+    T: Read + Write + Send,
+{
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let (c, s) = make();
+        let gate = Barrier::new(2);
+        let gate = &gate;
+        total += thread::scope(|scope| {
+            let server = scope.spawn(move || {
+                let mut server = tls::server(configs, s);
+                gate.wait();
+                drain(&mut server, TLS_TOTAL, TLS_WRITE, check, false);
+                // Tell the client every byte arrived.
+                server.write_all(b"k").expect("ack");
+                server.flush().expect("ack flush");
+                Instant::now()
+            });
+            let mut client = tls::client(configs, c);
+            let data = payload(TLS_WRITE);
+            gate.wait();
+            let start = Instant::now();
+            for _ in 0..TLS_TOTAL / TLS_WRITE {
+                client.write_all(&data).expect("tls write");
+            }
+            client.flush().expect("tls flush");
+            let mut ack = [0u8; 1];
+            client.read_exact(&mut ack).expect("ack");
+            let end = server.join().expect("server panicked");
+            end - start
+        });
+    }
+    total
+}
+
+/// A loopback TCP connection with `TCP_NODELAY` on both ends.
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let c = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (s, _) = listener.accept().expect("accept");
+    c.set_nodelay(true).expect("nodelay");
+    s.set_nodelay(true).expect("nodelay");
+    (c, s)
+}
+
+/// The `rustls` part.
+fn rustls_part(settings: Settings, report: &mut Report) {
+    let title = "rustls (sync, TLS 1.3, ring): one 16 MiB transfer in 16 KiB writes, handshake excluded, ns per transfer";
+    let configs = tls::configs();
+    let configs = &configs;
+    let cases = vec![
+        Case::new("buffered_duplex(64KiB)", move |iters, check| {
+            tls_transfer(configs, &|| gopipe::buffered_duplex(BUF), iters, check)
+        }),
+        Case::new("loopback TCP", move |iters, check| {
+            tls_transfer(configs, &tcp_pair, iters, check)
+        }),
+    ];
+    let st = measure(title, &cases, settings, 1, 1 << 10);
+    for (case, st) in cases.iter().zip(&st) {
+        row(&case.name, st);
+    }
+    report.within("rustls 16MiB", &st[0], "loopback TCP", &st[1], 0.8);
+}
+
+// -------------------------------------------------------------------- main
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick =
+        args.iter().any(|a| a == "--quick") || std::env::var_os("GOPIPE_BENCH_QUICK").is_some();
+    // cargo bench passes `--bench`; any other word selects parts.
+    let parts: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let on = |p: &str| parts.is_empty() || parts.contains(&p);
+    let settings = if std::env::var_os("GOPIPE_BUFFERED_ITERS").is_some() {
+        Settings {
+            rounds: 1,
+            target: Duration::ZERO,
+        }
+    } else if quick {
+        Settings {
+            rounds: 7,
+            target: Duration::from_millis(30),
+        }
+    } else {
+        Settings {
+            rounds: 15,
+            target: Duration::from_millis(80),
+        }
+    };
+    println!(
+        "buffered: {} rounds, about {} ms a run{}",
+        settings.rounds,
+        settings.target.as_millis(),
+        if quick { " (--quick)" } else { "" }
+    );
+    let mut report = Report::default();
+    if on("threads") {
+        threads(settings, &mut report);
+    }
+    if on("tasks") || on("tasks-ct") || on("tasks-mt") {
+        tasks_part(
+            settings,
+            &mut report,
+            on("tasks") || on("tasks-ct"),
+            on("tasks") || on("tasks-mt"),
+        );
+    }
+    if on("bridges") {
+        bridges(settings, &mut report);
+    }
+    if on("rustls") {
+        rustls_part(settings, &mut report);
+    }
+    report.print();
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs gopipe's `buffered` bench (benches/buffered.rs, a custom main): the
+# buffered pipe and connection (issue 25) against their peers, in one go, and
+# prints a table per part (median ns per write over alternating rounds, with
+# min..max and the spread), then each target as MET or MISSED with both
+# numbers:
+#
+# - threads, `buffered_pipe(64 KiB)`, 1 KiB writes, reader buffer 64 KiB:
+#   >= 6x the throughput of an OS pipe (std::io::pipe) and of
+#   UnixStream::pair; >= 2x that of std::sync::mpsc::sync_channel and of
+#   crossbeam's bounded of Vec<u8> (64 slots, each message copied into the
+#   reader's buffer); <= 8x the time of one memcpy of the same bytes.
+#   64 KiB writes: >= 0.5x memcpy's throughput;
+# - tasks, `buffered_pipe(64 KiB)` against tokio::io::simplex(64 KiB) and
+#   duplex(64 KiB), 1 KiB and 64 KiB writes, current_thread and 2 workers:
+#   <= 1.0x their time in every cell;
+# - bridges, thread -> task and task -> thread through `buffered_pipe(64 KiB)`
+#   at 1 KiB: >= 2x the throughput of tokio::io::duplex(64 KiB) + tokio-util's
+#   SyncIoBridge;
+# - rustls (sync, TLS 1.3, ring provider): a 16 MiB transfer over
+#   `buffered_duplex(64 KiB)` in <= 0.8x the time over loopback TCP.
+#
+#   benches/compare_buffered.sh                 # full run (15 rounds of ~80 ms a case)
+#   benches/compare_buffered.sh --quick         # 7 rounds of ~30 ms a case
+#   benches/compare_buffered.sh --quick threads # some parts: threads tasks (tasks-ct tasks-mt) bridges rustls
+#
+# Installs nothing. The bench builds into target/bench so that it does not
+# fight other cargo commands for target/. Every other runnable thread on the
+# box changes these numbers: run it on a quiet machine, or read the spread.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
+case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;; esac
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  dirty=$(git status --porcelain -- src Cargo.toml | wc -l)
+  echo "== gopipe: commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo ", with uncommitted changes in src/ or Cargo.toml")"
+fi
+
+# Build first, so that the compile does not run beside the measurements.
+cargo bench -p gopipe-benches --bench buffered --no-run 2>&1 | grep -E '^(error|warning)' || true
+
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
+echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+cargo bench -p gopipe-benches --bench buffered -- "$@" 2>"$err" || true
+# cargo's own lines and replayed compiler warnings go; a panic stays.
+grep -E 'panicked|^error|STALL' "$err" || true
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
