@@ -524,10 +524,13 @@ impl PipeState {
             self.signals.wake_all_tasks();
             self.signals.notify_all_threads(crate::sync::Bell::Offer);
         }
-        if let Engine::Rendezvous(e) = &self.engine {
+        match &self.engine {
             // A buffered pipe's unread bytes go (after the close: a read
             // looks at the read half's error before it takes any).
-            e.discard_buffered();
+            Engine::Rendezvous(e) => e.discard_buffered(),
+            // The reference engine has no buffered pipes.
+            #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
+            Engine::Reference(_) => {}
         }
     }
 
