@@ -16,6 +16,8 @@
 #   --check     only apply each mutant to a fresh copy (no build, no model):
 #               fails if one does not apply exactly once, is anchored on a
 #               comment, or changes nothing (the default mode does this first)
+#   --shard=K/N only every N-th mutant, from the K-th (0-based): N such runs,
+#               each with its own MUTANTS_TARGET_DIR, share the work
 #   --matrix    run every model on its own against each mutant and print which
 #               models kill it (slow: what loom-tests/README.md's table and
 #               mutant_tests are from)
@@ -286,7 +288,7 @@ EOF
 # On close or timeout the writer leaves without retracting its offer (and
 # without its unwind guard, which would retract it).
 sub(WRITE, '                std::mem::forget(guard);\n                if let Some(left) = self.retract(sh) {\n',
-    '                std::mem::forget(guard);\n                #[allow(unreachable_code)]\n                return Err(timed_out());\n                if let Some(left) = self.retract(sh) {\n')
+    '                std::mem::forget(guard);\n                #[allow(unreachable_code)]\n                return Err(timed_out().into());\n                if let Some(left) = self.retract(sh) {\n')
 EOF
     ;;
     no-offer-bell) cat <<'EOF'
@@ -622,7 +624,7 @@ EOF
 # A buffered pipe's blocking write gives the write side up while it waits
 # for room, so another write can come between its pieces.
 sub(STAGING, '                Accepted::NoRoom => {\n                    if let Err(err) = self.wait_room(sh, deadline) {\n',
-    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = self.wait_room(sh, deadline) {\n')
+    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let waited = self.wait_room(sh, deadline);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = waited {\n')
 EOF
     ;;
     buffered-write-close-discards) cat <<'EOF'
@@ -898,16 +900,28 @@ check_all() {
 matrix=0
 check=0
 full=${MUTANTS_FULL:-0}
+shard=""
 names=()
 for arg in "$@"; do
   case $arg in
     --matrix) matrix=1 ;;
     --full) full=1 ;;
     --check) check=1 ;;
+    --shard=*) shard=${arg#--shard=} ;;
     *) names+=("$arg") ;;
   esac
 done
 [ ${#names[@]} -gt 0 ] || names=("${mutant_names[@]}")
+# --shard=K/N keeps every N-th mutant from the K-th (0-based), so that N runs
+# with their own MUTANTS_TARGET_DIR can share the work (CI runs two at once).
+if [ -n "$shard" ]; then
+  k=${shard%/*} n=${shard#*/}
+  kept=()
+  for i in "${!names[@]}"; do
+    [ $(( i % n )) = "$k" ] && kept+=("${names[$i]}")
+  done
+  names=("${kept[@]}")
+fi
 for name in "${names[@]}"; do
   mutant_patch "$name" >/dev/null || { echo "ERROR: unknown mutant $name"; exit 1; }
 done
