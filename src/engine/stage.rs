@@ -289,6 +289,7 @@ impl Ring {
     /// [`Ring::front_len`] gave); returns whether that finished it (a read
     /// of an unbuffered pipe's stage takes bytes of one write only, so it
     /// stops there; a buffered pipe's read stops when nothing is left).
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) -> bool {
         let finished = if self.joined {
             debug_assert!(n <= self.len);

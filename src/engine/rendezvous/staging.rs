@@ -34,6 +34,9 @@ impl Rendezvous {
     /// staged, the rest (or all of it) into the stage. With `whole`, all of
     /// the gather or nothing (the caller made sure it fits in the capacity);
     /// else as much of its prefix as there is room for.
+    // Inlined: the async write's hot path (a separate call cost about ten
+    // instructions a 1 KiB write + read, callgrind).
+    #[inline(always)]
     pub(super) fn accept(
         &self,
         sh: &PipeState,
