@@ -342,3 +342,41 @@ pub fn async_consumed(writer: &PipeWriter) -> io::Result<()> {
     let mut consumed = std::pin::pin!(writer.consumed());
     task(|cx| consumed.as_mut().poll(cx))
 }
+
+/// Counts interleavings with each of two outcomes, and checks after the model
+/// that both happened.
+pub struct Outcomes {
+    /// The model's name, for the message.
+    name: &'static str,
+    /// Interleavings with the first outcome.
+    first: AtomicUsize,
+    /// Interleavings with the second outcome.
+    second: AtomicUsize,
+}
+
+impl Outcomes {
+    /// No interleaving counted yet.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            first: AtomicUsize::new(0),
+            second: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts one interleaving: the first outcome if `first`, else the second.
+    pub fn record(&self, first: bool) {
+        let counter = if first { &self.first } else { &self.second };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Asserts that loom explored both outcomes; prints the counts.
+    pub fn assert_both(&self, what: [&str; 2]) {
+        let (a, b) = (
+            self.first.load(Ordering::Relaxed),
+            self.second.load(Ordering::Relaxed),
+        );
+        eprintln!("  {}: {a} {}, {b} {}", self.name, what[0], what[1]);
+        assert!(a > 0 && b > 0, "{}: not both outcomes explored", self.name);
+    }
+}

@@ -25,46 +25,8 @@ use loom::thread;
 use loom_tests::{
     assert_closed_pipe, async_consumed, async_read_to_end, async_read_until,
     async_write_until_error, model, model_with_bound, poll_consumed, poll_read, poll_write,
-    read_to_end, read_until, task, ReadEnd,
+    read_to_end, read_until, task, Outcomes, ReadEnd,
 };
-
-/// Counts interleavings with each of two outcomes, and checks after the model
-/// that both happened.
-struct Outcomes {
-    /// The model's name, for the message.
-    name: &'static str,
-    /// Interleavings with the first outcome.
-    first: AtomicUsize,
-    /// Interleavings with the second outcome.
-    second: AtomicUsize,
-}
-
-impl Outcomes {
-    /// No interleaving counted yet.
-    const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            first: AtomicUsize::new(0),
-            second: AtomicUsize::new(0),
-        }
-    }
-
-    /// Counts one interleaving: the first outcome if `first`, else the second.
-    fn record(&self, first: bool) {
-        let counter = if first { &self.first } else { &self.second };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Asserts that loom explored both outcomes; prints the counts.
-    fn assert_both(&self, what: [&str; 2]) {
-        let (a, b) = (
-            self.first.load(Ordering::Relaxed),
-            self.second.load(Ordering::Relaxed),
-        );
-        eprintln!("  {}: {a} {}, {b} {}", self.name, what[0], what[1]);
-        assert!(a > 0 && b > 0, "{}: not both outcomes explored", self.name);
-    }
-}
 
 /// (a) A blocking writer thread writes `ab` and drops its half while a task
 /// reads a byte at a time: the task gets `a`, `b` (the second from the rest

@@ -13,52 +13,13 @@
 #![cfg(gopipe_loom)]
 
 use std::io::{ErrorKind, Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
 use loom::thread;
-use loom_tests::{model, model_with_bound, task};
+use loom_tests::{model, model_with_bound, task, Outcomes};
 
 use gopipe::Conn;
-
-/// Counts interleavings with each of two outcomes, and checks after the model
-/// that both happened.
-struct Outcomes {
-    /// The model's name, for the message.
-    name: &'static str,
-    /// Interleavings with the first outcome.
-    first: AtomicUsize,
-    /// Interleavings with the second outcome.
-    second: AtomicUsize,
-}
-
-impl Outcomes {
-    /// No interleaving counted yet.
-    const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            first: AtomicUsize::new(0),
-            second: AtomicUsize::new(0),
-        }
-    }
-
-    /// Counts one interleaving: the first outcome if `first`, else the second.
-    fn record(&self, first: bool) {
-        let counter = if first { &self.first } else { &self.second };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Asserts that loom explored both outcomes; prints the counts.
-    fn assert_both(&self, what: [&str; 2]) {
-        let (a, b) = (
-            self.first.load(Ordering::Relaxed),
-            self.second.load(Ordering::Relaxed),
-        );
-        eprintln!("  {}: {a} {}, {b} {}", self.name, what[0], what[1]);
-        assert!(a > 0 && b > 0, "{}: not both outcomes explored", self.name);
-    }
-}
 
 /// Reads the one byte a client wrote on the server end `conn`.
 fn name_of(conn: &Conn) -> u8 {
