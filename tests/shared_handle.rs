@@ -86,6 +86,22 @@ impl Polls {
         tokio::time::sleep(WINDOW).await;
         self.polls.load(Ordering::SeqCst) - before
     }
+
+    /// Asserts that the tasks stay asleep over an idle window (at most one
+    /// poll each) and that `w`'s pipe holds at most one waker per task.
+    async fn assert_idle(&self, name: &str, w: &PipeWriter) {
+        let tasks = self.tasks;
+        let idle = self.idle_window().await;
+        assert!(
+            idle <= tasks,
+            "{name}: {idle} polls in an idle {WINDOW:?} (at most {tasks} expected)"
+        );
+        let held = w.__task_wakers_held();
+        assert!(
+            held <= tasks,
+            "{name}: {held} wakers held for {tasks} waiting tasks"
+        );
+    }
 }
 
 /// Runs `fut` on a two-worker runtime.
@@ -136,16 +152,7 @@ async fn readers_body(name: &str, tasks: usize) {
             u64::from_le_bytes(got)
         }));
     }
-    let idle = polls.idle_window().await;
-    assert!(
-        idle <= tasks,
-        "{name}: {idle} polls in an idle {WINDOW:?} (at most {tasks} expected)"
-    );
-    let held = w.__task_wakers_held();
-    assert!(
-        held <= tasks,
-        "{name}: {held} wakers held for {tasks} waiting tasks"
-    );
+    polls.assert_idle(name, &w).await;
     for i in 0..tasks as u64 {
         tokio::io::AsyncWriteExt::write_all(&mut &w, &i.to_le_bytes())
             .await
@@ -198,16 +205,7 @@ async fn writers_body(name: &str, tasks: usize) {
                 .await
         }));
     }
-    let idle = polls.idle_window().await;
-    assert!(
-        idle <= tasks,
-        "{name}: {idle} polls in an idle {WINDOW:?} (at most {tasks} expected)"
-    );
-    let held = w.__task_wakers_held();
-    assert!(
-        held <= tasks,
-        "{name}: {held} wakers held for {tasks} waiting tasks"
-    );
+    polls.assert_idle(name, &w).await;
     let total = STAGE + tasks * MESSAGE;
     let mut got = vec![0u8; total];
     let drain = async {
