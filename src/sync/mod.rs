@@ -23,7 +23,7 @@
 //! - `deadline.rs`: when a wait gives up (`Deadline`, `AbsDeadline`,
 //!   `Patience`);
 //! - `spin.rs`: the spin before a park (`spin_until`, `core_crowded`), and
-//!   a task's spin inside a poll (`spin_in_poll`, which can be cut short).
+//!   a task's spin inside a poll (`spin_in_poll`, which never yields).
 //!
 //! Each file that differs between the builds holds both twins, side by side.
 

@@ -1,6 +1,7 @@
 //! Spinning before a wait parks: [`spin_until`] for a thread, and whether
 //! its last spin found its core crowded ([`core_crowded`]); [`spin_in_poll`]
-//! for a task's poll, which can be cut short. Under loom a spin is one look.
+//! for a task's poll, which never gives its thread away. Under loom a spin is
+//! one look.
 
 /// How a [`spin_in_poll`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,9 @@ mod imp {
     use std::time::{Duration, Instant};
 
     use super::Spun;
+
+    /// Checks between two looks at the clock.
+    const CHECKS_PER_CLOCK: u32 = 16;
 
     thread_local! {
         /// Whether this thread's last yield in [`spin_until`] let another
@@ -48,8 +52,6 @@ mod imp {
     /// partner gets the core at once instead of after a wasted spin.
     #[inline]
     pub(crate) fn spin_until(budget: Duration, mut ready: impl FnMut() -> bool) -> bool {
-        /// Checks between two looks at the clock.
-        const CHECKS_PER_CLOCK: u32 = 16;
         /// When to yield the first time.
         const FIRST_YIELD: Duration = Duration::from_nanos(500);
         /// How long to spin between two yields while the core looks free.
@@ -96,26 +98,42 @@ mod imp {
     }
 
     /// Spins inside a task's poll until `ready()` holds, `leave()` holds or
-    /// `budget` has passed, and says which ([`Spun`]). Paced as
-    /// [`spin_until`] is; `leave()` is asked after every `ready()`.
+    /// `budget` has passed, and says which ([`Spun`]).
+    ///
+    /// Only `spin_loop` pauses, never a yield: a poll runs on an executor's
+    /// worker thread, and `yield_now` would hand that thread, with every task
+    /// queued on it, to the OS scheduler for as long as it likes. The budget
+    /// alone bounds the spin. `leave()` is asked before the first pause and
+    /// then once per look at the clock (every few checks), so it may cost
+    /// more than `ready()`; the spin leaves this thread's crowded mark
+    /// ([`core_crowded`]) as it is.
     #[inline]
     pub(crate) fn spin_in_poll(
         budget: Duration,
         mut ready: impl FnMut() -> bool,
         mut leave: impl FnMut() -> bool,
     ) -> Spun {
-        let mut spun = Spun::Empty;
-        spin_until(budget, || {
-            if ready() {
-                spun = Spun::Ready;
-            } else if leave() {
-                spun = Spun::Left;
-            } else {
-                return false;
+        if ready() {
+            return Spun::Ready;
+        }
+        if leave() {
+            return Spun::Left;
+        }
+        let start = Instant::now();
+        loop {
+            for _ in 0..CHECKS_PER_CLOCK {
+                std::hint::spin_loop();
+                if ready() {
+                    return Spun::Ready;
+                }
             }
-            true
-        });
-        spun
+            if leave() {
+                return Spun::Left;
+            }
+            if start.elapsed() >= budget {
+                return if ready() { Spun::Ready } else { Spun::Empty };
+            }
+        }
     }
 }
 

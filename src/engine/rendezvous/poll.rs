@@ -7,7 +7,8 @@
 //! `sync::tasks`).
 //!
 //! A poll spins only for a thread that will answer soon (see the hints
-//! `thread_reads` and `thread_writes`, and [`spin_in_poll`]). A
+//! `thread_reads` and `thread_writes`), and never yields while it does
+//! ([`spin_in_poll`]): the thread it runs on is an executor's worker. A
 //! spin that comes up empty clears the hint it followed, so a thread that
 //! read or wrote once and then sits idle costs a task one spin, not one per
 //! poll. A write spins with the write side held, so it stops as soon as
