@@ -118,6 +118,7 @@ mutant_names=(
   buffered-write-close-discards
   buffered-take-skips-room-bell
   displaced-waker-woken
+  flush-forgets-unwoken
   net-dial-wakes-no-thread
   net-dial-notifies-before-push
   net-dial-wakes-no-task
@@ -213,6 +214,7 @@ declare -A mutant_tests=(
   [buffered-take-skips-room-bell]="buffered:buffered_reader_drains_while_writer_refills_and_closes"
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
   [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
+  [flush-forgets-unwoken]="async:four_tasks_one_half_flush_racing_a_write"
   [net-dial-wakes-no-thread]="net:blocked_accept_woken_by_dial"
   [net-dial-notifies-before-push]="net:blocked_accept_woken_by_dial net:task_accept_racing_dial"
   [net-dial-wakes-no-task]="net:task_accept_racing_dial"
@@ -697,6 +699,13 @@ EOF
 # polls again and pushes out the next): a wake-up on an idle pipe.
 sub(TASKS, '                other = list.displace(key(place, &old), old);\n',
     '                old.wake_by_ref();\n                other = list.displace(key(place, &old), old);\n')
+EOF
+    ;;
+    flush-forgets-unwoken) cat <<'EOF'
+# A flush of the displaced wakers forgets them without waking them: a task
+# that still waited is never woken.
+sub(TASKS, '        for (_, waker) in flushed {\n            waker.wake();\n        }\n',
+    '        drop(flushed);\n')
 EOF
     ;;
     net-dial-wakes-no-thread) cat <<'EOF'

@@ -848,9 +848,11 @@ fn vectored_write_fills_a_waiting_thread() {
 /// Operations that returned `Pending` and were then dropped do not pile up
 /// in the pipe: 200,000 cancelled reads of one task (one waker) leave one
 /// waker held; 10,000 with a waker of their own (a task that makes a fresh
-/// waker at each poll, or as many tasks) are each held until the bell rings,
-/// which wakes each once and gives them all back; reads through handles that
-/// were dropped leave none of theirs.
+/// waker at each poll, or as many tasks) are held a bounded number at a time
+/// (the flushes of displaced wakers wake and give back the rest, issue 24),
+/// none is given back without a wake-up, and the ring wakes every one still
+/// held and gives them all back; reads through handles that were dropped
+/// leave none of theirs.
 #[test]
 fn cancelled_operations_do_not_pile_up() {
     bounded("cancelled_operations_do_not_pile_up", BOUND_SECS, || {
@@ -872,16 +874,19 @@ fn cancelled_operations_do_not_pile_up() {
             let mut rb = ReadBuf::new(&mut buf);
             assert!(Pin::new(&mut &r).poll_read(&mut cx, &mut rb).is_pending());
         }
-        let held = wakers.iter().filter(|c| Arc::strong_count(c) > 1).count();
-        assert_eq!(held, wakers.len(), "a waiting waker was dropped");
-        assert_eq!(w.__task_wakers_held(), wakers.len() + 1);
-        assert!(wakers.iter().all(|c| c.0.load(Ordering::SeqCst) == 0));
+        let dropped_unwoken = wakers
+            .iter()
+            .filter(|c| Arc::strong_count(c) == 1 && c.0.load(Ordering::SeqCst) == 0)
+            .count();
+        assert_eq!(dropped_unwoken, 0, "a waiting waker given back unwoken");
+        let held = w.__task_wakers_held();
+        assert!(held <= 4 * 64 + 1, "{held} wakers held for 10,000 reads");
         // The ring: a write offers bytes to the readers waiting.
         assert!(matches!(poll_write_once(&w, b"x"), Poll::Ready(Ok(1))));
         assert_eq!(w.__task_wakers_held(), 0);
-        assert!(wakers.iter().all(|c| c.0.load(Ordering::SeqCst) == 1));
+        assert!(wakers.iter().all(|c| c.0.load(Ordering::SeqCst) >= 1));
         assert!(wakers.iter().all(|c| Arc::strong_count(c) == 1));
-        assert_eq!(one.0.load(Ordering::SeqCst), 1);
+        assert!(one.0.load(Ordering::SeqCst) >= 1);
         let mut buf = [0; 8];
         assert_eq!(read_polling(&r, &mut buf), 1);
         // Through clones that are dropped after their one poll, each with a

@@ -571,6 +571,63 @@ impl std::task::Wake for Wakes {
     }
 }
 
+/// (l2) Four tasks read through the same `&PipeReader`, each polling once
+/// with a waker of its own on the main thread, while a thread writes `ab`:
+/// the fourth `Pending` poll displaces a third waker, which under loom is a
+/// flush (`FLUSH_MIN` is 3 there): the three displaced wakers are woken and
+/// forgotten, racing the write's ring. Every poll that returned `Pending`
+/// while bytes were to come has its waker woken by the end (by the flush or
+/// the ring), the polls that
+/// found bytes got `a` then `b`, and the pipe holds no waker. Guards
+/// `Wakers::flush`: mutant `flush-forgets-unwoken` (flushed wakers dropped
+/// without a wake-up: a task that still waited would hang).
+#[test]
+fn four_tasks_one_half_flush_racing_a_write() {
+    model("four_tasks_one_half_flush_racing_a_write", || {
+        let (reader, writer) = gopipe::pipe();
+        let wakes: Vec<Arc<Wakes>> = (0..4)
+            .map(|_| Arc::new(Wakes(AtomicUsize::new(0))))
+            .collect();
+        let write = thread::spawn(move || {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let wrote = poll_write(&writer, &mut cx, b"ab");
+            assert!(matches!(wrote, Poll::Ready(Ok(2))), "{wrote:?}");
+            writer
+        });
+        let mut pending = Vec::new();
+        let mut got = Vec::new();
+        let mut last_ready = 0;
+        for (i, wakes) in wakes.iter().enumerate() {
+            let waker = std::task::Waker::from(Arc::clone(wakes));
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut buf = [0u8; 1];
+            match poll_read(&reader, &mut cx, &mut buf) {
+                Poll::Pending => pending.push(i),
+                Poll::Ready(Ok(1)) => {
+                    got.push(buf[0]);
+                    last_ready = i;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let writer = write.join().unwrap();
+        // A task that waited while bytes were written must have been woken:
+        // bytes are left, or a later poll found some. (One that waited after
+        // both bytes were read has nothing to be woken for.)
+        for i in pending {
+            if got.len() < 2 || i < last_ready {
+                assert!(
+                    wakes[i].0.load(Ordering::Relaxed) >= 1,
+                    "task {i} returned Pending and was never woken ({got:?})"
+                );
+            }
+        }
+        assert!(b"ab".starts_with(&got), "{got:?}");
+        drop(reader);
+        assert_eq!(writer.__task_wakers_held(), 0);
+    });
+}
+
 /// (l) Three tasks read through the same `&PipeReader` (one place in the
 /// waker lists for all), each polling once with a waker of its own: two on
 /// threads, one on the main thread, in every order. Nothing is written:

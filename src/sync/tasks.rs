@@ -62,6 +62,18 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
+/// How many displaced wakers a bell holds before it wakes them all (and
+/// forgets them) at least: see [`Wakers::flush_due`]. Under loom, three, so
+/// that a model of a few tasks reaches a flush.
+#[cfg(not(gopipe_loom))]
+const FLUSH_MIN: usize = 64;
+#[cfg(gopipe_loom)]
+const FLUSH_MIN: usize = 3;
+
+/// How many flushes' worth of keys (at the current bound) a bell remembers
+/// to tell the tasks that came back: see [`Wakers::flush`].
+const FLUSHED_KEPT: usize = 8;
+
 /// One bell's wakers: per place, the waker of the task that last polled
 /// through it (`listed`), and the wakers of other tasks that polled through
 /// the same place and were pushed out of it since (`displaced`, several tasks
@@ -77,15 +89,18 @@ impl std::hash::Hasher for KeyHasher {
 ///
 /// So a bell holds at most one waker for each (place, waker identity) that
 /// registered since the bell last rang (a ring takes and wakes them all),
-/// and gives a place's back when its handle drops (`TaskBells::release`);
+/// and, of the displaced ones, only those since their last flush, which
+/// keeps them within a constant factor of the tasks still waiting
+/// ([`Wakers::flush_due`]); it gives a place's back when its handle drops
+/// (`TaskBells::release`);
 /// `index` keeps its capacity across rings (the most wakers displaced at
 /// once). A task polls with one
 /// waker on every executor in common use (tokio, smol, async-std, futures'
 /// executors and `FuturesUnordered` all give a task the same waker each
 /// poll), so that is one waker per task waiting per place; a task that wraps
 /// its waker into a fresh one at every poll counts once per `Pending` poll
-/// through a place another waker took since, until the bell rings or the
-/// handle drops.
+/// through a place another waker took since, until the bell rings, the
+/// next flush or the handle drops.
 #[derive(Default)]
 struct Wakers {
     /// The listed wakers, with the place each is listed under.
@@ -94,10 +109,18 @@ struct Wakers {
     at: Vec<usize>,
     /// Wakers pushed out of their place by another task polling through the
     /// same handle: they may still wait, and are kept until the bell rings
-    /// (never woken early: an idle pipe wakes nobody).
+    /// or, once there are many, until a flush wakes them all
+    /// ([`Wakers::flush_due`]).
     displaced: Vec<(Key, std::task::Waker)>,
     /// Where each key of `displaced` is.
     index: std::collections::HashMap<Key, usize, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// How many displaced wakers make a flush (see [`Wakers::flush_due`]);
+    /// `0` until the first, meaning [`FLUSH_MIN`].
+    flush_at: usize,
+    /// The keys recent flushes woke: a key displaced again since is a task
+    /// that came back, one still waiting (at most [`FLUSHED_KEPT`] times
+    /// `flush_at` of them).
+    flushed: std::collections::HashSet<Key, std::hash::BuildHasherDefault<KeyHasher>>,
 }
 
 impl Wakers {
@@ -137,6 +160,46 @@ impl Wakers {
         Some(self.take_displaced(i))
     }
 
+    /// Whether the displaced wakers are due to be flushed: woken all at once
+    /// and forgotten, so that wakers of tasks that polled once and went away
+    /// (a cancelled read through a shared handle) cannot pile up on a bell
+    /// that does not ring. A task still waiting polls again when woken and
+    /// comes back; one that went away does not.
+    ///
+    /// The bound adapts to the tasks that came back: a flush happens when
+    /// the displaced wakers reach four times the number of them that recent
+    /// flushes woke and that registered again since (at least
+    /// [`FLUSH_MIN`]). So the wakers held stay within a constant factor of
+    /// the tasks actually waiting (plus [`FLUSH_MIN`]), and tasks that all
+    /// wait are woken spuriously only until the bound exceeds their number (a
+    /// few flushes, the bound growing fourfold each), then sleep; each later
+    /// flush wakes a waiting task once for at least three new displaced
+    /// wakers, so a registration stays O(1) amortised.
+    fn flush_due(&self) -> bool {
+        self.displaced.len() >= self.flush_at.max(FLUSH_MIN)
+    }
+
+    /// Takes every displaced waker for a flush ([`Wakers::flush_due`]) and
+    /// sets the next bound from the tasks that came back since the last.
+    fn flush(&mut self) -> Vec<(Key, std::task::Waker)> {
+        let back = self
+            .displaced
+            .iter()
+            .filter(|(key, _)| self.flushed.contains(key))
+            .count();
+        self.flush_at = back.saturating_mul(4).max(FLUSH_MIN);
+        self.index.clear();
+        let taken = std::mem::take(&mut self.displaced);
+        // The keys of several flushes: a task woken by one may come back
+        // only after the next (behind many others in its executor's queue).
+        // Bounded: forgotten once they are many times the bound.
+        if self.flushed.len() + taken.len() > self.flush_at.saturating_mul(FLUSHED_KEPT) {
+            self.flushed.clear();
+        }
+        self.flushed.extend(taken.iter().map(|&(key, _)| key));
+        taken
+    }
+
     /// Takes `displaced[i]`, whose key is already out of `index`.
     fn take_displaced(&mut self, i: usize) -> std::task::Waker {
         let (_, waker) = self.displaced.swap_remove(i);
@@ -154,7 +217,8 @@ impl Wakers {
 /// same handle replaces its waker. Tasks sharing one handle each keep theirs
 /// (see [`Wakers`] for the exact bound): none is woken before its bell
 /// rings, so an idle pipe leaves every task asleep however many share a
-/// handle. Registering costs the same however many tasks wait (one hash map
+/// handle, once the flushes that bound the displaced wakers by the tasks
+/// still waiting have learnt their number (see [`Wakers::flush_due`]). Registering costs the same however many tasks wait (one hash map
 /// look-up more when tasks share the handle).
 ///
 /// # The rule every async wait follows
@@ -298,6 +362,11 @@ impl TaskBells {
                 }
             }
         }
+        let flushed = if list.flush_due() {
+            list.flush()
+        } else {
+            Vec::new()
+        };
         let after = list.len();
         // ORDERING: SeqCst, before the task's next look at the state (paired
         // with a ring's look at the count in `any`); under the lock, so the
@@ -311,6 +380,11 @@ impl TaskBells {
         loom_sc_fence();
         drop(spare);
         drop(other);
+        // Woken outside the lock (the executor's code). A task still waiting
+        // looks again and registers; see `Wakers::flush_due`.
+        for (_, waker) in flushed {
+            waker.wake();
+        }
     }
 
     /// Whether any task waits on `bell`.
