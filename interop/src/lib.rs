@@ -3,6 +3,9 @@
 //! (gopipe's `duplex()`, tokio's `duplex`, or a wrapper), and what it saw.
 //!
 //! Not part of gopipe's API; the package is not published.
+//!
+//! [`listener`]: hyper-util's pooled client reaching a server over a
+//! `gopipe::listen` listener (the connection newtype and the connector).
 
 use std::fmt;
 use std::io;
@@ -16,6 +19,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+pub mod listener;
 
 /// How many keep-alive connections a round opens at once.
 pub const CONNECTIONS: usize = 64;
