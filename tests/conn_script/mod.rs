@@ -40,16 +40,38 @@
 //!   `Ok(n)` with exactly the bytes the peer read;
 //! - `set_deadline` and its read and write forms fail with the closed-pipe
 //!   error once either end closed anything, and succeed before.
+//!
+//! A script with a capacity runs on `gopipe::buffered_duplex(capacity)`
+//! (issue 25), each direction a buffered pipe, and for a capacity above 0
+//! the first rule gives way to a buffered pipe's
+//! (`tests/shared/buffered_stream.rs`), per direction: reads may join writes,
+//! of both of the peer's threads too, but all the reads of a direction take
+//! one stream, the writes' accepted prefixes in write-side order, never
+//! interleaved, each byte once; a write needs no reader; the stream's end may
+//! go unread (a close of the read half drops it), but never before an end of
+//! file or the writer's `close_with_error` error, which come only after every
+//! byte of every write that returned before the read started. A read may
+//! return buffered bytes after the writer's close (its half-close or
+//! `close_with_error`) returned, also with a past deadline in force (the
+//! close is seen first), never after its own end's read half closed.
+//! Capacity 0 (`buffered_duplex(0)`, which is `duplex()`) keeps every rule
+//! above.
 
 // Each includer uses part of this module: the fuzz target never builds a
 // script by hand.
 #![allow(dead_code)]
 
+#[path = "../shared/buffered_stream.rs"]
+mod buffered_stream;
 #[path = "../shared/rng.rs"]
 mod rng;
+pub(crate) use buffered_stream::CAPACITIES;
+use buffered_stream::{BufRead, BufWrite};
+// For the sweep; the fuzz target draws nothing at random.
+#[allow(unused_imports)]
 pub(crate) use rng::Rng;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
@@ -86,6 +108,10 @@ pub(crate) const WRITE_BUDGET: usize = 256 << 10;
 
 /// The message of a timeout.
 const TIMEOUT_MESSAGE: &str = "i/o timeout";
+
+/// The least header byte that picks a buffered connection (see
+/// [`Script::decode`]).
+pub(crate) const BUFFERED: u8 = 0xFC;
 
 /// One end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -240,6 +266,11 @@ pub(crate) struct Script {
     pub(crate) a: Vec<Vec<Op>>,
     /// End B's threads.
     pub(crate) b: Vec<Vec<Op>>,
+    /// `None`: the connection is `gopipe::duplex()`; `Some(capacity)`:
+    /// `gopipe::buffered_duplex(capacity)` (issue 25), checked by a buffered
+    /// pipe's rules per direction if `capacity > 0` (0 is `duplex()` by the
+    /// other constructor, checked as it).
+    pub(crate) capacity: Option<usize>,
 }
 
 impl Script {
@@ -250,11 +281,19 @@ impl Script {
             End::B => &self.b,
         }
     }
+
+    /// Whether each direction buffers bytes: the checker's buffered rules.
+    pub(crate) fn buffered(&self) -> bool {
+        self.capacity.is_some_and(|c| c > 0)
+    }
 }
 
 impl fmt::Debug for Script {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Script {{")?;
+        if let Some(capacity) = self.capacity {
+            writeln!(f, "  buffered_duplex({capacity})")?;
+        }
         for end in End::BOTH {
             for (t, ops) in self.threads(end).iter().enumerate() {
                 writeln!(f, "  {end:?}{t}: {ops:?}")?;
@@ -310,6 +349,13 @@ impl Script {
     /// | 15   | a write via `Ref` | a size |
     ///
     /// Writes stop growing once they add up to [`WRITE_BUDGET`].
+    ///
+    /// A first byte of `0xFC` or more (its bits 0 and 1 still the thread
+    /// counts), with more bytes after it, picks a buffered connection (issue
+    /// 25): the next byte's low four bits pick `buffered_duplex(CAPACITIES[..])`
+    /// (0, 1, small ones, 64 KiB), and the operations follow. No input of the
+    /// corpus before issue 25 starts so (`buffered_headers_are_new` checks),
+    /// and the sweep draws no such header for an unbuffered script.
     pub(crate) fn decode(data: &[u8]) -> Script {
         let mut bytes = Bytes(data.iter());
         let header = bytes.next();
@@ -317,9 +363,12 @@ impl Script {
             1 + usize::from(header & 1),
             1 + usize::from((header >> 1) & 1),
         ];
+        let capacity = (header >= BUFFERED && data.len() > 1)
+            .then(|| CAPACITIES[usize::from(bytes.next() & 0x0F)]);
         let mut script = Script {
             a: vec![Vec::new(); counts[0]],
             b: vec![Vec::new(); counts[1]],
+            capacity,
         };
         let mut budget = WRITE_BUDGET;
         let mut ops = 0;
@@ -704,7 +753,8 @@ fn worker(
 /// records or its panic's message.
 type Report = (End, usize, Result<Vec<Record>, String>);
 
-/// Runs `script` on a fresh `duplex()`, one OS thread per script thread, all
+/// Runs `script` on a fresh `duplex()` (or `buffered_duplex` if the script
+/// has a capacity), one OS thread per script thread, all
 /// released together; panics if it is not done within `watchdog`.
 pub(crate) fn execute(script: &Script, watchdog: Duration) -> Log {
     assert!(
@@ -715,7 +765,10 @@ pub(crate) fn execute(script: &Script, watchdog: Duration) -> Log {
     let clock = Arc::new(Clock::default());
     let total = script.a.len() + script.b.len();
     let ready = Arc::new(Barrier::new(total));
-    let (a, b) = gopipe::duplex();
+    let (a, b) = match script.capacity {
+        Some(capacity) => gopipe::buffered_duplex(capacity),
+        None => gopipe::duplex(),
+    };
     let mut held = [Some(a), Some(b)];
     let mut log = Log {
         a: vec![Vec::new(); script.a.len()],
@@ -889,6 +942,23 @@ pub(crate) struct Summary {
     pub(crate) stalls: u64,
     /// Calls that started with a past deadline in force (checked to time out).
     pub(crate) forced_timeouts: u64,
+    /// Scripts on a buffered connection of a capacity above 0.
+    pub(crate) buffered: u64,
+    /// Reads of a buffered connection that got bytes of more than one write.
+    pub(crate) joined_reads: u64,
+    /// Writes of a buffered connection that returned bytes accepted with no
+    /// read of their direction under way at any time during them.
+    pub(crate) unmet_writes: u64,
+    /// Reads that returned buffered bytes after the writer's close (a
+    /// half-close, `close`, `close_with_error`) had returned.
+    pub(crate) late_reads: u64,
+    /// Bytes a buffered connection accepted that no read got (a close of the
+    /// read half dropped them).
+    pub(crate) dropped_bytes: u64,
+    /// Ends of file and writers' close errors a buffered direction gave
+    /// after writes that returned before them (whose bytes had to come
+    /// first).
+    pub(crate) drained_eofs: u64,
 }
 
 impl Summary {
@@ -904,6 +974,12 @@ impl Summary {
         self.refused_deadlines += other.refused_deadlines;
         self.stalls += other.stalls;
         self.forced_timeouts += other.forced_timeouts;
+        self.buffered += other.buffered;
+        self.joined_reads += other.joined_reads;
+        self.unmet_writes += other.unmet_writes;
+        self.late_reads += other.late_reads;
+        self.dropped_bytes += other.dropped_bytes;
+        self.drained_eofs += other.drained_eofs;
     }
 }
 
@@ -1003,6 +1079,8 @@ struct Checker<'a> {
     seen: [Option<(Cause, String)>; 4],
     /// What it saw.
     summary: Summary,
+    /// Each direction is a buffered pipe of a capacity above 0 (issue 25).
+    buffered: bool,
 }
 
 /// Checks the log of a run of `script` against `net.Pipe`'s rules.
@@ -1035,8 +1113,10 @@ pub(crate) fn check(script: &Script, log: &Log) -> Result<Summary, String> {
         summary: Summary {
             scripts: 1,
             stalls: u64::from(log.main.iter().any(|e| e.close)),
+            buffered: u64::from(script.buffered()),
             ..Summary::default()
         },
+        buffered: script.buffered(),
     };
     checker.gather();
     for end in End::BOTH {
@@ -1049,7 +1129,11 @@ pub(crate) fn check(script: &Script, log: &Log) -> Result<Summary, String> {
         }
     }
     for end in End::BOTH {
-        checker.tile(end)?;
+        if checker.buffered {
+            checker.stream(end)?;
+        } else {
+            checker.tile(end)?;
+        }
     }
     Ok(checker.summary)
 }
@@ -1278,10 +1362,18 @@ impl Checker<'_> {
                 if bytes.len() > len {
                     return Err(format!("{} bytes into a {len}-byte buffer", bytes.len()));
                 }
-                if own_closed || writer_closed {
+                // Buffered bytes outlive the writer's close, not the
+                // reader's.
+                if own_closed || (writer_closed && !self.buffered) {
                     return Err("read bytes after a close of the direction had returned".into());
                 }
-                if len > 0 && self.past_deadline(own, r.start, r.end) {
+                if writer_closed {
+                    self.summary.late_reads += 1;
+                }
+                // A buffered read sees the writer's close before its past
+                // deadline, and takes the bytes left.
+                let drained = self.buffered && self.maybe_closed(writer, r.end);
+                if len > 0 && !drained && self.past_deadline(own, r.start, r.end) {
                     return Err("read bytes with a past deadline in force".into());
                 }
                 self.summary.bytes += bytes.len() as u64;
@@ -1392,6 +1484,17 @@ impl Checker<'_> {
                     }
                     self.summary.short_writes += 1;
                 }
+                if self.buffered {
+                    let met = self.log.threads(end.peer()).iter().flatten().any(|q| {
+                        matches!(q.op, Op::Read { len, .. } if len > 0)
+                            && q.outcome != Outcome::Skipped
+                            && q.start < r.end
+                            && r.start < q.end
+                    });
+                    if !met {
+                        self.summary.unmet_writes += 1;
+                    }
+                }
                 Ok(())
             }
             Err(f) if f.kind == ErrorKind::TimedOut && f.message == TIMEOUT_MESSAGE && !f.close_error => {
@@ -1436,6 +1539,121 @@ impl Checker<'_> {
             }
             Ok(())
         })
+    }
+
+    /// Places the reads of the buffered direction `writer_end` writes in
+    /// (see `tests/shared/buffered_stream.rs`): the peer's reads take one
+    /// stream of the writes' accepted bytes, reads may join writes, the
+    /// stream's end may go unread; and an end of file, or the writer's
+    /// `close_with_error` error, comes only once reads that started before it
+    /// returned took every byte of every write that returned before it
+    /// started.
+    fn stream(&mut self, writer_end: End) -> Result<(), String> {
+        let log = self.log;
+        let reader_end = writer_end.peer();
+        let writers = log.threads(writer_end);
+        let readers = log.threads(reader_end);
+        // A failed write accepted nothing: a cut one reports its count.
+        let writes: Vec<Vec<BufWrite>> = writers
+            .iter()
+            .map(|records| {
+                records
+                    .iter()
+                    .filter_map(|r| match &r.outcome {
+                        Outcome::Wrote { k, result } => Some(BufWrite {
+                            k: *k,
+                            n: *result.as_ref().unwrap_or(&0),
+                            start: r.start,
+                            end: r.end,
+                            elastic: false,
+                        }),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let reads: Vec<Vec<BufRead<'_>>> = readers
+            .iter()
+            .map(|records| {
+                records
+                    .iter()
+                    .filter_map(|r| match &r.outcome {
+                        Outcome::Read(Ok(bytes)) if !bytes.is_empty() => Some(BufRead {
+                            bytes,
+                            start: r.start,
+                            end: r.end,
+                        }),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let tag = |b: u8| {
+            let g = usize::from(b >> 6);
+            (g / MAX_THREADS == writer_end.index() && g % MAX_THREADS < writers.len())
+                .then_some(g % MAX_THREADS)
+        };
+        let payload =
+            |w: usize, k: usize, offset: usize| payload_byte(global(writer_end, w), k, offset);
+        let path = buffered_stream::place(&writes, &reads, &tag, &payload)
+            .map_err(|why| format!("{writer_end:?}'s writes to {reader_end:?}: {why}"))?;
+        // Per write (writer, position): bytes read, and the last start of a
+        // read of them.
+        let mut cover: HashMap<(usize, usize), (usize, u64)> = HashMap::new();
+        for (q, c, pieces) in &path {
+            if pieces.len() > 1 {
+                self.summary.joined_reads += 1;
+            }
+            for piece in pieces {
+                let e = cover.entry((piece.w, piece.wi)).or_default();
+                e.0 += piece.len;
+                e.1 = e.1.max(reads[*q][*c].start);
+            }
+        }
+        let accepted: usize = writes.iter().flatten().map(|x| x.n).sum();
+        let read: usize = cover.values().map(|&(bytes, _)| bytes).sum();
+        self.summary.dropped_bytes += (accepted - read) as u64;
+        let closer = format!("conn script: {writer_end:?}");
+        for (rt, records) in readers.iter().enumerate() {
+            for r in records {
+                let what = match (&r.op, &r.outcome) {
+                    (Op::Read { len, .. }, Outcome::Read(Ok(bytes)))
+                        if *len > 0 && bytes.is_empty() =>
+                    {
+                        "end of file"
+                    }
+                    (Op::Read { .. }, Outcome::Read(Err(f)))
+                        if !f.closed_pipe && f.message.starts_with(&closer) =>
+                    {
+                        "the writer's close error"
+                    }
+                    _ => continue,
+                };
+                let mut behind = false;
+                for (w, ws) in writes.iter().enumerate() {
+                    for (wi, x) in ws.iter().enumerate() {
+                        if x.n == 0 || x.end >= r.start {
+                            continue;
+                        }
+                        behind = true;
+                        let (got, last_start) = cover.get(&(w, wi)).copied().unwrap_or_default();
+                        if got < x.n || last_start > r.end {
+                            return Err(format!(
+                                "{reader_end:?}{rt} #{} [{}..{}] got {what}, but of \
+                                 {writer_end:?}{w}'s write #{} of {} bytes [{}..{}], which \
+                                 returned before, reads had got {got} (the last of them \
+                                 started at {last_start})",
+                                r.index, r.start, r.end, x.k, x.n, x.start, x.end
+                            ));
+                        }
+                    }
+                }
+                if behind {
+                    self.summary.drained_eofs += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Places the reads of the direction `writer_end` writes in: each thread
