@@ -39,6 +39,8 @@
 //! For profiles (callgrind, perf): `GOPIPE_BUFFERED_CASE=SUBSTRING` runs only
 //! the cases whose name holds it, `GOPIPE_BUFFERED_ITERS=N` one round of `N`
 //! writes without checks or calibration (the targets then print as missed).
+//! The rounds, calibration and report are the benches' shared ones
+//! (`benches/rounds.rs`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -47,7 +49,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gopipe_benches::human;
+use gopipe_benches::rounds::{self, measure, row, Case, Report, Settings};
+use gopipe_benches::{human, runtimes, timed};
 use tokio::runtime::Runtime;
 
 /// The buffer of every buffered case and every reader.
@@ -92,261 +95,6 @@ fn drain(mut src: impl Read, total: usize, s: usize, check: bool, eof: bool) {
             src.read(&mut buf).expect("read at end"),
             0,
             "bytes after the end"
-        );
-    }
-}
-
-/// Runs `writer` on this thread and `reader` on another; the time from both
-/// being ready until both are done.
-fn timed(writer: impl FnOnce(), reader: impl FnOnce() + Send) -> Duration {
-    let ready = Barrier::new(2);
-    thread::scope(|scope| {
-        let ready = &ready;
-        let handle = scope.spawn(move || {
-            ready.wait();
-            reader();
-        });
-        ready.wait();
-        let start = Instant::now();
-        writer();
-        handle.join().expect("reader panicked");
-        start.elapsed()
-    })
-}
-
-// ------------------------------------------------------------------ rounds
-
-/// One case: its name and a run of `iters` writes (`check`: every byte).
-struct Case<'a> {
-    /// The name in the report.
-    name: String,
-    /// Moves `iters` writes and returns the time they took.
-    run: Box<dyn Fn(u64, bool) -> Duration + 'a>,
-}
-
-impl<'a> Case<'a> {
-    fn new(name: impl Into<String>, run: impl Fn(u64, bool) -> Duration + 'a) -> Self {
-        Case {
-            name: name.into(),
-            run: Box::new(run),
-        }
-    }
-}
-
-/// The CPU time this process has used so far, every thread counted (alive
-/// or ended), through glibc's `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
-#[cfg(target_os = "linux")]
-fn cpu_time() -> Duration {
-    /// `struct timespec` on 64-bit Linux.
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    /// `CLOCK_PROCESS_CPUTIME_ID`.
-    const PROCESS_CPUTIME: i32 = 2;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `ts` is a live, writable timespec of the layout glibc expects
-    // on 64-bit Linux, for the duration of the call.
-    let rc = unsafe { clock_gettime(PROCESS_CPUTIME, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime failed");
-    Duration::new(ts.sec as u64, ts.nsec as u32)
-}
-
-/// Elsewhere: no CPU time (the column shows zero).
-#[cfg(not(target_os = "linux"))]
-fn cpu_time() -> Duration {
-    Duration::ZERO
-}
-
-/// A case's result: ns per write (or per transfer) in every round.
-#[derive(Clone, Debug)]
-struct Stat {
-    /// Wall time, sorted.
-    ns: Vec<f64>,
-    /// CPU time of the whole process (both sides), sorted.
-    cpu: Vec<f64>,
-}
-
-impl Stat {
-    fn median(&self) -> f64 {
-        let n = self.ns.len();
-        if n % 2 == 1 {
-            self.ns[n / 2]
-        } else {
-            (self.ns[n / 2 - 1] + self.ns[n / 2]) / 2.0
-        }
-    }
-    fn min(&self) -> f64 {
-        self.ns[0]
-    }
-    fn max(&self) -> f64 {
-        self.ns[self.ns.len() - 1]
-    }
-    fn cpu_median(&self) -> f64 {
-        self.cpu[self.cpu.len() / 2]
-    }
-}
-
-/// The measuring settings.
-#[derive(Clone, Copy)]
-struct Settings {
-    /// Rounds (each runs every case once).
-    rounds: usize,
-    /// About how long one run of a case takes.
-    target: Duration,
-}
-
-/// Prints the table's header, checks every case once, calibrates each to `settings.target` a run, then
-/// runs `settings.rounds` rounds, rotating the order; returns each case's
-/// stat (time per write), in case order. `max_iters` caps a run.
-fn measure(
-    title: &str,
-    cases: &[Case<'_>],
-    settings: Settings,
-    min_iters: u64,
-    max_iters: u64,
-) -> Vec<Stat> {
-    header(title);
-    // For profiles: only the cases whose "table title: name" holds every
-    // comma-separated word of this, and a fixed count.
-    let only = std::env::var("GOPIPE_BUFFERED_CASE").ok();
-    let fixed: Option<u64> = std::env::var("GOPIPE_BUFFERED_ITERS")
-        .ok()
-        .map(|v| v.parse().expect("GOPIPE_BUFFERED_ITERS: a count"));
-    let skipped = |case: &Case<'_>| {
-        let full = format!("{title}: {}", case.name);
-        only.as_ref()
-            .is_some_and(|o| o.split(',').any(|w| !full.contains(w)))
-    };
-    let mut iters = Vec::new();
-    for case in cases {
-        if skipped(case) {
-            iters.push(0);
-            continue;
-        }
-        if let Some(n) = fixed {
-            iters.push(n);
-            continue;
-        }
-        (case.run)(4.min(max_iters), true);
-        // Calibrate: double until a run takes a tenth of the target.
-        let mut n = min_iters;
-        let per = loop {
-            let t = (case.run)(n, false);
-            if t >= settings.target / 10 || n >= max_iters {
-                break t.as_secs_f64() / n as f64;
-            }
-            n = (n * 2).min(max_iters);
-        };
-        let n = ((settings.target.as_secs_f64() / per) as u64).clamp(min_iters, max_iters);
-        iters.push(n);
-    }
-    let mut ns = vec![Vec::new(); cases.len()];
-    let mut cpu = vec![Vec::new(); cases.len()];
-    for round in 0..settings.rounds {
-        for k in 0..cases.len() {
-            let i = (round + k) % cases.len();
-            if iters[i] == 0 {
-                ns[i].push(f64::NAN);
-                cpu[i].push(f64::NAN);
-                continue;
-            }
-            let c0 = cpu_time();
-            let t = (cases[i].run)(iters[i], false);
-            let c = cpu_time() - c0;
-            ns[i].push(t.as_nanos() as f64 / iters[i] as f64);
-            cpu[i].push(c.as_nanos() as f64 / iters[i] as f64);
-        }
-    }
-    ns.into_iter()
-        .zip(cpu)
-        .map(|(mut ns, mut cpu)| {
-            ns.sort_by(f64::total_cmp);
-            cpu.sort_by(f64::total_cmp);
-            Stat { ns, cpu }
-        })
-        .collect()
-}
-
-/// Prints one table row: name, median, min..max, spread, CPU time.
-fn row(name: &str, st: &Stat) {
-    println!(
-        "  {name:<32} {:>12.1} ({:>12.1} .. {:>12.1}, spread {:>6.1}%)  cpu {:>12.1}",
-        st.median(),
-        st.min(),
-        st.max(),
-        100.0 * (st.max() - st.min()) / st.median(),
-        st.cpu_median()
-    );
-}
-
-/// Prints the header of a table.
-fn header(title: &str) {
-    println!();
-    println!("== {title}");
-    println!(
-        "  {:<32} {:>12} ({:>12} .. {:>12}, {:>13})  {:>16}",
-        "case", "median ns", "min", "max", "spread", "cpu ns (median)"
-    );
-}
-
-/// The targets, collected as the parts run and printed at the end.
-#[derive(Default)]
-struct Report {
-    /// (met, line).
-    lines: Vec<(bool, String)>,
-}
-
-impl Report {
-    /// A throughput target: `ours` (time per write) is at least `factor`x as
-    /// fast as `peer`, i.e. `peer / ours >= factor`.
-    fn faster(&mut self, what: &str, ours: &Stat, peer_name: &str, peer: &Stat, factor: f64) {
-        let ratio = peer.median() / ours.median();
-        let met = ratio >= factor; // false when either was not measured (NaN)
-        self.lines.push((
-            met,
-            format!(
-                "{what}: {:.1} ns against {peer_name} {:.1} ns: {ratio:.2}x the throughput (target >= {factor}x)",
-                ours.median(),
-                peer.median()
-            ),
-        ));
-    }
-
-    /// A time target: `ours / peer <= factor`.
-    fn within(&mut self, what: &str, ours: &Stat, peer_name: &str, peer: &Stat, factor: f64) {
-        let ratio = ours.median() / peer.median();
-        let met = ratio <= factor; // false when either was not measured (NaN)
-        self.lines.push((
-            met,
-            format!(
-                "{what}: {:.1} ns against {peer_name} {:.1} ns: {ratio:.2}x the time (target <= {factor}x)",
-                ours.median(),
-                peer.median()
-            ),
-        ));
-    }
-
-    fn print(&self) {
-        println!();
-        println!("== targets (medians; met/missed per cell)");
-        for (met, line) in &self.lines {
-            println!("  {:>6}  {line}", if *met { "MET" } else { "MISSED" });
-        }
-        let missed = self.lines.iter().filter(|(m, _)| !m).count();
-        println!(
-            "== {} of {} targets met{}",
-            self.lines.len() - missed,
-            self.lines.len(),
-            if missed > 0 {
-                format!(", {missed} missed")
-            } else {
-                String::new()
-            }
         );
     }
 }
@@ -586,31 +334,17 @@ mod tasks {
     }
 }
 
-/// The runtimes of the `tasks` part: (name, runtime).
-fn runtimes() -> Vec<(&'static str, Runtime)> {
-    vec![
-        (
-            "current_thread",
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("runtime"),
-        ),
-        (
-            "2 workers",
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .expect("runtime"),
-        ),
-    ]
-}
-
 /// The `tasks` part.
 fn tasks_part(settings: Settings, report: &mut Report, ct: bool, mt: bool) {
-    for (rt_name, rt) in runtimes() {
-        if !(if rt_name == "current_thread" { ct } else { mt }) {
+    for (short, rt) in runtimes(false) {
+        if !(if short == "ct" { ct } else { mt }) {
             continue;
         }
+        let rt_name = if short == "ct" {
+            "current_thread"
+        } else {
+            "2 workers"
+        };
         for s in [1usize << 10, 64 << 10] {
             let title = format!(
                 "tasks, {rt_name}: {} writes, reader buffer 64 KiB, ns per write",
@@ -903,38 +637,8 @@ fn rustls_part(settings: Settings, report: &mut Report) {
 // -------------------------------------------------------------------- main
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick =
-        args.iter().any(|a| a == "--quick") || std::env::var_os("GOPIPE_BENCH_QUICK").is_some();
-    // cargo bench passes `--bench`; any other word selects parts.
-    let parts: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let on = |p: &str| parts.is_empty() || parts.contains(&p);
-    let settings = if std::env::var_os("GOPIPE_BUFFERED_ITERS").is_some() {
-        Settings {
-            rounds: 1,
-            target: Duration::ZERO,
-        }
-    } else if quick {
-        Settings {
-            rounds: 7,
-            target: Duration::from_millis(30),
-        }
-    } else {
-        Settings {
-            rounds: 15,
-            target: Duration::from_millis(80),
-        }
-    };
-    println!(
-        "buffered: {} rounds, about {} ms a run{}",
-        settings.rounds,
-        settings.target.as_millis(),
-        if quick { " (--quick)" } else { "" }
-    );
+    let (settings, parts) = rounds::from_args("buffered", "GOPIPE_BUFFERED");
+    let on = |p: &str| parts.is_empty() || parts.iter().any(|q| q == p);
     let mut report = Report::default();
     if on("threads") {
         threads(settings, &mut report);

@@ -30,20 +30,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
-case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;; esac
-
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)"
-if git rev-parse --git-dir >/dev/null 2>&1; then
-  dirty=$(git status --porcelain -- src Cargo.toml | wc -l)
-  echo "== gopipe: commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo ", with uncommitted changes in src/ or Cargo.toml")"
-fi
+. benches/common.sh "$@"
 
 # Build first, so that the compile does not run beside the measurements.
 cargo bench -p gopipe-benches --bench buffered --no-run 2>&1 | grep -E '^(error|warning)' || true
 
-err=$(mktemp)
-trap 'rm -f "$err"' EXIT
+err="$out/err"
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo bench -p gopipe-benches --bench buffered -- "$@" 2>"$err" || true
 # cargo's own lines and replayed compiler warnings go; a panic stays.

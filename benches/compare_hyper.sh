@@ -17,23 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=""
-if [ "${1:-}" = "--quick" ]; then quick=1; fi
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "compare_hyper.sh: python3 is needed to read the bench's output" >&2
-  exit 2
-fi
-
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/bench}"
-case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;; esac
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)"
-if git rev-parse --git-dir >/dev/null 2>&1; then
-  dirty=$(git status --porcelain -- src Cargo.toml | wc -l)
-  echo "== gopipe: commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo ", with uncommitted changes in src/ or Cargo.toml")"
-fi
+. benches/common.sh "$@"
+need python3 "to read the bench's output"
 
 # Build first, so that the compile does not run beside the measurements.
 cargo bench -p gopipe-benches --bench hyper --no-run 2>&1 | grep -E '^(error|warning)' || true
@@ -41,7 +26,7 @@ cargo bench -p gopipe-benches --bench hyper --no-run 2>&1 | grep -E '^(error|war
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 if [ -n "$quick" ]; then export GOPIPE_BENCH_QUICK=1; else unset GOPIPE_BENCH_QUICK; fi
-cargo bench -p gopipe-benches --bench hyper 2>&1 | tee "$out/hyper.txt" | grep -E '^(#|hyper )|STALL|panicked|error' || true
+cargo bench -p gopipe-benches --bench hyper -- gopipe duplex floor 2>&1 | tee "$out/hyper.txt" | grep -E '^(#|hyper )|STALL|panicked|error' || true
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 

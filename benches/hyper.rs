@@ -1,5 +1,17 @@
-//! hyper's HTTP/1 client and server over `gopipe::duplex()` against the same
-//! over `tokio::io::duplex(64 KiB)`: requests per second.
+//! hyper's HTTP/1 client and server over in-memory connections and loopback
+//! TCP: requests per second. Six transports:
+//!
+//! - `gopipe`: `gopipe::duplex()`, against `duplex`: `tokio::io::duplex(64
+//!   KiB)`, and `floor` (`benches/floor.rs`: the least an in-memory
+//!   transport can do, a bound and not a peer); target for gopipe >= 1.1x
+//!   duplex, printed by `benches/compare_hyper.sh`;
+//! - `listen0` and `listen64k`: the connections of `gopipe::listen(0)` and
+//!   `listen(64 KiB)`, a server task in an accept loop (`accept_async`,
+//!   hyper's server connection spawned per connection), the clients dialing
+//!   the listener's `Dialer`, against `tcp`: the same accept loop on a
+//!   `tokio::net::TcpListener` on 127.0.0.1:0, the clients connecting with
+//!   `tokio::net::TcpStream` (`TCP_NODELAY` on both ends); target (issue 26)
+//!   for the listener > TCP, printed by `benches/compare_net.sh`.
 //!
 //! Every exchange is a `POST /` with a 1 KiB body, answered with a 1 KiB body;
 //! the client checks the status and both lengths. C kept-alive connections (C
@@ -9,16 +21,15 @@
 //! connection). Two runtimes: tokio `current_thread` (`ct`, every task on one
 //! thread) and multi-thread with 2 workers (`mt2`).
 //!
-//! One round: fresh connections, a few warm-up requests on each (outside the
-//! time), then all client tasks are released together and send for the
-//! round's duration; the rate is the requests completed over the wall time
-//! from the release until the last client stops. Rounds alternate gopipe,
-//! duplex and the floor (`benches/floor.rs`: the least an in-memory transport
-//! can do, a bound and not a peer), so that a change in the machine's load
-//! falls on all three; every case prints the median, minimum and maximum rate
-//! of its rounds, and the ratios gopipe / duplex and floor / duplex of the
-//! medians (target for gopipe >= 1.1x, printed by `benches/compare_hyper.sh`). Machine-readable lines:
-//! `hyper,RUNTIME,C,TRANSPORT,MEDIAN_RPS,MIN_RPS,MAX_RPS,ROUNDS`.
+//! One round: fresh connections (dialled and accepted, for the listener and
+//! TCP), a few warm-up requests on each (outside the time), then all client
+//! tasks are released together and send for the round's duration; the rate is
+//! the requests completed over the wall time from the release until the last
+//! client stops. Rounds alternate the transports, so that a change in the
+//! machine's load falls on all of them; every case prints the median, minimum
+//! and maximum rate of each transport's rounds, and the ratios of the medians
+//! gopipe / duplex, floor / duplex, listen0 / tcp and listen64k / tcp.
+//! Machine-readable lines: `hyper,RUNTIME,C,TRANSPORT,MEDIAN_RPS,MIN_RPS,MAX_RPS,ROUNDS`.
 //!
 //! Bounded: every round (connection set-up, warm-up, measurement, closing)
 //! runs under a 30 s tokio timeout and fails with a message when it ends
@@ -27,9 +38,12 @@
 //! 60), which also catches a runtime thread that never yields.
 //!
 //! Run: `cargo bench -p gopipe-benches --bench hyper` (7 rounds of 1 s per
-//! case and transport: about a minute and a half). Quick: `GOPIPE_BENCH_QUICK=1`
-//! (3 rounds of 300 ms; about 15 s). An argument filters the cases by substring of
-//! `RUNTIME/C`, e.g. `-- ct/1` or `-- mt2/`.
+//! case and transport: 168 s of measurement for all six). Quick:
+//! `GOPIPE_BENCH_QUICK=1` (3 rounds of 300 ms). Arguments that name
+//! transports run only those (e.g. `-- gopipe duplex floor`, as
+//! `compare_hyper.sh` does, or `-- listen0 listen64k tcp`, as
+//! `compare_net.sh` does); any other argument filters the cases by substring
+//! of `RUNTIME/C`, e.g. `-- ct/1` or `-- mt2/`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -38,7 +52,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gopipe_benches::{Progress, Watch};
+use gopipe_benches::{runtimes, Progress, Watch};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -47,6 +61,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::runtime::Runtime;
 use tokio::sync::Barrier;
+use tokio::task::JoinHandle;
 
 /// Request and response body size.
 const BODY: usize = 1 << 10;
@@ -77,14 +92,64 @@ async fn service(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
     Ok(response)
 }
 
-/// A transport: a pair of connected in-memory byte streams.
+/// The server side of a round: tasks that end, with hyper's result, once
+/// the connections they serve have ended.
+type Servers = Vec<JoinHandle<hyper::Result<()>>>;
+
+/// A transport: how a round's connections to a hyper server are made.
 trait Transport: 'static {
-    /// One end.
+    /// The client's end of a connection.
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// The name in the report.
+    /// The name in the report (and in the arguments that select transports).
     const NAME: &'static str;
-    /// A new pair: (server end, client end).
-    fn pair() -> (Self::Io, Self::Io);
+    /// `conns` connections, each served by hyper on a task of its own: their
+    /// client ends and the server side's tasks. Must run inside a runtime.
+    async fn connect(conns: usize) -> (Vec<Self::Io>, Servers);
+}
+
+/// Serves `server_end` with hyper's HTTP/1 server and [`service`], on a task
+/// of its own.
+fn serve<Io>(server_end: Io) -> JoinHandle<hyper::Result<()>>
+where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(server_end), service_fn(service)),
+    )
+}
+
+/// `conns` connected pairs from `pair` (server end, client end), each
+/// server end served: the transports without a listener.
+fn pairs<Io>(conns: usize, pair: fn() -> (Io, Io)) -> (Vec<Io>, Servers)
+where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    (0..conns)
+        .map(|_| {
+            let (server_end, client_end) = pair();
+            (client_end, serve(server_end))
+        })
+        .unzip()
+}
+
+/// A hyper server's accept loop: takes `conns` connections from `accept`,
+/// serves each on a task of its own, and ends once they all have (with the
+/// first error among them).
+async fn accept_loop<Io, F, Fut>(conns: usize, mut accept: F) -> hyper::Result<()>
+where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::io::Result<Io>>,
+{
+    let mut served = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        served.push(serve(accept().await.expect("accept")));
+    }
+    for h in served {
+        h.await.expect("server connection task panicked")?;
+    }
+    Ok(())
 }
 
 /// `gopipe::duplex()`.
@@ -93,8 +158,8 @@ struct Gopipe;
 impl Transport for Gopipe {
     type Io = gopipe::Conn;
     const NAME: &'static str = "gopipe";
-    fn pair() -> (Self::Io, Self::Io) {
-        gopipe::duplex()
+    async fn connect(conns: usize) -> (Vec<Self::Io>, Servers) {
+        pairs(conns, gopipe::duplex)
     }
 }
 
@@ -104,8 +169,8 @@ struct Duplex;
 impl Transport for Duplex {
     type Io = tokio::io::DuplexStream;
     const NAME: &'static str = "duplex";
-    fn pair() -> (Self::Io, Self::Io) {
-        tokio::io::duplex(64 << 10)
+    async fn connect(conns: usize) -> (Vec<Self::Io>, Servers) {
+        pairs(conns, || tokio::io::duplex(64 << 10))
     }
 }
 
@@ -116,8 +181,57 @@ struct Floor;
 impl Transport for Floor {
     type Io = gopipe_benches::floor::FloorIo;
     const NAME: &'static str = "floor";
-    fn pair() -> (Self::Io, Self::Io) {
-        gopipe_benches::floor::duplex()
+    async fn connect(conns: usize) -> (Vec<Self::Io>, Servers) {
+        pairs(conns, gopipe_benches::floor::duplex)
+    }
+}
+
+/// `gopipe::listen(CAP)`: a server task accepting with `accept_async`, the
+/// clients dialing its `Dialer`.
+struct Listen<const CAP: usize>;
+
+impl<const CAP: usize> Transport for Listen<CAP> {
+    type Io = gopipe::Conn;
+    const NAME: &'static str = if CAP == 0 { "listen0" } else { "listen64k" };
+    async fn connect(conns: usize) -> (Vec<Self::Io>, Servers) {
+        let listener = gopipe::listen(CAP);
+        let dialer = listener.dialer();
+        let server =
+            tokio::spawn(async move { accept_loop(conns, || listener.accept_async()).await });
+        let clients = (0..conns).map(|_| dialer.dial().expect("dial")).collect();
+        (clients, vec![server])
+    }
+}
+
+/// Loopback TCP: a server task accepting from a `tokio::net::TcpListener` on
+/// 127.0.0.1, the clients connecting; `TCP_NODELAY` on both ends (else
+/// Nagle's algorithm and delayed acknowledgements hold hyper's writes).
+struct Tcp;
+
+impl Transport for Tcp {
+    type Io = tokio::net::TcpStream;
+    const NAME: &'static str = "tcp";
+    async fn connect(conns: usize) -> (Vec<Self::Io>, Servers) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            let listener = &listener;
+            accept_loop(conns, move || async move {
+                let (stream, _) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                Ok(stream)
+            })
+            .await
+        });
+        let mut clients = Vec::with_capacity(conns);
+        for _ in 0..conns {
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            clients.push(stream);
+        }
+        (clients, vec![server])
     }
 }
 
@@ -152,15 +266,10 @@ async fn round<T: Transport>(
     progress: Arc<[Progress]>,
 ) -> (u64, Duration) {
     let gate = Arc::new(Barrier::new(conns + 1));
-    let mut servers = Vec::with_capacity(conns);
+    let (client_ends, servers) = T::connect(conns).await;
     let mut connections = Vec::with_capacity(conns);
     let mut clients = Vec::with_capacity(conns);
-    for c in 0..conns {
-        let (server_end, client_end) = T::pair();
-        servers.push(tokio::spawn(
-            hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(server_end), service_fn(service)),
-        ));
+    for (c, client_end) in client_ends.into_iter().enumerate() {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(client_end))
                 .await
@@ -237,19 +346,27 @@ fn spread(v: &mut [f64]) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-/// The two runtimes, by name.
-fn runtimes() -> [(&'static str, Runtime); 2] {
-    let ct = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("current_thread runtime");
-    let mt2 = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .expect("multi-thread runtime");
-    [("ct", ct), ("mt2", mt2)]
-}
+/// One round of a transport on a runtime: requests per second.
+type Rate = fn(&Runtime, &str, usize, Duration) -> f64;
+
+/// Every transport, in the order a round runs them.
+const TRANSPORTS: [(&str, Rate); 6] = [
+    (Gopipe::NAME, rate::<Gopipe>),
+    (Duplex::NAME, rate::<Duplex>),
+    (Floor::NAME, rate::<Floor>),
+    (Listen::<0>::NAME, rate::<Listen<0>>),
+    (Listen::<{ 64 << 10 }>::NAME, rate::<Listen<{ 64 << 10 }>>),
+    (Tcp::NAME, rate::<Tcp>),
+];
+
+/// The ratios of medians the human line gives, (numerator, denominator),
+/// when both ran.
+const RATIOS: [(&str, &str); 4] = [
+    ("gopipe", "duplex"),
+    ("floor", "duplex"),
+    ("listen0", "tcp"),
+    ("listen64k", "tcp"),
+];
 
 fn main() {
     let quick = std::env::var_os("GOPIPE_BENCH_QUICK").is_some();
@@ -258,39 +375,59 @@ fn main() {
     } else {
         (7, Duration::from_secs(1))
     };
-    // cargo bench passes `--bench`; any other argument is a filter.
-    let filter: Vec<String> = std::env::args()
+    // cargo bench passes `--bench`; a transport's name selects it, any other
+    // argument filters the cases.
+    let (picked, filter): (Vec<String>, Vec<String>) = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
+        .partition(|a| TRANSPORTS.iter().any(|(name, _)| name == a));
+    let transports: Vec<(&str, Rate)> = TRANSPORTS
+        .into_iter()
+        .filter(|(name, _)| picked.is_empty() || picked.iter().any(|p| p == name))
         .collect();
     println!(
-        "# hyper HTTP/1, POST 1 KiB / answer 1 KiB, keep-alive; {rounds} rounds of {span:?} per case"
+        "# hyper HTTP/1, POST 1 KiB / answer 1 KiB, keep-alive; {rounds} rounds of {span:?} per case; transports: {}",
+        transports.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ")
     );
-    for (rt_name, rt) in runtimes() {
+    for (rt_name, rt) in runtimes(true) {
         for conns in CONNS {
             let label = format!("{rt_name}/{conns}");
             if !filter.is_empty() && !filter.iter().any(|f| label.contains(f.as_str())) {
                 continue;
             }
-            let (mut g, mut d, mut f) = (Vec::new(), Vec::new(), Vec::new());
+            let mut rates = vec![Vec::new(); transports.len()];
             for _ in 0..rounds {
-                g.push(rate::<Gopipe>(&rt, &label, conns, span));
-                d.push(rate::<Duplex>(&rt, &label, conns, span));
-                f.push(rate::<Floor>(&rt, &label, conns, span));
+                for ((_, rate), rates) in transports.iter().zip(&mut rates) {
+                    rates.push(rate(&rt, &label, conns, span));
+                }
             }
-            let (gm, gmin, gmax) = spread(&mut g);
-            let (dm, dmin, dmax) = spread(&mut d);
-            let (fm, fmin, fmax) = spread(&mut f);
+            let medians: Vec<(&str, (f64, f64, f64))> = transports
+                .iter()
+                .zip(&mut rates)
+                .map(|((name, _), v)| (*name, spread(v)))
+                .collect();
+            let median = |name: &str| {
+                medians
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, (m, _, _))| *m)
+            };
+            let cells: Vec<String> = medians
+                .iter()
+                .map(|(name, (m, min, max))| format!("{name} {m:>9.0} req/s ({min:.0}..{max:.0})"))
+                .collect();
+            let ratios: Vec<String> = RATIOS
+                .iter()
+                .filter_map(|(a, b)| Some(format!("{a}/{b} {:.2}", median(a)? / median(b)?)))
+                .collect();
             println!(
-                "hyper {label:>6} conns: gopipe {gm:>9.0} req/s ({gmin:.0}..{gmax:.0}), \
-                 duplex {dm:>9.0} req/s ({dmin:.0}..{dmax:.0}), gopipe/duplex {:.2}; \
-                 floor {fm:>9.0} req/s ({fmin:.0}..{fmax:.0}), floor/duplex {:.2}",
-                gm / dm,
-                fm / dm
+                "hyper {label:>6} conns: {}; {}",
+                cells.join(", "),
+                ratios.join(", ")
             );
-            println!("hyper,{rt_name},{conns},gopipe,{gm:.0},{gmin:.0},{gmax:.0},{rounds}");
-            println!("hyper,{rt_name},{conns},duplex,{dm:.0},{dmin:.0},{dmax:.0},{rounds}");
-            println!("hyper,{rt_name},{conns},floor,{fm:.0},{fmin:.0},{fmax:.0},{rounds}");
+            for (name, (m, min, max)) in &medians {
+                println!("hyper,{rt_name},{conns},{name},{m:.0},{min:.0},{max:.0},{rounds}");
+            }
         }
     }
 }

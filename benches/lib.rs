@@ -1,11 +1,13 @@
 //! gopipe's benches (see `pipe.rs` and `compare.sh` beside this file, and for
 //! shapes where pipes outnumber cores, `shapes.rs` and `compare_shapes.sh`).
-//! This library holds the helpers the benches share.
+//! This library holds the helpers the benches share (`rounds`: the
+//! alternating rounds and MET/MISSED report of the benches with a custom main).
 
 pub mod floor;
+pub mod rounds;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,45 @@ pub fn human(n: usize) -> String {
         n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
         n => format!("{n}B"),
     }
+}
+
+/// Runs `writer` on this thread and `reader` on another, timing from the moment
+/// both are ready until both are done.
+pub fn timed(writer: impl FnOnce(), reader: impl FnOnce() + Send) -> Duration {
+    let ready = Barrier::new(2);
+    thread::scope(|scope| {
+        let ready = &ready;
+        let handle = scope.spawn(move || {
+            ready.wait();
+            reader();
+        });
+        ready.wait();
+        let start = Instant::now();
+        writer();
+        handle.join().expect("reader panicked");
+        start.elapsed()
+    })
+}
+
+/// The two tokio runtimes the task benches run on, by the name their reports
+/// give them: `ct`, a current_thread runtime (every task on one thread), and
+/// `mt2`, a multi-thread runtime with 2 workers; timers enabled on both, and
+/// the I/O driver when `io` (for TCP peers: a runtime with it parks its idle
+/// workers in `epoll_wait`, one without it on a condition variable).
+pub fn runtimes(io: bool) -> [(&'static str, tokio::runtime::Runtime); 2] {
+    let mut ct = tokio::runtime::Builder::new_current_thread();
+    let mut mt2 = tokio::runtime::Builder::new_multi_thread();
+    mt2.worker_threads(2);
+    for builder in [&mut ct, &mut mt2] {
+        builder.enable_time();
+        if io {
+            builder.enable_io();
+        }
+    }
+    [
+        ("ct", ct.build().expect("current_thread runtime")),
+        ("mt2", mt2.build().expect("multi-thread runtime")),
+    ]
 }
 
 /// Pins the calling thread to core 0, through glibc's `sched_setaffinity`.

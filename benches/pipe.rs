@@ -18,14 +18,13 @@
 
 use std::io::{Read, Write};
 use std::sync::mpsc;
-use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
-use gopipe_benches::human;
 #[cfg(target_os = "linux")]
 use gopipe_benches::pin_to_core0;
+use gopipe_benches::{human, timed};
 
 /// Write sizes of the grid.
 const SIZES: [usize; 5] = [64, 1 << 10, 16 << 10, 64 << 10, 1 << 20];
@@ -68,24 +67,6 @@ fn drain(mut src: impl Read, total: usize, s: usize, r: usize, check: bool) {
         got += n;
     }
     assert_eq!(got, total);
-}
-
-/// Runs `writer` on this thread and `reader` on another, timing from the moment
-/// both are ready until both are done.
-fn timed(writer: impl FnOnce(), reader: impl FnOnce() + Send) -> Duration {
-    let ready = Barrier::new(2);
-    thread::scope(|scope| {
-        let ready = &ready;
-        let handle = scope.spawn(move || {
-            ready.wait();
-            reader();
-        });
-        ready.wait();
-        let start = Instant::now();
-        writer();
-        handle.join().expect("reader panicked");
-        start.elapsed()
-    })
 }
 
 /// A `Read`/`Write` pair made by a function.

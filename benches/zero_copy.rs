@@ -41,13 +41,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Cursor, IoSlice, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Barrier;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use gopipe::{PipeReader, PipeWriter};
-use gopipe_benches::human;
+use gopipe_benches::{human, timed};
 
 /// Write sizes of the `write_to` group.
 const WRITES: [usize; 2] = [64 << 10, 1 << 20];
@@ -69,24 +67,6 @@ fn pattern(unit: usize, i: usize) -> u8 {
 /// One unit's worth of the stream.
 fn payload(unit: usize) -> Vec<u8> {
     (0..unit).map(|i| pattern(unit, i)).collect()
-}
-
-/// Runs `writer` on this thread and `reader` on another, timing from the moment
-/// both are ready until both are done.
-fn timed(writer: impl FnOnce(), reader: impl FnOnce() + Send) -> Duration {
-    let ready = Barrier::new(2);
-    thread::scope(|scope| {
-        let ready = &ready;
-        let handle = scope.spawn(move || {
-            ready.wait();
-            reader();
-        });
-        ready.wait();
-        let start = Instant::now();
-        writer();
-        handle.join().expect("reader panicked");
-        start.elapsed()
-    })
 }
 
 /// Reads `total` bytes of a stream of `unit`-byte units with a 64 KiB buffer,
