@@ -119,6 +119,7 @@ mutant_names=(
   buffered-take-skips-room-bell
   displaced-waker-woken
   flush-forgets-unwoken
+  close-wakes-tasks-before-closing
   net-dial-wakes-no-thread
   net-dial-notifies-before-push
   net-dial-wakes-no-task
@@ -215,6 +216,7 @@ declare -A mutant_tests=(
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
   [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
   [flush-forgets-unwoken]="async:four_tasks_one_half_flush_racing_a_write"
+  [close-wakes-tasks-before-closing]="async:reader_close_racing_pending_consumed async:async_write_on_full_stage_racing_read_close"
   [net-dial-wakes-no-thread]="net:blocked_accept_woken_by_dial"
   [net-dial-notifies-before-push]="net:blocked_accept_woken_by_dial net:task_accept_racing_dial"
   [net-dial-wakes-no-task]="net:task_accept_racing_dial"
@@ -454,7 +456,7 @@ EOF
     close-wakes-no-task) cat <<'EOF'
 # Closing the pipe (loom twin of Signals) wakes the parked threads but not the
 # tasks: a pending read or consumed never hears of the close.
-sub(SIGNALS, '            self.changed.notify_all();\n            self.tasks.wake_all();\n',
+sub(SIGNALS, '            self.changed.notify_all();\n            self.tasks.wake_every();\n',
     '            self.changed.notify_all();\n')
 EOF
     ;;
@@ -699,6 +701,14 @@ EOF
 # polls again and pushes out the next): a wake-up on an idle pipe.
 sub(TASKS, '                other = list.displace(key(place, &old), old);\n',
     '                old.wake_by_ref();\n                other = list.displace(key(place, &old), old);\n')
+EOF
+    ;;
+    close-wakes-tasks-before-closing) cat <<'EOF'
+# The first close wakes the tasks (skipping the bells with none counted)
+# before it stores the close: a task that registers in between finds no
+# close on its look and is never woken.
+sub(SIGNALS, '            self.closed.store(true, Ordering::SeqCst);\n            board.done = true;\n            drop(board);\n            self.changed.notify_all();\n            self.tasks.wake_every();\n',
+    '            self.tasks.wake_every();\n            self.closed.store(true, Ordering::SeqCst);\n            board.done = true;\n            drop(board);\n            self.changed.notify_all();\n')
 EOF
     ;;
     flush-forgets-unwoken) cat <<'EOF'

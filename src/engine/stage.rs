@@ -41,15 +41,19 @@ use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 /// writes' send buffer).
 pub(crate) const STAGE_CAP: usize = 64 << 10;
 
-/// The storage a ring allocates at its first push (or its capacity rounded
-/// up to a power of two, if less), and keeps when it empties: larger storage
-/// is given back then.
+/// The storage a ring keeps when it empties: larger storage is given back
+/// then.
 const KEEP: usize = 64 << 10;
+
+/// The least storage a ring allocates (at its first push: a connection that
+/// carries a request and a reply of a few KiB never allocates and zeroes 64
+/// KiB); it doubles from there as the staged bytes need.
+const FIRST: usize = 4 << 10;
 
 /// The ring of staged bytes.
 pub(crate) struct Ring {
     /// The storage: empty until the first push, then a power of two of
-    /// bytes, at least [`KEEP`] (or the capacity rounded up, if less), at
+    /// bytes, at least [`FIRST`] (or the capacity rounded up, if less), at
     /// most the capacity rounded up; indices wrap with `buf.len() - 1`.
     buf: Vec<u8>,
     /// Index of the first staged byte.
@@ -129,7 +133,7 @@ impl Ring {
         let size = need
             .next_power_of_two()
             .max(self.buf.len() * 2)
-            .max(KEEP)
+            .max(FIRST)
             .min(most);
         let mut fresh = vec![0u8; size];
         let first = self.len.min(self.buf.len().saturating_sub(self.head));

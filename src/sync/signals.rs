@@ -90,7 +90,7 @@ mod imp {
             drop(tx);
             // Tasks have no done channel to watch: wake every one of them (a
             // task that registers after this sees `closed` on its next look).
-            self.tasks.wake_all();
+            self.tasks.wake_every();
             true
         }
 
@@ -321,7 +321,7 @@ mod imp {
             board.done = true;
             drop(board);
             self.changed.notify_all();
-            self.tasks.wake_all();
+            self.tasks.wake_every();
             true
         }
 

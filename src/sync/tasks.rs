@@ -454,6 +454,18 @@ impl TaskBells {
         }
     }
 
+    /// Wakes every task waiting on any bell, skipping the bells no task
+    /// waits on, for the first close of the pipe: the caller stored the
+    /// close `SeqCst` first, and a task looks at it (`SeqCst`) after it
+    /// registers, so as with [`TaskBells::wake`] one of the two sees the
+    /// other. (A close of the second half stores its error with no such
+    /// order: that one takes every lock, [`TaskBells::wake_all`].)
+    pub(super) fn wake_every(&self) {
+        for bell in Bell::ALL {
+            self.wake(bell);
+        }
+    }
+
     /// Wakes every task waiting on any bell (a half closed). Takes every
     /// list's lock whatever the counts say: a task registers under that lock
     /// and then looks at the closes, so it either is in a list taken here or
