@@ -13,6 +13,9 @@ mod imp {
     use crate::sync::tasks::TaskBells;
     use crate::sync::{AbsDeadline, AtomicBool, AtomicUsize, Deadline, Mutex, Never, Ordering};
 
+    /// The done channel: its sender (`None` once dropped) and its receiver.
+    type Done = (Mutex<Option<Sender<Never>>>, Receiver<Never>);
+
     /// The done channel and the doorbells parked threads wait on.
     ///
     /// `done` is a channel nobody sends on; closing the pipe drops its only
@@ -21,15 +24,28 @@ mod imp {
     /// token, and a parked thread waits in `select!` for a token, the done
     /// channel and its deadline. `sleepers` counts the threads registered on each
     /// doorbell, so that the fast path rings only when someone may be asleep.
+    ///
+    /// The channels are made at their first use by a thread that parks (or
+    /// rings a doorbell someone is registered on), not with the pipe: a pipe
+    /// only tasks use, or whose threads never sleep, never allocates them (a
+    /// connection of an in-memory network is two pipes, made and dropped per
+    /// connection). A doorbell is made by whoever comes first, the parker or
+    /// the ringer, so a token is never lost. The done channel is made
+    /// disconnected once the pipe is closed: whoever makes it looks at
+    /// `closed` after publishing it, and the closer looks for it after
+    /// storing `closed`, each across a `SeqCst` fence, so at least one of the
+    /// two sees the other and drops its sender ([`Signals::done`]).
     pub(crate) struct Signals {
         /// Set once, just before the done channel is closed; the fast path reads it.
         closed: crossbeam_utils::CachePadded<AtomicBool>,
-        /// The sender of the done channel; `None` once closed.
-        done_tx: Mutex<Option<Sender<Never>>>,
-        /// The receiving end of the done channel, cloned by nobody.
-        done_rx: Receiver<Never>,
-        /// One doorbell per kind of wait.
-        bells: [(Sender<()>, Receiver<()>); BELLS],
+        /// Held by the first close for its whole length: a second close
+        /// returns only once the first has finished; `true` once closed.
+        closing: Mutex<bool>,
+        /// The done channel once made: its sender (`None` once dropped) and
+        /// its receiver, cloned by nobody.
+        done: std::sync::OnceLock<Done>,
+        /// One doorbell per kind of wait, each made at its first use.
+        bells: [std::sync::OnceLock<(Sender<()>, Receiver<()>)>; BELLS],
         /// The broadcast of the one doorbell that has one (`Bell::Offer`):
         /// a channel nobody sends on, made at the first wait after each
         /// broadcast; every thread parked on the bell watches a receiver of
@@ -46,12 +62,11 @@ mod imp {
     impl Signals {
         /// Open signals: done not closed, no tokens, no sleepers.
         pub(crate) fn new() -> Self {
-            let (done_tx, done_rx) = bounded(0);
             Self {
                 closed: crossbeam_utils::CachePadded::new(AtomicBool::new(false)),
-                done_tx: Mutex::new(Some(done_tx)),
-                done_rx,
-                bells: std::array::from_fn(|_| bounded(1)),
+                closing: Mutex::new(false),
+                done: std::sync::OnceLock::new(),
+                bells: std::array::from_fn(|_| std::sync::OnceLock::new()),
                 gate: Mutex::new(None),
                 sleepers: crossbeam_utils::CachePadded::new(std::array::from_fn(|_| {
                     AtomicUsize::new(0)
@@ -78,26 +93,52 @@ mod imp {
             // Under the mutex, so that a second close returns only once the first
             // has finished, as Go's `sync.Once` does: after any close returns, the
             // done channel is closed.
-            let mut tx = self.done_tx.lock();
-            if tx.is_none() {
+            let mut closing = self.closing.lock();
+            if *closing {
                 return false;
             }
+            *closing = true;
             // ORDERING: SeqCst, before the done channel disconnects, so that a
             // waiter that saw `closed == false` is parked in a `select!` that
             // includes the done channel, which the drop below then wakes.
             self.closed.store(true, Ordering::SeqCst);
-            drop(tx.take());
-            drop(tx);
+            // ORDERING: with the fence in `done`: the done channel made (by a
+            // thread about to park) after this look sees `closed` there.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if let Some((tx, _)) = self.done.get() {
+                drop(tx.lock().take());
+            }
+            drop(closing);
             // Tasks have no done channel to watch: wake every one of them (a
             // task that registers after this sees `closed` on its next look).
             self.tasks.wake_every();
             true
         }
 
-        /// The done channel, for engines that `select!` on it directly.
-        #[cfg_attr(not(feature = "__reference-engine"), allow(dead_code))]
+        /// The done channel, made at its first use (disconnected at once if
+        /// the pipe is closed by then), for parks and for engines that
+        /// `select!` on it directly.
         pub(crate) fn done(&self) -> &Receiver<Never> {
-            &self.done_rx
+            if let Some((_, rx)) = self.done.get() {
+                return rx;
+            }
+            let (tx, rx) = self.done.get_or_init(|| {
+                let (tx, rx) = bounded(0);
+                (Mutex::new(Some(tx)), rx)
+            });
+            // ORDERING: with the fence in `close`: made after the close
+            // looked for it, the channel is disconnected here.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.closed.load(Ordering::SeqCst) {
+                drop(tx.lock().take());
+            }
+            rx
+        }
+
+        /// Doorbell `bell`, made at its first use.
+        #[inline]
+        fn bell(&self, bell: Bell) -> &(Sender<()>, Receiver<()>) {
+            self.bells[bell as usize].get_or_init(|| bounded(1))
         }
 
         /// How many threads are registered on `bell`.
@@ -117,7 +158,7 @@ mod imp {
                 // threads: this fence, with the SeqCst operations the token's
                 // taker performs on the channel, orders it (slow path only).
                 std::sync::atomic::fence(Ordering::SeqCst);
-                let _ = self.bells[bell as usize].0.try_send(());
+                let _ = self.bell(bell).0.try_send(());
             }
         }
 
@@ -180,7 +221,7 @@ mod imp {
             watch_done: bool,
             ticket: &Ticket,
         ) -> Park {
-            let rx = &self.bells[bell as usize].1;
+            let rx = &self.bell(bell).1;
             let no_gate;
             let gate = match &ticket.0 {
                 Some(gate) => gate,
@@ -200,7 +241,7 @@ mod imp {
             }
             let unwatched;
             let done = if watch_done {
-                &self.done_rx
+                self.done()
             } else {
                 unwatched = crossbeam_channel::never();
                 &unwatched
