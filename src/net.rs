@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::conn::{buffered_duplex, Conn};
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{spin_until, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
 /// How many dialled connections a listener from [`listen`] holds before
 /// [`accept`](Listener::accept) takes them: 1024, tokio's default for its
@@ -119,6 +119,7 @@ pub fn listen_with_backlog(capacity: usize, backlog: usize) -> Listener {
                 wakers: Vec::new(),
             }),
             arrived: Condvar::new(),
+            something: AtomicBool::new(false),
         }),
     }
 }
@@ -243,7 +244,9 @@ pub struct Dialer {
 ///   (the close takes them; a dial or a registration after it finds
 ///   `closed` and adds nothing);
 /// - `sleepers` counts the threads inside [`Shared::accept`] between their
-///   look at an empty queue and their return from the condition variable.
+///   look at an empty queue and their return from the condition variable;
+/// - `something` is `!queue.is_empty() || closed`, stored with every change
+///   of either (a hint read without the lock, never trusted without it).
 ///
 /// So every connection pushed while the listener is open is either taken by
 /// exactly one accept or reset by the close, and every waiter that saw an
@@ -261,6 +264,10 @@ struct Shared {
     /// Where threads blocked in `accept` sleep: notified once per dial that
     /// finds one asleep, and for all of them by the close.
     arrived: Condvar,
+    /// Whether the queue holds a connection or the listener is closed, as
+    /// of the last change under `state`'s lock: what a blocking accept spins
+    /// on before it sleeps (a hint; the lock decides).
+    something: AtomicBool,
 }
 
 /// The listener's state, behind [`Shared::state`] (see its invariants).
@@ -274,6 +281,10 @@ struct State {
     /// The tasks waiting, one waker per task (no two `will_wake` each other).
     wakers: Vec<Waker>,
 }
+
+/// How long a blocking accept that finds no connection spins before it
+/// sleeps (the engine's spin before a park is as long).
+const ACCEPT_SPIN: std::time::Duration = std::time::Duration::from_micros(10);
 
 /// The error of a dial on a closed listener.
 fn refused() -> io::Error {
@@ -319,6 +330,9 @@ impl Shared {
                 ),
             ));
         }
+        // ORDERING: Relaxed: a hint for accept's spin, which then looks
+        // under the lock (held here until the push below).
+        self.something.store(true, Ordering::Relaxed);
         state.queue.push_back(server);
         let wake_thread = state.sleepers != 0;
         let wakers = std::mem::take(&mut state.wakers);
@@ -335,12 +349,29 @@ impl Shared {
     /// See [`Listener::accept`].
     fn accept(&self) -> io::Result<Conn> {
         let mut state = self.state.lock();
+        let mut spun = false;
         loop {
             if let Some(conn) = state.queue.pop_front() {
+                if state.queue.is_empty() {
+                    // ORDERING: Relaxed, under the lock: see `dial`.
+                    self.something.store(false, Ordering::Relaxed);
+                }
                 return Ok(conn);
             }
             if state.closed {
                 return Err(accept_closed());
+            }
+            if !spun {
+                // A client is likely to dial again within a moment (a
+                // thread-per-connection server between two connections):
+                // wait that moment awake, out of the lock, rather than
+                // sleep and be woken (what a parked thread costs).
+                spun = true;
+                drop(state);
+                // ORDERING: Relaxed: a hint; the lock decides below.
+                spin_until(ACCEPT_SPIN, || self.something.load(Ordering::Relaxed));
+                state = self.state.lock();
+                continue;
             }
             state.sleepers += 1;
             state = self.arrived.wait(state);
@@ -356,6 +387,10 @@ impl Shared {
         loop {
             let mut state = self.state.lock();
             if let Some(conn) = state.queue.pop_front() {
+                if state.queue.is_empty() {
+                    // ORDERING: Relaxed, under the lock: see `dial`.
+                    self.something.store(false, Ordering::Relaxed);
+                }
                 drop(state);
                 drop(fresh);
                 return Poll::Ready(Ok(conn));
@@ -390,6 +425,8 @@ impl Shared {
             return;
         }
         state.closed = true;
+        // ORDERING: Relaxed, under the lock: see `dial`.
+        self.something.store(true, Ordering::Relaxed);
         let queued = std::mem::take(&mut state.queue);
         let wakers = std::mem::take(&mut state.wakers);
         let wake_threads = state.sleepers != 0;
