@@ -132,6 +132,7 @@ mutant_names=(
   net-dial-ignores-close
   net-accept-ignores-close
   net-drop-does-not-close
+  second-close-wakes-no-task
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -229,6 +230,7 @@ declare -A mutant_tests=(
   [net-dial-ignores-close]="net:dial_racing_listener_drop"
   [net-accept-ignores-close]="net:close_wakes_two_accepting_threads"
   [net-drop-does-not-close]="net:dial_racing_listener_drop"
+  [second-close-wakes-no-task]="async:second_close_wakes_a_pending_consumed"
 )
 
 mutant_patch() {
@@ -256,14 +258,14 @@ EOF
     ;;
     done-before-error-write) cat <<'EOF'
 # Closing the write half closes done before it stores the error.
-sub(MOD, '        let first = self.werr.set_first(cause);\n        if !self.signals.close() && first {\n',
-    '        let closed = self.signals.close();\n        let first = self.werr.set_first(cause);\n        if !closed && first {\n')
+sub(MOD, '        let first = store_first(&self.werr, cause);\n        if !self.signals.close() && first {\n',
+    '        let closed = self.signals.close();\n        let first = store_first(&self.werr, cause);\n        if !closed && first {\n')
 EOF
     ;;
     done-before-error-read) cat <<'EOF'
 # Closing the read half closes done before it stores the error.
-sub(MOD, '        let first = self.rerr.set_first(cause);\n        if !self.signals.close() && first {\n',
-    '        let closed = self.signals.close();\n        let first = self.rerr.set_first(cause);\n        if !closed && first {\n')
+sub(MOD, '        let first = store_first(&self.rerr, cause);\n        if !self.signals.close() && first {\n',
+    '        let closed = self.signals.close();\n        let first = store_first(&self.rerr, cause);\n        if !closed && first {\n')
 EOF
     ;;
     no-write-lock) cat <<'EOF'
@@ -634,8 +636,8 @@ EOF
     buffered-write-close-discards) cat <<'EOF'
 # Closing a buffered pipe's write half drops the bytes still buffered: the
 # reader sees end of file without them.
-sub(MOD, '        let first = self.werr.set_first(cause);\n',
-    '        let first = self.werr.set_first(cause);\n        if let Engine::Rendezvous(e) = &self.engine {\n            e.discard_buffered();\n        }\n')
+sub(MOD, '        let first = store_first(&self.werr, cause);\n',
+    '        let first = store_first(&self.werr, cause);\n        if let Engine::Rendezvous(e) = &self.engine {\n            e.discard_buffered();\n        }\n')
 EOF
     ;;
     buffered-take-skips-room-bell) cat <<'EOF'
@@ -726,14 +728,16 @@ EOF
     net-dial-notifies-before-push) cat <<'EOF'
 # A dial wakes the accepting threads and tasks first and pushes its
 # connection after: a waiter that looks between the two sleeps on.
-sub(NET, '        state.queue.push_back(server);\n        let wake_thread = state.sleepers != 0;\n        let wakers = std::mem::take(&mut state.wakers);\n        drop(state);\n        if wake_thread {\n            self.arrived.notify_one();\n        }\n        for waker in wakers {\n            waker.wake();\n        }\n',
-    '        let wake_thread = state.sleepers != 0;\n        let wakers = std::mem::take(&mut state.wakers);\n        drop(state);\n        if wake_thread {\n            self.arrived.notify_one();\n        }\n        for waker in wakers {\n            waker.wake();\n        }\n        self.state.lock().queue.push_back(server);\n')
+sub(NET, '        state.queue.push_back(server);\n        let wake_thread = state.sleepers != 0;\n',
+    '        let wake_thread = state.sleepers != 0;\n')
+sub(NET, '        for waker in one.into_iter().chain(wakers) {\n            waker.wake();\n        }\n',
+    '        for waker in one.into_iter().chain(wakers) {\n            waker.wake();\n        }\n        self.state.lock().queue.push_back(server);\n')
 EOF
     ;;
     net-dial-wakes-no-task) cat <<'EOF'
 # A dial drops the listed wakers instead of waking them.
-sub(NET, '        for waker in wakers {\n            waker.wake();\n        }\n        Ok(client)\n',
-    '        drop(wakers);\n        Ok(client)\n')
+sub(NET, '        for waker in one.into_iter().chain(wakers) {\n            waker.wake();\n        }\n        Ok(client)\n',
+    '        drop((one, wakers));\n        Ok(client)\n')
 EOF
     ;;
     net-poll-accept-no-second-look) cat <<'EOF'
@@ -746,8 +750,8 @@ EOF
     net-dial-wakes-oldest-task) cat <<'EOF'
 # A dial wakes only the oldest listed waker: a stale one (its poll abandoned)
 # eats the wake-up of a task still waiting.
-sub(NET, '        for waker in wakers {\n            waker.wake();\n        }\n        Ok(client)\n',
-    '        if let Some(waker) = wakers.into_iter().next() {\n            waker.wake();\n        }\n        Ok(client)\n')
+sub(NET, '        for waker in one.into_iter().chain(wakers) {\n            waker.wake();\n        }\n        Ok(client)\n',
+    '        if let Some(waker) = one.into_iter().chain(wakers).next() {\n            waker.wake();\n        }\n        Ok(client)\n')
 EOF
     ;;
     net-close-wakes-no-thread) cat <<'EOF'
@@ -787,6 +791,13 @@ EOF
 # Dropping the listener leaves it open.
 sub(NET, 'impl Drop for Listener {\n    fn drop(&mut self) {\n        self.shared.close();\n    }\n}\n',
     'impl Drop for Listener {\n    fn drop(&mut self) {}\n}\n')
+EOF
+    ;;
+    second-close-wakes-no-task) cat <<'EOF'
+# The close of the second half (after the first closed done) wakes no task:
+# one waiting since for that half's close sleeps on.
+sub(SIGNALS, '    pub(crate) fn wake_all_tasks(&self) {\n        self.tasks.wake_every();\n',
+    '    pub(crate) fn wake_all_tasks(&self) {\n')
 EOF
     ;;
     *) return 1 ;;

@@ -335,12 +335,18 @@ impl Shared {
         self.something.store(true, Ordering::Relaxed);
         state.queue.push_back(server);
         let wake_thread = state.sleepers != 0;
-        let wakers = std::mem::take(&mut state.wakers);
+        // One accepting task, the common case: take its waker alone, so that
+        // the list keeps its allocation for the next wait.
+        let (one, wakers) = if state.wakers.len() == 1 {
+            (state.wakers.pop(), Vec::new())
+        } else {
+            (None, std::mem::take(&mut state.wakers))
+        };
         drop(state);
         if wake_thread {
             self.arrived.notify_one();
         }
-        for waker in wakers {
+        for waker in one.into_iter().chain(wakers) {
             waker.wake();
         }
         Ok(client)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::PipeState;
 use crate::error::Cause;
-use crate::sync::{Arc, Ordering, TaskSlot};
+use crate::sync::{arc_in_place, Arc, Ordering, TaskSlot};
 
 /// Creates a synchronous, unbuffered in-memory pipe.
 ///
@@ -87,7 +87,7 @@ use crate::sync::{Arc, Ordering, TaskSlot};
 /// ```
 #[must_use = "a pipe does nothing unless its halves are used; dropping them closes it"]
 pub fn pipe() -> (PipeReader, PipeWriter) {
-    halves(PipeState::new())
+    halves(PipeState::new)
 }
 
 /// Creates an in-memory pipe with a buffer of `capacity` bytes: a writer
@@ -149,7 +149,7 @@ pub fn buffered_pipe(capacity: usize) -> (PipeReader, PipeWriter) {
     if capacity == 0 {
         return pipe();
     }
-    halves(PipeState::new_buffered(capacity))
+    halves(|| PipeState::new_buffered(capacity))
 }
 
 /// Creates a pipe on the reference engine (the design's crossbeam-channel
@@ -158,7 +158,7 @@ pub fn buffered_pipe(capacity: usize) -> (PipeReader, PipeWriter) {
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 #[doc(hidden)]
 pub fn __reference_pipe() -> (PipeReader, PipeWriter) {
-    halves(PipeState::new_reference())
+    halves(PipeState::new_reference)
 }
 
 /// Makes the next write on `writer`'s pipe panic right after it published its
@@ -177,7 +177,7 @@ pub fn __loom_panic_after_next_offer(writer: &PipeWriter) {
 /// The two halves of `shared`, for the crate's unit tests.
 #[cfg(test)]
 pub(crate) fn halves_for_tests(shared: PipeState) -> (PipeReader, PipeWriter) {
-    halves(shared)
+    halves(|| shared)
 }
 
 impl PipeWriter {
@@ -225,9 +225,11 @@ pub fn __loom_panic_after_next_lend(reader: &PipeReader) {
         .store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The two halves of `shared`, which starts with one reader and one writer.
-fn halves(shared: PipeState) -> (PipeReader, PipeWriter) {
-    let shared = Arc::new(shared);
+/// The two halves of the pipe `make` builds, which starts with one reader
+/// and one writer.
+#[inline(always)]
+fn halves(make: impl FnOnce() -> PipeState) -> (PipeReader, PipeWriter) {
+    let shared = arc_in_place(make);
     (
         PipeReader {
             shared: shared.clone(),

@@ -689,3 +689,35 @@ fn three_tasks_one_half_idle_then_written() {
         assert_eq!(writer.__task_wakers_held(), 0);
     });
 }
+
+/// (q) The second close wakes a task that waits for it (issue 26: that close
+/// now rings only the bells whose counts say a task waits, across the
+/// `SeqCst` store of the half's error). A task writes `a` (staged: nobody
+/// reads) and closes the write half, the first close; then it waits for
+/// `consumed` through another handle, which can only end when the read half
+/// closes, unread (`ClosedPipe`), or `Ok` if a reader took `a`, which none
+/// does. A thread closes the read half, racing the task's registration.
+#[test]
+fn second_close_wakes_a_pending_consumed() {
+    model("second_close_wakes_a_pending_consumed", || {
+        let (reader, writer) = gopipe::pipe();
+        let other = writer.clone();
+        let r = thread::spawn(move || reader.close());
+        let (n, err) = async_write_until_error(&writer, b"a");
+        writer.close();
+        let flushed = async_consumed(&other);
+        r.join().unwrap();
+        match err {
+            None => assert_eq!(n, 1),
+            // The read half closed before the write: it accepted nothing.
+            Some(e) => {
+                assert_closed_pipe(&e);
+                assert_eq!(n, 0);
+            }
+        }
+        match flushed {
+            Err(e) => assert_closed_pipe(&e),
+            Ok(()) => assert_eq!(n, 0, "consumed, but nobody read the byte"),
+        }
+    });
+}

@@ -278,12 +278,14 @@ impl Failpoints {
 
 impl PipeState {
     /// A new open pipe on the shipping engine.
+    #[inline(always)]
     pub(crate) fn new() -> Self {
         Self::with_engine(Engine::Rendezvous(rendezvous::Rendezvous::new()))
     }
 
     /// A new open buffered pipe of `cap` bytes (not zero), on the shipping
     /// engine.
+    #[inline(always)]
     pub(crate) fn new_buffered(cap: usize) -> Self {
         Self::with_engine(Engine::Rendezvous(rendezvous::Rendezvous::buffered(cap)))
     }
@@ -295,6 +297,7 @@ impl PipeState {
     }
 
     /// A new open pipe on `engine`, with one reader and one writer.
+    #[inline(always)]
     fn with_engine(engine: Engine) -> Self {
         Self {
             engine,
@@ -515,7 +518,7 @@ impl PipeState {
     /// and closes the done channel.
     pub(crate) fn close_read(&self, cause: Cause) {
         // The error is stored before done closes, so whoever sees done sees it.
-        let first = self.rerr.set_first(cause);
+        let first = store_first(&self.rerr, cause);
         if !self.signals.close() && first {
             // Done closed earlier (the write half): a task may have started
             // waiting since for this half's close (a flush does), and
@@ -536,7 +539,7 @@ impl PipeState {
     /// Closes the write half with `cause` (if it is the first close of that half)
     /// and closes the done channel.
     pub(crate) fn close_write(&self, cause: Cause) {
-        let first = self.werr.set_first(cause);
+        let first = store_first(&self.werr, cause);
         if !self.signals.close() && first {
             self.signals.wake_all_tasks();
         }
@@ -544,22 +547,39 @@ impl PipeState {
 
     /// What a read on the closed pipe returns.
     pub(crate) fn read_close_result(&self) -> io::Result<usize> {
-        error::read_close_result(self.rerr.load().as_deref(), self.werr.load().as_deref())
+        self.rerr
+            .with(|rerr| self.werr.with(|werr| error::read_close_result(rerr, werr)))
     }
 
     /// What a write on the closed pipe fails with.
     pub(crate) fn write_close_error(&self) -> io::Error {
-        error::write_close_error(self.rerr.load().as_deref(), self.werr.load().as_deref())
+        self.rerr
+            .with(|rerr| self.werr.with(|werr| error::write_close_error(rerr, werr)))
     }
 
     /// Whether the read half has been closed (by any clone, or by dropping).
     pub(crate) fn read_closed(&self) -> bool {
-        self.rerr.load().is_some()
+        self.rerr.is_set()
     }
 
     /// Whether the write half has been closed.
     pub(crate) fn write_closed(&self) -> bool {
-        self.werr.load().is_some()
+        self.werr.is_set()
+    }
+}
+
+/// Stores `cause` in `slot` if it is the first; returns whether it was. The
+/// two causes without an error of the caller's are constants: the common
+/// closes allocate nothing.
+fn store_first(slot: &ErrorSlot<Cause>, cause: Cause) -> bool {
+    /// A writer's close.
+    static EOF: Cause = Cause::Eof;
+    /// A reader's close, or a close with `ClosedPipe`.
+    static CLOSED_PIPE: Cause = Cause::ClosedPipe;
+    match cause {
+        Cause::Eof => slot.set_first_static(&EOF),
+        Cause::ClosedPipe => slot.set_first_static(&CLOSED_PIPE),
+        cause => slot.set_first(cause),
     }
 }
 

@@ -46,16 +46,25 @@ pub(crate) const STAGE_CAP: usize = 64 << 10;
 const KEEP: usize = 64 << 10;
 
 /// The least storage a ring allocates (at its first push: a connection that
-/// carries a request and a reply of a few KiB never allocates and zeroes 64
-/// KiB); it doubles from there as the staged bytes need.
-const FIRST: usize = 4 << 10;
+/// carries a request and a reply of a few KiB never allocates 64 KiB); it
+/// doubles from there as the staged bytes need. 1 KiB: small enough for the
+/// allocator's per-thread cache (glibc's serves blocks up to 1,032 bytes
+/// from it; a 4 KiB first block cost about 450 instructions more per
+/// connection of an in-memory network, each way), and a stream that needs
+/// more reaches 64 KiB in six doublings, once.
+const FIRST: usize = 1 << 10;
 
 /// The ring of staged bytes.
 pub(crate) struct Ring {
     /// The storage: empty until the first push, then a power of two of
     /// bytes, at least [`FIRST`] (or the capacity rounded up, if less), at
     /// most the capacity rounded up; indices wrap with `buf.len() - 1`.
-    buf: Vec<u8>,
+    ///
+    /// Not zeroed when allocated: the staged bytes (`len` of them from
+    /// `head`, wrapping) are initialised, each written by a push
+    /// ([`Ring::copy_at`]) or moved by [`Ring::grow`] since; only they are
+    /// ever read as bytes ([`Ring::staged`], [`Ring::front_raw`]).
+    buf: Box<[std::mem::MaybeUninit<u8>]>,
     /// Index of the first staged byte.
     head: usize,
     /// How many bytes are staged.
@@ -86,7 +95,7 @@ impl Ring {
     pub(crate) fn new(cap: usize, joined: bool) -> Self {
         debug_assert!(cap > 0);
         Self {
-            buf: Vec::new(),
+            buf: Box::default(),
             head: 0,
             len: 0,
             cap,
@@ -135,7 +144,9 @@ impl Ring {
             .max(self.buf.len() * 2)
             .max(FIRST)
             .min(most);
-        let mut fresh = vec![0u8; size];
+        // Uninitialised: a request of a few KiB does not pay for zeroing
+        // storage it never reads (see `buf`).
+        let mut fresh = Box::<[u8]>::new_uninit_slice(size);
         let first = self.len.min(self.buf.len().saturating_sub(self.head));
         fresh[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
         fresh[first..self.len].copy_from_slice(&self.buf[..self.len - first]);
@@ -151,7 +162,7 @@ impl Ring {
         if self.len == 0 && !self.claimed {
             self.head = 0;
             if self.buf.len() > KEEP {
-                self.buf = Vec::new();
+                self.buf = Box::default();
             }
         }
     }
@@ -237,7 +248,7 @@ impl Ring {
     fn copy_at(&mut self, tail: usize, bytes: &[u8]) -> usize {
         let size = self.buf.len();
         let first = bytes.len().min(size - tail);
-        let base = self.buf.as_mut_ptr();
+        let base = self.buf.as_mut_ptr().cast::<u8>();
         // SAFETY: `tail < size` and `tail + first <= size`; the rest goes to
         // the storage's start. `push_gather` made the storage's free bytes at
         // least what it copies (`free_start`), and copies at most that in all,
@@ -245,8 +256,9 @@ impl Ring {
         // staged bytes: each copy stays in the storage and touches only
         // free room, never the staged bytes a drain claim's sink may be
         // reading (`Ring::claimed`). Through the raw pointer
-        // (`Vec::as_mut_ptr` makes no reference to the whole storage), so the
+        // (`<[_]>::as_mut_ptr` makes no reference to the whole storage), so the
         // sink's shared view of the claimed bytes is never aliased by a `&mut`.
+        // The bytes copied in are initialised from here on (see `buf`).
         unsafe {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), first);
             std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), base, bytes.len() - first);
@@ -273,8 +285,10 @@ impl Ring {
         if front == 0 {
             return (std::ptr::null(), 0);
         }
-        // SAFETY: `head` is within the storage whenever bytes are staged.
-        let ptr = unsafe { self.buf.as_ptr().add(self.head) };
+        // SAFETY: `head` is within the storage whenever bytes are staged. The
+        // `front` bytes from there (up to the wrap) are staged, so
+        // initialised (see `buf`): the sink may read them as bytes.
+        let ptr = unsafe { self.buf.as_ptr().add(self.head) }.cast::<u8>();
         (ptr, front.min(self.buf.len() - self.head))
     }
 
@@ -343,6 +357,18 @@ impl Ring {
         self.emptied();
     }
 
+    /// The `n` storage bytes from `at`, which must be staged bytes (within
+    /// the `len` from `head`, wrapping, and not across the storage's end).
+    #[inline]
+    fn staged(&self, at: usize, n: usize) -> &[u8] {
+        let bytes = &self.buf[at..at + n];
+        debug_assert!(n <= self.len);
+        // SAFETY: the caller asks for staged bytes only, which are initialised
+        // (see `buf`); `MaybeUninit<u8>` has `u8`'s layout, and the slice
+        // borrows the ring, so nothing writes them while it lives.
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u8>(), n) }
+    }
+
     /// Moves as many bytes of the oldest staged write as fit into `out`;
     /// returns how many (none while a drain claim holds the front).
     #[cfg(all(test, not(gopipe_loom)))]
@@ -362,9 +388,9 @@ impl Ring {
         }
         // The bytes may wrap around the storage's end: then two pieces.
         let first = n.min(self.buf.len() - self.head);
-        out.put(&self.buf[self.head..self.head + first]);
+        out.put(self.staged(self.head, first));
         if n > first {
-            out.put(&self.buf[..n - first]);
+            out.put(self.staged(0, n - first));
         }
         self.advance(n);
         n

@@ -22,15 +22,19 @@ mod imp {
     /// change wakes every thread parked on that half so that it looks again.
     ///
     /// `at` holds nanoseconds after [`epoch`] plus one (`0`: none). `moved` is
-    /// a channel nobody sends on: a change replaces it, and dropping the old
-    /// sender wakes every `select!` holding the old receiver. A parked thread
-    /// takes its receiver before it reads `at`, so a change after its read
-    /// always reaches it.
+    /// a channel nobody sends on, made by the first thread that parks
+    /// watching it (a half whose threads never park, or that only tasks use,
+    /// never allocates one): a change drops it, and dropping the sender wakes
+    /// every `select!` holding its receiver; the next parked thread makes a
+    /// fresh one. A parked thread takes its receiver (under the mutex)
+    /// before it reads `at`, and a change stores `at` before it takes the
+    /// mutex, so a change after the thread's read always reaches it.
     pub(crate) struct AbsDeadline {
         /// The deadline, encoded as above.
         at: AtomicU64,
-        /// The current "moved" channel.
-        moved: Mutex<(Sender<Never>, Receiver<Never>)>,
+        /// The current "moved" channel, if a parked thread made one since
+        /// the last change.
+        moved: Mutex<Option<(Sender<Never>, Receiver<Never>)>>,
     }
 
     impl AbsDeadline {
@@ -38,7 +42,7 @@ mod imp {
         pub(crate) fn new() -> Self {
             Self {
                 at: AtomicU64::new(0),
-                moved: Mutex::new(bounded(0)),
+                moved: Mutex::new(None),
             }
         }
 
@@ -52,12 +56,12 @@ mod imp {
                     .unwrap_or(u64::MAX - 1)
                     .saturating_add(1),
             };
-            // ORDERING: stored before the channel is replaced (under the
+            // ORDERING: stored before the channel is dropped (under the
             // mutex): a parked thread woken by the old channel, or one that
-            // takes the new receiver, then reads this value.
+            // makes the next, then reads this value.
             self.at.store(encoded, Ordering::SeqCst);
-            let fresh = bounded(0);
-            drop(std::mem::replace(&mut *self.moved.lock(), fresh));
+            let old = self.moved.lock().take();
+            drop(old);
         }
 
         /// The deadline, if one is set.
@@ -72,7 +76,11 @@ mod imp {
 
         /// The receiver a parked thread watches.
         pub(in crate::sync) fn receiver(&self) -> Receiver<Never> {
-            self.moved.lock().1.clone()
+            self.moved
+                .lock()
+                .get_or_insert_with(|| bounded(0))
+                .1
+                .clone()
         }
     }
 

@@ -1,6 +1,6 @@
 //! The loom side of the switch (see [`super`]): loom's atomics, mutex and
-//! cell, which loom tracks, and a mutex for the first close error (loom
-//! cannot see inside `arc-swap`).
+//! cell, which loom tracks, and a mutex for the first close error (the std
+//! build's write-once pointer holds a std `Arc`, which loom does not track).
 
 pub(crate) use loom::cell::UnsafeCell;
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -59,10 +59,25 @@ pub(crate) fn loom_sc_fence() {
     loom::sync::atomic::fence(Ordering::SeqCst);
 }
 
-/// An error slot that keeps the first value stored in it (loom twin: a mutex).
-pub(crate) struct ErrorSlot<T>(Mutex<Option<std::sync::Arc<T>>>);
+/// `make()` in a fresh `Arc` (the std build's builds it in place).
+pub(crate) fn arc_in_place<T>(make: impl FnOnce() -> T) -> Arc<T> {
+    Arc::new(make())
+}
 
-impl<T> ErrorSlot<T> {
+/// An error slot that keeps the first value stored in it (loom twin: a mutex
+/// over a box or a constant; the closure of [`ErrorSlot::with`] runs under
+/// it, and only ever builds an error from the value).
+pub(crate) struct ErrorSlot<T: 'static>(Mutex<Option<Stored<T>>>);
+
+/// A stored value of the twin [`ErrorSlot`].
+enum Stored<T: 'static> {
+    /// A constant.
+    Static(&'static T),
+    /// Any other.
+    Owned(Box<T>),
+}
+
+impl<T: 'static> ErrorSlot<T> {
     /// An empty slot.
     pub(crate) fn new() -> Self {
         Self(Mutex::new(None))
@@ -70,16 +85,36 @@ impl<T> ErrorSlot<T> {
 
     /// Stores `value` if the slot is still empty; returns whether it did.
     pub(crate) fn set_first(&self, value: T) -> bool {
+        self.store(Stored::Owned(Box::new(value)))
+    }
+
+    /// Stores `value`, a constant, if the slot is still empty; returns
+    /// whether it did.
+    pub(crate) fn set_first_static(&self, value: &'static T) -> bool {
+        self.store(Stored::Static(value))
+    }
+
+    /// Stores `value` if the slot is still empty.
+    fn store(&self, value: Stored<T>) -> bool {
         let mut slot = self.0.lock();
         if slot.is_some() {
             return false;
         }
-        *slot = Some(std::sync::Arc::new(value));
+        *slot = Some(value);
         true
     }
 
-    /// The stored value, if any.
-    pub(crate) fn load(&self) -> Option<std::sync::Arc<T>> {
-        self.0.lock().clone()
+    /// Whether a value is stored.
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.lock().is_some()
+    }
+
+    /// Runs `f` with the stored value, if any.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        let slot = self.0.lock();
+        f(slot.as_ref().map(|stored| match stored {
+            Stored::Static(value) => *value,
+            Stored::Owned(value) => &**value,
+        }))
     }
 }

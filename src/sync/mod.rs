@@ -3,9 +3,9 @@
 //! Everything that synchronises threads inside the crate comes from here, so
 //! that one cfg switch swaps the whole set: the normal build uses std's
 //! atomics, `crossbeam-channel` for blocking and closure, `crossbeam-utils` for
-//! spinning and `arc-swap` for the close errors; a build with
+//! spinning and a write-once atomic pointer for the close errors; a build with
 //! `--cfg gopipe_loom` gets twins of the same API built on `loom`, which cannot
-//! see inside `crossbeam-channel` or `arc-swap`. The engine in
+//! see inside `crossbeam-channel`. The engine in
 //! `engine/rendezvous/` is therefore the same text in both builds, and loom
 //! checks the engine that ships.
 //!

@@ -1,11 +1,9 @@
 //! The std side of the switch (see [`super`]): std's atomics, a mutex that
-//! ignores poisoning, a cell with loom's closure API, and `arc-swap` for the
-//! first close error.
+//! ignores poisoning, a cell with loom's closure API, and a write-once atomic
+//! pointer for the first close error.
 
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::Arc;
-
-use arc_swap::ArcSwapOption;
 
 /// A mutex that ignores poisoning: every critical section in the crate
 /// leaves its data consistent at every point a panic could start (they
@@ -57,6 +55,19 @@ impl Condvar {
     }
 }
 
+/// `make()` in a fresh `Arc`, built in the allocation where the optimiser
+/// can (a pipe's state is a few KiB: built on the stack and then copied into
+/// the `Arc`, it cost more than the rest of a short connection's setup).
+#[inline(always)]
+pub(crate) fn arc_in_place<T>(make: impl FnOnce() -> T) -> Arc<T> {
+    let mut fresh = Arc::<T>::new_uninit();
+    Arc::get_mut(&mut fresh)
+        .expect("a fresh Arc is unique")
+        .write(make());
+    // SAFETY: written just above.
+    unsafe { fresh.assume_init() }
+}
+
 /// A `SeqCst` fence where loom needs one to model `SeqCst` accesses (see
 /// the loom twin); nothing in this build, whose `SeqCst` accesses already
 /// form one total order.
@@ -91,27 +102,115 @@ impl<T> UnsafeCell<T> {
 
 /// An error slot that keeps the first value stored in it.
 ///
-/// Backed by `arc_swap::ArcSwapOption`: a store is a compare-and-swap from
-/// `None`, so it only succeeds while the slot is still empty.
-pub(crate) struct ErrorSlot<T>(ArcSwapOption<T>);
+/// A write-once atomic pointer: null while empty, then the first value
+/// stored, never replaced or cleared, so a reference read through `&self`
+/// stays valid for as long as that borrow ([`ErrorSlot::with`]). The value
+/// is either a `&'static T` ([`ErrorSlot::set_first_static`]: a pipe's
+/// common closes store one of two constant causes and allocate nothing) or a
+/// `Box<T>` the slot owns until it drops ([`ErrorSlot::set_first`]), told
+/// apart by the pointer's lowest bit ([`OWNED`]; `T`'s alignment is at
+/// least 2, checked at compile time). (This is the shipping build's slot;
+/// the design's reference mechanism, an `arc_swap::ArcSwapOption`
+/// compare-and-swap from `None`, cost a walk over every thread's debt list
+/// at each store and at each slot's drop plus an `Arc` per close, about
+/// 2,500 instructions per connection of an in-memory network.)
+///
+/// Every access is `SeqCst`: a store is in the single order with the task
+/// counts a close then looks at (`TaskBells::wake_every`), so a task that
+/// registers and then looks at the slot, and a closer that stores and then
+/// looks at the counts, cannot miss each other.
+pub(crate) struct ErrorSlot<T: 'static>(
+    std::sync::atomic::AtomicPtr<T>,
+    // The slot may own a `Box<T>` and hands out `&T` to every thread: `Send`
+    // and `Sync` as that box is.
+    std::marker::PhantomData<Box<T>>,
+);
 
-impl<T> ErrorSlot<T> {
+/// The bit of an [`ErrorSlot`]'s pointer that marks a value the slot owns
+/// (a leaked `Box`); clear for a `&'static` one.
+const OWNED: usize = 1;
+
+impl<T: 'static> ErrorSlot<T> {
+    /// The pointer's low bit is free for [`OWNED`].
+    const ALIGNED: () = assert!(std::mem::align_of::<T>() > OWNED);
+
     /// An empty slot.
     pub(crate) fn new() -> Self {
-        Self(ArcSwapOption::const_empty())
+        #[allow(clippy::let_unit_value)]
+        let () = Self::ALIGNED;
+        Self(
+            std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            std::marker::PhantomData,
+        )
     }
 
     /// Stores `value` if the slot is still empty; returns whether it did.
     pub(crate) fn set_first(&self, value: T) -> bool {
-        let prev = self
-            .0
-            .compare_and_swap(&None::<Arc<T>>, Some(Arc::new(value)));
-        prev.is_none()
+        if self.is_set() {
+            return false;
+        }
+        let owned = Box::into_raw(Box::new(value));
+        if self.publish(owned.map_addr(|addr| addr | OWNED)) {
+            return true;
+        }
+        // SAFETY: `owned` is the `Box::into_raw` made just above and was
+        // never published (the exchange failed): its only owner frees it.
+        drop(unsafe { Box::from_raw(owned) });
+        false
     }
 
-    /// The stored value, if any.
-    pub(crate) fn load(&self) -> Option<Arc<T>> {
-        self.0.load_full()
+    /// Stores `value`, a constant, if the slot is still empty; returns
+    /// whether it did. Allocates nothing.
+    pub(crate) fn set_first_static(&self, value: &'static T) -> bool {
+        !self.is_set() && self.publish(std::ptr::from_ref(value).cast_mut())
+    }
+
+    /// Publishes `stored` (tagged, see the type) if the slot is still empty.
+    fn publish(&self, stored: *mut T) -> bool {
+        // ORDERING: SeqCst: releases the value to every load that finds it,
+        // and is in the single order with the task counts (see the type).
+        self.0
+            .compare_exchange(
+                std::ptr::null_mut(),
+                stored,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+    }
+
+    /// Whether a value is stored.
+    #[inline]
+    pub(crate) fn is_set(&self) -> bool {
+        // ORDERING: SeqCst, as every access (see the type).
+        !self.0.load(Ordering::SeqCst).is_null()
+    }
+
+    /// Runs `f` with the stored value, if any.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        // ORDERING: SeqCst: acquires the value the store released.
+        let stored = self.0.load(Ordering::SeqCst);
+        if stored.is_null() {
+            return f(None);
+        }
+        // SAFETY: a non-null pointer, untagged, is a `&'static T` or the
+        // slot's own box, which only `Drop` (with `&mut self`, so not while
+        // this borrow lives) frees, and which nothing writes after its
+        // publication: a shared reference for this borrow is sound.
+        f(Some(unsafe { &*stored.map_addr(|addr| addr & !OWNED) }))
+    }
+}
+
+impl<T: 'static> Drop for ErrorSlot<T> {
+    fn drop(&mut self) {
+        let stored = *self.0.get_mut();
+        if stored.addr() & OWNED != 0 {
+            // SAFETY: tagged, so the slot's own `Box::into_raw` (see the
+            // type), freed once: nothing can read the slot any more
+            // (`&mut self`).
+            drop(unsafe { Box::from_raw(stored.map_addr(|addr| addr & !OWNED)) });
+        }
     }
 }
 

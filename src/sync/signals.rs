@@ -61,6 +61,7 @@ mod imp {
 
     impl Signals {
         /// Open signals: done not closed, no tokens, no sleepers.
+        #[inline(always)]
         pub(crate) fn new() -> Self {
             Self {
                 closed: crossbeam_utils::CachePadded::new(AtomicBool::new(false)),
@@ -326,6 +327,7 @@ mod imp {
 
     impl Signals {
         /// Open signals.
+        #[inline(always)]
         pub(crate) fn new() -> Self {
             Self {
                 closed: AtomicBool::new(false),
@@ -489,9 +491,12 @@ impl Signals {
 
     /// Wakes every waiting task: a half closed after the done channel
     /// already was (by the other half), which a task may wait for (a
-    /// `consumed` waits for the read half's close).
+    /// `consumed` waits for the read half's close). The caller stored that
+    /// half's error first, `SeqCst` (`ErrorSlot`), and a task looks at it
+    /// after it registers (`SeqCst`), so the bells' counts tell which bells
+    /// to ring, as for the first close (`TaskBells::wake_every`).
     pub(crate) fn wake_all_tasks(&self) {
-        self.tasks.wake_all();
+        self.tasks.wake_every();
     }
 
     /// Whether any thread or task is registered on `bell` (parked or about

@@ -63,7 +63,7 @@ impl std::hash::Hasher for KeyHasher {
 }
 
 /// How many displaced wakers a bell holds before it wakes them all (and
-/// forgets them) at least: see [`Wakers::flush_due`]. Under loom, three, so
+/// forgets them) at least: see [`Displaced::flush_due`]. Under loom, three, so
 /// that a model of a few tasks reaches a flush.
 #[cfg(not(gopipe_loom))]
 const FLUSH_MIN: usize = 64;
@@ -71,19 +71,19 @@ const FLUSH_MIN: usize = 64;
 const FLUSH_MIN: usize = 3;
 
 /// How many flushes' worth of keys (at the current bound) a bell remembers
-/// to tell the tasks that came back: see [`Wakers::flush`].
+/// to tell the tasks that came back: see [`Displaced::flush`].
 const FLUSHED_KEPT: usize = 8;
 
 /// One bell's wakers: per place, the waker of the task that last polled
 /// through it (`listed`), and the wakers of other tasks that polled through
-/// the same place and were pushed out of it since (`displaced`, several tasks
-/// sharing one `&PipeReader`).
+/// the same place and were pushed out of it since (the displaced ones,
+/// [`Displaced`], several tasks sharing one `&PipeReader`).
 ///
 /// Invariants (under the list's lock):
 /// - `at[place]` is the index in `listed` of `place`'s entry plus one, `0`
 ///   when it has none; each place has at most one entry;
-/// - `index` maps each key of `displaced` to its index there, and holds
-///   nothing else; a key is in `displaced` at most once;
+/// - the displaced `index` maps each key of its `wakers` to its index
+///   there, and holds nothing else; a key is displaced at most once;
 /// - a waker listed under a place is not also displaced under it (a task's
 ///   wakers for one place are one entry).
 ///
@@ -91,9 +91,9 @@ const FLUSHED_KEPT: usize = 8;
 /// registered since the bell last rang (a ring takes and wakes them all),
 /// and, of the displaced ones, only those since their last flush, which
 /// keeps them within a constant factor of the tasks still waiting
-/// ([`Wakers::flush_due`]); it gives a place's back when its handle drops
+/// ([`Displaced::flush_due`]); it gives a place's back when its handle drops
 /// (`TaskBells::release`);
-/// `index` keeps its capacity across rings (the most wakers displaced at
+/// The displaced `index` keeps its capacity across rings (the most wakers displaced at
 /// once). A task polls with one
 /// waker on every executor in common use (tokio, smol, async-std, futures'
 /// executors and `FuturesUnordered` all give a task the same waker each
@@ -107,14 +107,24 @@ struct Wakers {
     listed: Vec<(usize, std::task::Waker)>,
     /// Per place, its index in `listed` plus one (`0`: nothing listed).
     at: Vec<usize>,
-    /// Wakers pushed out of their place by another task polling through the
-    /// same handle: they may still wait, and are kept until the bell rings
-    /// or, once there are many, until a flush wakes them all
-    /// ([`Wakers::flush_due`]).
-    displaced: Vec<(Key, std::task::Waker)>,
-    /// Where each key of `displaced` is.
+    /// The displaced wakers and their bookkeeping: boxed, since only tasks
+    /// sharing a handle displace any (`None` until the first displacement),
+    /// so that a pipe's state stays small and cheap to make and drop (an
+    /// in-memory network makes two pipes per connection).
+    shared: Option<Box<Displaced>>,
+}
+
+/// Wakers pushed out of their place by another task polling through the
+/// same handle (see [`Wakers`]): they may still wait, and are kept until
+/// the bell rings or, once there are many, until a flush wakes them all
+/// ([`Displaced::flush_due`]).
+#[derive(Default)]
+struct Displaced {
+    /// The displaced wakers, with their keys.
+    wakers: Vec<(Key, std::task::Waker)>,
+    /// Where each key of `wakers` is.
     index: std::collections::HashMap<Key, usize, std::hash::BuildHasherDefault<KeyHasher>>,
-    /// How many displaced wakers make a flush (see [`Wakers::flush_due`]);
+    /// How many displaced wakers make a flush (see [`Displaced::flush_due`]);
     /// `0` until the first, meaning [`FLUSH_MIN`].
     flush_at: usize,
     /// The keys recent flushes woke: a key displaced again since is a task
@@ -126,7 +136,13 @@ struct Wakers {
 impl Wakers {
     /// How many wakers are held.
     fn len(&self) -> usize {
-        self.listed.len() + self.displaced.len()
+        self.listed.len() + self.displaced_len()
+    }
+
+    /// How many displaced wakers are held.
+    #[inline]
+    fn displaced_len(&self) -> usize {
+        self.shared.as_ref().map_or(0, |d| d.wakers.len())
     }
 
     /// Removes what place `place` has listed.
@@ -143,11 +159,12 @@ impl Wakers {
     /// Keeps `waker`, pushed out of place `key.0`, until the bell rings;
     /// returns the waker it replaces (none, by the invariants).
     fn displace(&mut self, key: Key, waker: std::task::Waker) -> Option<std::task::Waker> {
-        match self.index.get(&key) {
-            Some(&i) => Some(std::mem::replace(&mut self.displaced[i].1, waker)),
+        let d = self.shared.get_or_insert_with(Box::default);
+        match d.index.get(&key) {
+            Some(&i) => Some(std::mem::replace(&mut d.wakers[i].1, waker)),
             None => {
-                self.index.insert(key, self.displaced.len());
-                self.displaced.push((key, waker));
+                d.index.insert(key, d.wakers.len());
+                d.wakers.push((key, waker));
                 None
             }
         }
@@ -156,10 +173,48 @@ impl Wakers {
     /// Takes the waker displaced under `key`, if any (its task takes its
     /// place back).
     fn undisplace(&mut self, key: &Key) -> Option<std::task::Waker> {
-        let i = self.index.remove(key)?;
-        Some(self.take_displaced(i))
+        let d = self.shared.as_mut()?;
+        let i = d.index.remove(key)?;
+        Some(d.take(i))
     }
 
+    /// Whether the displaced wakers are due to be flushed (see
+    /// [`Displaced::flush_due`]).
+    fn flush_due(&self) -> bool {
+        self.shared.as_ref().is_some_and(|d| d.flush_due())
+    }
+
+    /// Takes every displaced waker (for a flush, or a ring).
+    fn take_displaced(&mut self) -> Vec<(Key, std::task::Waker)> {
+        match self.shared.as_mut() {
+            Some(d) if !d.wakers.is_empty() => {
+                d.index.clear();
+                std::mem::take(&mut d.wakers)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Takes every waker displaced from `place` (its handle is going away)
+    /// into `out`.
+    fn release_displaced(&mut self, place: usize, out: &mut Vec<std::task::Waker>) {
+        let Some(d) = self.shared.as_mut() else {
+            return;
+        };
+        let mut i = 0;
+        while i < d.wakers.len() {
+            let key = d.wakers[i].0;
+            if key.0 == place {
+                d.index.remove(&key);
+                out.push(d.take(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl Displaced {
     /// Whether the displaced wakers are due to be flushed: woken all at once
     /// and forgotten, so that wakers of tasks that polled once and went away
     /// (a cancelled read through a shared handle) cannot pile up on a bell
@@ -176,20 +231,20 @@ impl Wakers {
     /// flush wakes a waiting task once for at least three new displaced
     /// wakers, so a registration stays O(1) amortised.
     fn flush_due(&self) -> bool {
-        self.displaced.len() >= self.flush_at.max(FLUSH_MIN)
+        self.wakers.len() >= self.flush_at.max(FLUSH_MIN)
     }
 
-    /// Takes every displaced waker for a flush ([`Wakers::flush_due`]) and
-    /// sets the next bound from the tasks that came back since the last.
+    /// Takes every displaced waker for a flush ([`Displaced::flush_due`])
+    /// and sets the next bound from the tasks that came back since the last.
     fn flush(&mut self) -> Vec<(Key, std::task::Waker)> {
         let back = self
-            .displaced
+            .wakers
             .iter()
             .filter(|(key, _)| self.flushed.contains(key))
             .count();
         self.flush_at = back.saturating_mul(4).max(FLUSH_MIN);
         self.index.clear();
-        let taken = std::mem::take(&mut self.displaced);
+        let taken = std::mem::take(&mut self.wakers);
         // The keys of several flushes: a task woken by one may come back
         // only after the next (behind many others in its executor's queue).
         // Bounded: forgotten once they are many times the bound.
@@ -200,10 +255,10 @@ impl Wakers {
         taken
     }
 
-    /// Takes `displaced[i]`, whose key is already out of `index`.
-    fn take_displaced(&mut self, i: usize) -> std::task::Waker {
-        let (_, waker) = self.displaced.swap_remove(i);
-        if let Some(&(moved, _)) = self.displaced.get(i) {
+    /// Takes `wakers[i]`, whose key is already out of `index`.
+    fn take(&mut self, i: usize) -> std::task::Waker {
+        let (_, waker) = self.wakers.swap_remove(i);
+        if let Some(&(moved, _)) = self.wakers.get(i) {
             self.index.insert(moved, i);
         }
         waker
@@ -218,7 +273,7 @@ impl Wakers {
 /// (see [`Wakers`] for the exact bound): none is woken before its bell
 /// rings, so an idle pipe leaves every task asleep however many share a
 /// handle, once the flushes that bound the displaced wakers by the tasks
-/// still waiting have learnt their number (see [`Wakers::flush_due`]). Registering costs the same however many tasks wait (one hash map
+/// still waiting have learnt their number (see [`Displaced::flush_due`]). Registering costs the same however many tasks wait (one hash map
 /// look-up more when tasks share the handle).
 ///
 /// # The rule every async wait follows
@@ -242,12 +297,14 @@ pub(super) struct TaskBells {
     /// The wakers, per bell.
     lists: [Mutex<Wakers>; BELLS],
     /// Places given back, for the next handle that needs one, and how many
-    /// were ever handed out.
+    /// places there are (those in use and those given back: the free list
+    /// holds places below the count only).
     places: Mutex<(Vec<usize>, usize)>,
 }
 
 impl TaskBells {
     /// No task waits.
+    #[inline(always)]
     pub(super) fn new() -> Self {
         Self {
             count: std::array::from_fn(|_| AtomicUsize::new(0)),
@@ -301,28 +358,39 @@ impl TaskBells {
         // it), so the wakers displaced from its place are not needed either.
         let mut dropped = Vec::new();
         for (bell, list) in self.lists.iter().enumerate() {
+            // ORDERING: SeqCst, as every access to the counts. This handle's
+            // registrations (each counted after its waker was listed)
+            // happened before its drop, and a count drops only once the
+            // wakers it counts are gone: a list whose count is 0 holds
+            // nothing of this place, and is skipped without its lock.
+            if self.count[bell].load(Ordering::SeqCst) == 0 {
+                continue;
+            }
             let mut list = list.lock();
             let before = dropped.len();
             if let Some(waker) = list.unlist(place) {
                 dropped.push(waker);
             }
-            let mut i = 0;
-            while i < list.displaced.len() {
-                let key = list.displaced[i].0;
-                if key.0 == place {
-                    list.index.remove(&key);
-                    dropped.push(list.take_displaced(i));
-                } else {
-                    i += 1;
-                }
-            }
+            list.release_displaced(place, &mut dropped);
             if dropped.len() > before {
                 // ORDERING: under the lock, so the count never drops below
                 // the wakers held.
                 self.count[bell].fetch_sub(dropped.len() - before, Ordering::SeqCst);
             }
         }
-        self.places.lock().0.push(place);
+        {
+            // The last place handed out (a pipe's one task handle, the
+            // common case) goes back to the count, so that the free list
+            // need not allocate; any other to the free list. Places on the
+            // free list stay below the count: the one given back to it was
+            // in use.
+            let mut places = self.places.lock();
+            if place + 1 == places.1 {
+                places.1 -= 1;
+            } else {
+                places.0.push(place);
+            }
+        }
         drop(dropped);
     }
 
@@ -345,7 +413,7 @@ impl TaskBells {
                 list.listed.push((place, fresh));
                 let i = list.listed.len();
                 list.at[place] = i;
-                if !list.displaced.is_empty() {
+                if list.displaced_len() != 0 {
                     spare = list.undisplace(&key(place, waker));
                 }
             }
@@ -357,13 +425,13 @@ impl TaskBells {
                 // the bell rings, in place of that waker's older entry, and
                 // take this task's own entry back (it is listed now).
                 other = list.displace(key(place, &old), old);
-                if list.displaced.len() > 1 {
+                if list.displaced_len() > 1 {
                     spare = list.undisplace(&key(place, waker));
                 }
             }
         }
         let flushed = if list.flush_due() {
-            list.flush()
+            list.shared.as_mut().map(|d| d.flush()).unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -381,7 +449,7 @@ impl TaskBells {
         drop(spare);
         drop(other);
         // Woken outside the lock (the executor's code). A task still waiting
-        // looks again and registers; see `Wakers::flush_due`.
+        // looks again and registers; see `Displaced::flush_due`.
         for (_, waker) in flushed {
             waker.wake();
         }
@@ -410,7 +478,7 @@ impl TaskBells {
         // One task waiting is the common case: take its waker alone, so that
         // the list keeps its allocation for the next registration, with
         // nothing else to take, move or drop.
-        if list.listed.len() == 1 && list.displaced.is_empty() {
+        if list.listed.len() == 1 && list.displaced_len() == 0 {
             if let Some((place, waker)) = list.listed.pop() {
                 list.at[place] = 0;
                 // ORDERING: under the lock, as below.
@@ -430,12 +498,7 @@ impl TaskBells {
         } else {
             std::mem::take(&mut list.listed)
         };
-        let displaced = if list.displaced.is_empty() {
-            Vec::new()
-        } else {
-            list.index.clear();
-            std::mem::take(&mut list.displaced)
-        };
+        let displaced = list.take_displaced();
         for &(place, _) in one.iter().chain(&listed) {
             list.at[place] = 0;
         }
@@ -455,24 +518,14 @@ impl TaskBells {
     }
 
     /// Wakes every task waiting on any bell, skipping the bells no task
-    /// waits on, for the first close of the pipe: the caller stored the
-    /// close `SeqCst` first, and a task looks at it (`SeqCst`) after it
-    /// registers, so as with [`TaskBells::wake`] one of the two sees the
-    /// other. (A close of the second half stores its error with no such
-    /// order: that one takes every lock, [`TaskBells::wake_all`].)
+    /// waits on, for a close of either half: the caller stored the close
+    /// `SeqCst` first (the done channel's flag for the first close, the
+    /// half's `ErrorSlot` for the second), and a task looks at both
+    /// (`SeqCst`) after it registers, so as with [`TaskBells::wake`] one of
+    /// the two sees the other.
     pub(super) fn wake_every(&self) {
         for bell in Bell::ALL {
             self.wake(bell);
-        }
-    }
-
-    /// Wakes every task waiting on any bell (a half closed). Takes every
-    /// list's lock whatever the counts say: a task registers under that lock
-    /// and then looks at the closes, so it either is in a list taken here or
-    /// sees the close that the caller stored before calling this.
-    pub(super) fn wake_all(&self) {
-        for bell in Bell::ALL {
-            self.wake_slow(bell);
         }
     }
 

@@ -191,16 +191,19 @@ pub(super) fn set_hint(hint: &std::sync::atomic::AtomicBool, on: bool) {
 
 impl Rendezvous {
     /// An idle engine.
+    #[inline(always)]
     pub(crate) fn new() -> Self {
         Self::with_stage(Stage::new(STAGE_CAP, false), false)
     }
 
     /// An idle engine of a buffered pipe of `cap` bytes (not zero).
+    #[inline(always)]
     pub(crate) fn buffered(cap: usize) -> Self {
         Self::with_stage(Stage::new(cap, true), true)
     }
 
     /// An idle engine around `stage`.
+    #[inline(always)]
     fn with_stage(stage: Stage, buffered: bool) -> Self {
         Self {
             slot: CachePadded::new(Slot {
