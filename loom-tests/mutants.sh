@@ -728,8 +728,8 @@ EOF
     net-dial-notifies-before-push) cat <<'EOF'
 # A dial wakes the accepting threads and tasks first and pushes its
 # connection after: a waiter that looks between the two sleeps on.
-sub(NET, '        state.queue.push_back(server);\n        let wake_thread = state.sleepers != 0;\n',
-    '        let wake_thread = state.sleepers != 0;\n')
+sub(NET, '        state.queue.push_back(server);\n        self.mark_something(true);\n',
+    '        self.mark_something(true);\n')
 sub(NET, '        for waker in one.into_iter().chain(wakers) {\n            waker.wake();\n        }\n',
     '        for waker in one.into_iter().chain(wakers) {\n            waker.wake();\n        }\n        self.state.lock().queue.push_back(server);\n')
 EOF

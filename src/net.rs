@@ -330,10 +330,8 @@ impl Shared {
                 ),
             ));
         }
-        // ORDERING: Relaxed: a hint for accept's spin, which then looks
-        // under the lock (held here until the push below).
-        self.something.store(true, Ordering::Relaxed);
         state.queue.push_back(server);
+        self.mark_something(true);
         let wake_thread = state.sleepers != 0;
         // One accepting task, the common case: take its waker alone, so that
         // the list keeps its allocation for the next wait.
@@ -352,16 +350,31 @@ impl Shared {
         Ok(client)
     }
 
+    /// Takes the oldest queued connection, under `state`'s lock, keeping
+    /// `something` in step (see the type).
+    fn take_queued(&self, state: &mut State) -> Option<Conn> {
+        let conn = state.queue.pop_front()?;
+        if state.queue.is_empty() && !state.closed {
+            self.mark_something(false);
+        }
+        Some(conn)
+    }
+
+    /// Stores `something` (see the type); called under `state`'s lock with
+    /// every change of the queue's emptiness or of `closed`.
+    #[inline]
+    fn mark_something(&self, on: bool) {
+        // ORDERING: Relaxed: a hint for accept's spin, which then looks
+        // under the lock (held by the caller across the change).
+        self.something.store(on, Ordering::Relaxed);
+    }
+
     /// See [`Listener::accept`].
     fn accept(&self) -> io::Result<Conn> {
         let mut state = self.state.lock();
         let mut spun = false;
         loop {
-            if let Some(conn) = state.queue.pop_front() {
-                if state.queue.is_empty() {
-                    // ORDERING: Relaxed, under the lock: see `dial`.
-                    self.something.store(false, Ordering::Relaxed);
-                }
+            if let Some(conn) = self.take_queued(&mut state) {
                 return Ok(conn);
             }
             if state.closed {
@@ -392,11 +405,7 @@ impl Shared {
         let mut fresh: Option<Waker> = None;
         loop {
             let mut state = self.state.lock();
-            if let Some(conn) = state.queue.pop_front() {
-                if state.queue.is_empty() {
-                    // ORDERING: Relaxed, under the lock: see `dial`.
-                    self.something.store(false, Ordering::Relaxed);
-                }
+            if let Some(conn) = self.take_queued(&mut state) {
                 drop(state);
                 drop(fresh);
                 return Poll::Ready(Ok(conn));
@@ -431,8 +440,7 @@ impl Shared {
             return;
         }
         state.closed = true;
-        // ORDERING: Relaxed, under the lock: see `dial`.
-        self.something.store(true, Ordering::Relaxed);
+        self.mark_something(true);
         let queued = std::mem::take(&mut state.queue);
         let wakers = std::mem::take(&mut state.wakers);
         let wake_threads = state.sleepers != 0;
