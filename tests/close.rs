@@ -634,6 +634,87 @@ fn first_close_wins() {
     });
 }
 
+/// An error that counts its drops, to check that a pipe keeps exactly one
+/// close error per half and frees it exactly once.
+#[derive(Debug)]
+struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl fmt::Display for Counted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("counted")
+    }
+}
+
+impl Error for Counted {}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Close errors are owned by the pipe once stored: a losing close's error is
+/// dropped at once, the winner's when the pipe and every error read from it
+/// are gone, each exactly once (no leak, no double drop), on both halves and
+/// from racing threads.
+#[test]
+fn close_errors_are_dropped_exactly_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    on_engines("close_errors_are_dropped_exactly_once", |engine, make| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let counted = || Counted(Arc::clone(&drops));
+        {
+            let (mut r, w) = make();
+            w.close_with_error(counted());
+            assert_eq!(drops.load(SeqCst), 0, "{engine}: the stored error dropped");
+            w.close_with_error(counted());
+            assert_eq!(drops.load(SeqCst), 1, "{engine}: the losing error kept");
+            let err = r.read(&mut [0; 4]).unwrap_err();
+            assert_eq!(err.to_string(), "counted", "{engine}");
+            r.close_with_error(counted());
+            drop((r, w));
+            // The reader's error went with the pipe; the writer's lives on in
+            // the error the read returned.
+            assert_eq!(
+                drops.load(SeqCst),
+                2,
+                "{engine}: the pipe's errors not freed once"
+            );
+            drop(err);
+        }
+        assert_eq!(drops.load(SeqCst), 3, "{engine}: each error dropped once");
+
+        // Racing closes of both halves from several threads: one error kept
+        // per half, every other dropped, all of them once in the end.
+        drops.store(0, SeqCst);
+        let (r, w) = make();
+        let closers: Vec<_> = (0..4)
+            .map(|i| {
+                let (r, w) = (r.clone(), w.clone());
+                let e = counted();
+                thread::spawn(move || {
+                    if i % 2 == 0 {
+                        w.close_with_error(e);
+                    } else {
+                        r.close_with_error(e);
+                    }
+                })
+            })
+            .collect();
+        for c in closers {
+            c.join().unwrap();
+        }
+        assert_eq!(drops.load(SeqCst), 2, "{engine}: two losers, one per half");
+        drop((r, w));
+        assert_eq!(
+            drops.load(SeqCst),
+            4,
+            "{engine}: the two kept freed with the pipe"
+        );
+    });
+}
+
 #[test]
 fn own_close_gives_closed_pipe_whatever_the_peer_stored() {
     on_engines(
