@@ -121,9 +121,10 @@ pub fn pipe() -> (PipeReader, PipeWriter) {
 /// # Capacity
 ///
 /// `capacity` bytes at most are buffered. Memory grows with the bytes
-/// buffered, not with `capacity` (64 KiB at the first write, doubling as
-/// needed), and storage over 64 KiB is given back whenever the buffer
-/// empties: a `buffered_pipe(1 << 30)` holding ten bytes holds 64 KiB.
+/// buffered, not with `capacity` (1 KiB at the first write, or that write's
+/// length rounded up to a power of two, doubling as needed; never zeroed),
+/// and storage over 64 KiB is given back whenever the buffer empties: a
+/// `buffered_pipe(1 << 30)` holding ten bytes holds 1 KiB of buffer.
 /// `capacity == 0` is the unbuffered pipe: `buffered_pipe(0)` is [`pipe`].
 ///
 /// # Examples
