@@ -354,7 +354,8 @@ impl Shared {
     /// `something` in step (see the type).
     fn take_queued(&self, state: &mut State) -> Option<Conn> {
         let conn = state.queue.pop_front()?;
-        if state.queue.is_empty() && !state.closed {
+        // Not closed: a closed listener's queue is empty (see the type).
+        if state.queue.is_empty() {
             self.mark_something(false);
         }
         Some(conn)

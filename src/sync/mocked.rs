@@ -1,6 +1,7 @@
 //! The loom side of the switch (see [`super`]): loom's atomics, mutex and
 //! cell, which loom tracks, and a mutex for the first close error (the std
-//! build's write-once pointer holds a std `Arc`, which loom does not track).
+//! build's write-once raw pointer, to a box or a constant, is nothing loom
+//! tracks).
 
 pub(crate) use loom::cell::UnsafeCell;
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -64,7 +64,9 @@ pub(crate) fn arc_in_place<T>(make: impl FnOnce() -> T) -> Arc<T> {
     Arc::get_mut(&mut fresh)
         .expect("a fresh Arc is unique")
         .write(make());
-    // SAFETY: written just above.
+    // SAFETY: `assume_init` needs the value initialised: `write` above
+    // initialised it, through the only handle on this fresh `Arc` (so no
+    // other could see it before).
     unsafe { fresh.assume_init() }
 }
 

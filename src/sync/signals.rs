@@ -38,9 +38,10 @@ mod imp {
     pub(crate) struct Signals {
         /// Set once, just before the done channel is closed; the fast path reads it.
         closed: crossbeam_utils::CachePadded<AtomicBool>,
-        /// Held by the first close for its whole length: a second close
-        /// returns only once the first has finished; `true` once closed.
-        closing: Mutex<bool>,
+        /// Held by the first close for its whole length, so that a second
+        /// close returns only once the first has finished (`closed` is
+        /// stored under it: read under it, it says whether a close came).
+        closing: Mutex<()>,
         /// The done channel once made: its sender (`None` once dropped) and
         /// its receiver, cloned by nobody.
         done: std::sync::OnceLock<Done>,
@@ -65,7 +66,7 @@ mod imp {
         pub(crate) fn new() -> Self {
             Self {
                 closed: crossbeam_utils::CachePadded::new(AtomicBool::new(false)),
-                closing: Mutex::new(false),
+                closing: Mutex::new(()),
                 done: std::sync::OnceLock::new(),
                 bells: std::array::from_fn(|_| std::sync::OnceLock::new()),
                 gate: Mutex::new(None),
@@ -94,11 +95,12 @@ mod imp {
             // Under the mutex, so that a second close returns only once the first
             // has finished, as Go's `sync.Once` does: after any close returns, the
             // done channel is closed.
-            let mut closing = self.closing.lock();
-            if *closing {
+            let closing = self.closing.lock();
+            // ORDERING: stored under `closing` only, so this look under it
+            // is exact.
+            if self.closed.load(Ordering::Relaxed) {
                 return false;
             }
-            *closing = true;
             // ORDERING: SeqCst, before the done channel disconnects, so that a
             // waiter that saw `closed == false` is parked in a `select!` that
             // includes the done channel, which the drop below then wakes.
@@ -327,7 +329,6 @@ mod imp {
 
     impl Signals {
         /// Open signals.
-        #[inline(always)]
         pub(crate) fn new() -> Self {
             Self {
                 closed: AtomicBool::new(false),

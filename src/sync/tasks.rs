@@ -178,10 +178,13 @@ impl Wakers {
         Some(d.take(i))
     }
 
-    /// Whether the displaced wakers are due to be flushed (see
-    /// [`Displaced::flush_due`]).
-    fn flush_due(&self) -> bool {
-        self.shared.as_ref().is_some_and(|d| d.flush_due())
+    /// Takes every displaced waker if they are due to be flushed (see
+    /// [`Displaced::flush_due`]); else nothing.
+    fn flush_if_due(&mut self) -> Vec<(Key, std::task::Waker)> {
+        match self.shared.as_mut() {
+            Some(d) if d.flush_due() => d.flush(),
+            _ => Vec::new(),
+        }
     }
 
     /// Takes every displaced waker (for a flush, or a ring).
@@ -430,11 +433,7 @@ impl TaskBells {
                 }
             }
         }
-        let flushed = if list.flush_due() {
-            list.shared.as_mut().map(|d| d.flush()).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let flushed = list.flush_if_due();
         let after = list.len();
         // ORDERING: SeqCst, before the task's next look at the state (paired
         // with a ring's look at the count in `any`); under the lock, so the
