@@ -491,20 +491,29 @@ fn buffered_checker_rejects_broken_streams() {
         let why = check(&script, log).expect_err(what);
         assert!(why.contains(expect), "{what}: {why}");
     };
-    // End of file where the 7 buffered bytes were due.
+    // End of file where the 7 buffered bytes were due. Which rule catches
+    // it first depends on where the run placed B's read: after A's
+    // half-close ended, only the bytes due can; overlapping or before it
+    // (a loaded machine), the missing close may be named first.
+    let after_close = |log: &conn_script::Log| log.b[0][1].start >= log.a[0][3].end;
     let mut early = log.clone();
     *read_bytes(&mut early, End::B, 0, 1) = Vec::new();
-    reject(
-        &early,
-        "end of file before buffered bytes",
-        "got end of file",
+    let why = check(&script, &early).expect_err("end of file before buffered bytes");
+    assert!(
+        why.contains("got end of file")
+            || (!after_close(&log) && why.contains("end of file with no close")),
+        "end of file before buffered bytes: {why}"
     );
     // The writer's close error there instead.
     let (error_script, error_log) = buffered_log(true);
     let mut early = error_log.clone();
     early.b[0][1].outcome = early.b[0][2].outcome.clone();
     let why = check(&error_script, &early).expect_err("a close error before the bytes");
-    assert!(why.contains("got the writer's close error"), "{why}");
+    assert!(
+        why.contains("got the writer's close error")
+            || (!after_close(&error_log) && why.contains("which no close that can have been")),
+        "{why}"
+    );
     // The last byte lost: end of file follows with it unread.
     let mut tail = log.clone();
     read_bytes(&mut tail, End::B, 0, 1).pop();
