@@ -122,9 +122,10 @@ mod imp {
         /// the pipe is closed by then), for parks and for engines that
         /// `select!` on it directly.
         pub(crate) fn done(&self) -> &Receiver<Never> {
-            if let Some((_, rx)) = self.done.get() {
-                return rx;
-            }
+            // No shortcut for a channel already made: its maker may not have
+            // looked at `closed` yet, so every caller that may see the close
+            // drops the sender itself (a caller after a close returned must
+            // find the channel disconnected).
             let (tx, rx) = self.done.get_or_init(|| {
                 let (tx, rx) = bounded(0);
                 (Mutex::new(Some(tx)), rx)
