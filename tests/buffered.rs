@@ -459,3 +459,45 @@ fn zero_copy_calls_on_a_buffered_pipe() {
         assert_eq!(sink, data);
     });
 }
+
+/// A draining read's sink reads the staged bytes it claimed, with the lock
+/// released, while the writer pushes more into the free room around them:
+/// every byte arrives once, in order. Small, so that Miri can run it
+/// (`cargo +nightly miri test --test buffered -- sink_reads_while`, see
+/// TESTING.md): its Stacked Borrows check rejected the ring's storage when
+/// a push made a `&mut` to the whole of it while a sink read a part.
+#[test]
+fn a_sink_reads_while_a_writer_pushes() {
+    bounded("buffered_sink_reads_while_pushing", BOUND_SECS, || {
+        let data = pattern(600);
+        let (reader, mut writer) = buffered_pipe(4096);
+        writer.write_all(&data[..100]).unwrap();
+        let sink = thread::spawn(move || {
+            /// Takes a few bytes a call, yielding first so that pushes come
+            /// while it holds the claim.
+            struct Slow(Vec<u8>);
+            impl Write for Slow {
+                fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                    for _ in 0..20 {
+                        thread::yield_now();
+                    }
+                    let n = b.len().min(7);
+                    self.0.extend_from_slice(&b[..n]);
+                    Ok(n)
+                }
+                fn flush(&mut self) -> io::Result<()> {
+                    Ok(())
+                }
+            }
+            let mut slow = Slow(Vec::new());
+            reader.write_to(&mut slow).unwrap();
+            slow.0
+        });
+        for chunk in data[100..].chunks(10) {
+            writer.write_all(chunk).unwrap();
+            thread::yield_now();
+        }
+        drop(writer);
+        assert_eq!(sink.join().unwrap(), data);
+    });
+}

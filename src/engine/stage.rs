@@ -54,17 +54,86 @@ const KEEP: usize = 64 << 10;
 /// more reaches 64 KiB in six doublings, once.
 const FIRST: usize = 1 << 10;
 
+/// A ring's storage: `size` bytes (0, or a power of two), allocated
+/// uninitialised and reached only through a raw pointer.
+///
+/// No reference to the whole storage is ever made: a drain claim's sink reads
+/// claimed bytes with the ring's lock released while a push copies into the
+/// free bytes under it, and a `&mut` to the whole storage (what a
+/// `Box<[_]>` gives when indexed or asked for its pointer mutably) would
+/// assert that no one else is reading any of it (Miri's Stacked Borrows
+/// rejected exactly that, with the `Box` this replaces). Each access makes a
+/// slice or a copy of the bytes it touches only.
+struct Storage {
+    /// The first byte (dangling when `size` is 0).
+    ptr: std::ptr::NonNull<u8>,
+    /// How many bytes.
+    size: usize,
+}
+
+// SAFETY: `Storage` owns its allocation (freed once, by its `Drop`) as a
+// `Box<[u8]>` would, and holds no thread-bound state; the ring that holds it
+// is shared behind a mutex, and the bytes read outside it are claimed (see
+// `Ring::claimed`).
+unsafe impl Send for Storage {}
+
+impl Storage {
+    /// No storage.
+    const EMPTY: Self = Self {
+        ptr: std::ptr::NonNull::dangling(),
+        size: 0,
+    };
+
+    /// `size` (not zero) uninitialised bytes.
+    fn new(size: usize) -> Self {
+        debug_assert!(size > 0);
+        let raw = Box::into_raw(Box::<[u8]>::new_uninit_slice(size));
+        Self {
+            // SAFETY: `Box::into_raw` never gives a null pointer.
+            ptr: unsafe { std::ptr::NonNull::new_unchecked(raw.cast::<u8>()) },
+            size,
+        }
+    }
+
+    /// How many bytes.
+    #[inline]
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The first byte, as a raw pointer (no reference to the storage made).
+    #[inline]
+    fn base(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if self.size > 0 {
+            let raw = std::ptr::slice_from_raw_parts_mut(
+                self.ptr.as_ptr().cast::<std::mem::MaybeUninit<u8>>(),
+                self.size,
+            );
+            // SAFETY: `ptr` and `size` are the allocation `new` made with
+            // `Box::<[u8]>::new_uninit_slice(size)`, given back once, here;
+            // `MaybeUninit<u8>` needs no drop and has `u8`'s layout.
+            drop(unsafe { Box::from_raw(raw) });
+        }
+    }
+}
+
 /// The ring of staged bytes.
 pub(crate) struct Ring {
     /// The storage: empty until the first push, then a power of two of
     /// bytes, at least [`FIRST`] (or the capacity rounded up, if less), at
-    /// most the capacity rounded up; indices wrap with `buf.len() - 1`.
+    /// most the capacity rounded up; indices wrap with `buf.size() - 1`.
     ///
     /// Not zeroed when allocated: the staged bytes (`len` of them from
     /// `head`, wrapping) are initialised, each written by a push
     /// ([`Ring::copy_at`]) or moved by [`Ring::grow`] since; only they are
     /// ever read as bytes ([`Ring::staged`], [`Ring::front_raw`]).
-    buf: Box<[std::mem::MaybeUninit<u8>]>,
+    buf: Storage,
     /// Index of the first staged byte.
     head: usize,
     /// How many bytes are staged.
@@ -95,7 +164,7 @@ impl Ring {
     pub(crate) fn new(cap: usize, joined: bool) -> Self {
         debug_assert!(cap > 0);
         Self {
-            buf: Box::default(),
+            buf: Storage::EMPTY,
             head: 0,
             len: 0,
             cap,
@@ -117,7 +186,7 @@ impl Ring {
     /// bytes within the capacity.
     pub(crate) fn room(&self) -> usize {
         if self.claimed {
-            self.cap.min(self.buf.len()) - self.len
+            self.cap.min(self.buf.size()) - self.len
         } else {
             self.cap - self.len
         }
@@ -128,7 +197,7 @@ impl Ring {
     /// start (never while claimed: `room` keeps `n` within the storage then).
     #[inline]
     fn reserve(&mut self, n: usize) {
-        if self.buf.len() - self.len >= n {
+        if self.buf.size() - self.len >= n {
             return;
         }
         self.grow(self.len + n);
@@ -141,15 +210,26 @@ impl Ring {
         let most = self.cap.next_power_of_two();
         let size = need
             .next_power_of_two()
-            .max(self.buf.len() * 2)
+            .max(self.buf.size() * 2)
             .max(FIRST)
             .min(most);
         // Uninitialised: a request of a few KiB does not pay for zeroing
         // storage it never reads (see `buf`).
-        let mut fresh = Box::<[u8]>::new_uninit_slice(size);
-        let first = self.len.min(self.buf.len().saturating_sub(self.head));
-        fresh[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
-        fresh[first..self.len].copy_from_slice(&self.buf[..self.len - first]);
+        let fresh = Storage::new(size);
+        let first = self.len.min(self.buf.size().saturating_sub(self.head));
+        // SAFETY: the `len` staged bytes are `first` from `head` to the old
+        // storage's end and the rest from its start, all initialised (see
+        // `buf`) and within it; `fresh` holds at least `need >= len` bytes
+        // and is a separate allocation. We hold `&mut self` and no claim is
+        // on (asserted above), so no one else reads or writes either.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.buf.base().add(self.head), fresh.base(), first);
+            std::ptr::copy_nonoverlapping(
+                self.buf.base(),
+                fresh.base().add(first),
+                self.len - first,
+            );
+        }
         self.buf = fresh;
         self.head = 0;
     }
@@ -161,8 +241,8 @@ impl Ring {
     fn emptied(&mut self) {
         if self.len == 0 && !self.claimed {
             self.head = 0;
-            if self.buf.len() > KEEP {
-                self.buf = Box::default();
+            if self.buf.size() > KEEP {
+                self.buf = Storage::EMPTY;
             }
         }
     }
@@ -170,7 +250,7 @@ impl Ring {
     /// The storage's index mask.
     #[inline]
     fn mask(&self) -> usize {
-        self.buf.len() - 1
+        self.buf.size() - 1
     }
 
     /// Appends as much of `bytes` as fits, as one write; returns how many it
@@ -246,18 +326,18 @@ impl Ring {
     /// free byte on, are no more than the room.
     #[inline]
     fn copy_at(&mut self, tail: usize, bytes: &[u8]) -> usize {
-        let size = self.buf.len();
+        let size = self.buf.size();
         let first = bytes.len().min(size - tail);
-        let base = self.buf.as_mut_ptr().cast::<u8>();
+        let base = self.buf.base();
         // SAFETY: `tail < size` and `tail + first <= size`; the rest goes to
         // the storage's start. `push_gather` made the storage's free bytes at
         // least what it copies (`free_start`), and copies at most that in all,
         // from the first free byte on, so the copies do not wrap onto the
         // staged bytes: each copy stays in the storage and touches only
         // free room, never the staged bytes a drain claim's sink may be
-        // reading (`Ring::claimed`). Through the raw pointer
-        // (`<[_]>::as_mut_ptr` makes no reference to the whole storage), so the
-        // sink's shared view of the claimed bytes is never aliased by a `&mut`.
+        // reading (`Ring::claimed`). The storage is reached through its raw
+        // pointer only ([`Storage`]), so no reference covers the staged
+        // bytes that a drain claim's sink is reading while we copy.
         // The bytes copied in are initialised from here on (see `buf`).
         unsafe {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), first);
@@ -288,8 +368,8 @@ impl Ring {
         // SAFETY: `head` is within the storage whenever bytes are staged. The
         // `front` bytes from there (up to the wrap) are staged, so
         // initialised (see `buf`): the sink may read them as bytes.
-        let ptr = unsafe { self.buf.as_ptr().add(self.head) }.cast::<u8>();
-        (ptr, front.min(self.buf.len() - self.head))
+        let ptr = unsafe { self.buf.base().add(self.head) }.cast_const();
+        (ptr, front.min(self.buf.size() - self.head))
     }
 
     /// How many bytes a read may take at once: the oldest staged write's
@@ -361,12 +441,11 @@ impl Ring {
     /// the `len` from `head`, wrapping, and not across the storage's end).
     #[inline]
     fn staged(&self, at: usize, n: usize) -> &[u8] {
-        let bytes = &self.buf[at..at + n];
-        debug_assert!(n <= self.len);
-        // SAFETY: the caller asks for staged bytes only, which are initialised
-        // (see `buf`); `MaybeUninit<u8>` has `u8`'s layout, and the slice
-        // borrows the ring, so nothing writes them while it lives.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u8>(), n) }
+        debug_assert!(n <= self.len && at + n <= self.buf.size());
+        // SAFETY: the caller asks for staged bytes only, within the storage
+        // and initialised (see `buf`); the slice borrows the ring, so nothing
+        // writes them while it lives (pushes write free room only).
+        unsafe { std::slice::from_raw_parts(self.buf.base().add(at), n) }
     }
 
     /// Moves as many bytes of the oldest staged write as fit into `out`;
@@ -387,7 +466,7 @@ impl Ring {
             return 0;
         }
         // The bytes may wrap around the storage's end: then two pieces.
-        let first = n.min(self.buf.len() - self.head);
+        let first = n.min(self.buf.size() - self.head);
         out.put(self.staged(self.head, first));
         if n > first {
             out.put(self.staged(0, n - first));
