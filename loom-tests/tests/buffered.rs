@@ -110,3 +110,94 @@ fn half_close_with_bytes_buffered() {
         assert_eq!(err.kind(), ErrorKind::BrokenPipe);
     });
 }
+
+/// Copies done with the ring's lock released (4 bytes or more under loom):
+/// a writer pushes `abcd` then `efgh`, each copied into room reserved for
+/// it, into an 8-byte buffer, and drops its half, while a reader takes with
+/// a 4-byte buffer (each take a copy under a claim on the front): every
+/// byte once, in order, then end of file. A ring that started over at its
+/// storage's front while a push was copying (the reader emptied it) would
+/// hand out old bytes in place of `efgh`.
+#[test]
+fn outside_copies_keep_every_byte_in_order() {
+    model("outside_copies_keep_every_byte_in_order", || {
+        let (reader, writer) = gopipe::buffered_pipe(8);
+        let w = thread::spawn(move || {
+            let first = (&writer).write(b"abcd");
+            let second = (&writer).write(b"efgh");
+            drop(writer);
+            (first, second)
+        });
+        let (got, end) = read_to_end(&reader, 4);
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        assert_eq!(got, b"abcdefgh", "{:?}", String::from_utf8_lossy(&got));
+        let (first, second) = w.join().unwrap();
+        assert_eq!(first.unwrap(), 4);
+        assert_eq!(second.unwrap(), 4);
+    });
+}
+
+/// The end of a take's claim wakes the readers that found the front
+/// claimed: `abcd` is buffered and the write half closed, and two readers
+/// read once each; one takes the four bytes (copying under a claim), the
+/// other, finding the claim, waits for it to end and then reads end of
+/// file. Nothing else rings it: a claim that ended silently leaves it asleep
+/// (a loom deadlock).
+#[test]
+fn a_take_claim_end_wakes_the_reader_it_held_up() {
+    model("a_take_claim_end_wakes_the_reader_it_held_up", || {
+        let (reader, writer) = gopipe::buffered_pipe(8);
+        assert_eq!((&writer).write(b"abcd").unwrap(), 4);
+        writer.close();
+        let other = reader.clone();
+        let r = thread::spawn(move || {
+            let mut buf = [0u8; 4];
+            let n = std::io::Read::read(&mut &other, &mut buf).unwrap();
+            buf[..n].to_vec()
+        });
+        let mut buf = [0u8; 4];
+        let n = std::io::Read::read(&mut &reader, &mut buf).unwrap();
+        let mine = buf[..n].to_vec();
+        let theirs = r.join().unwrap();
+        assert!(
+            (mine == b"abcd" && theirs.is_empty()) || (theirs == b"abcd" && mine.is_empty()),
+            "{mine:?} {theirs:?}"
+        );
+    });
+}
+
+/// The read half closes while a push copies with the lock released and
+/// while a take copies under its claim: each write reports all of its bytes
+/// or the closed-pipe error (none after the first error), a write after the
+/// close fails, and the read either took `abcd` or saw the close; nothing
+/// panics (the ring's bookkeeping asserts in debug builds) and every waiter
+/// wakes.
+#[test]
+fn read_close_during_outside_copies() {
+    model_with_bound("read_close_during_outside_copies", 2, || {
+        let (reader, writer) = gopipe::buffered_pipe(8);
+        assert_eq!((&writer).write(b"abcd").unwrap(), 4);
+        let closer = reader.clone();
+        let w = thread::spawn(move || {
+            let first = (&writer).write(b"efgh");
+            let second = (&writer).write(b"i");
+            (writer, first, second)
+        });
+        let r = thread::spawn(move || {
+            let mut buf = [0u8; 4];
+            std::io::Read::read(&mut &reader, &mut buf).map(|n| buf[..n].to_vec())
+        });
+        closer.close();
+        match r.join().unwrap() {
+            Ok(got) => assert_eq!(got, b"abcd"),
+            Err(e) => assert_closed_pipe(&e),
+        }
+        let (writer, first, second) = w.join().unwrap();
+        match (first, second) {
+            (Ok(4), Ok(1)) => {}
+            (Ok(4), Err(e)) | (Err(e), Err(_)) => assert_closed_pipe(&e),
+            other => panic!("{other:?}"),
+        }
+        assert_closed_pipe(&(&writer).write(b"j").unwrap_err());
+    });
+}
