@@ -50,7 +50,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use gopipe_benches::rounds::{self, measure, row, Case, Report, Settings};
-use gopipe_benches::{human, runtimes, timed};
+use gopipe_benches::{floor, human, runtimes, timed};
 use tokio::runtime::Runtime;
 
 /// The buffer of every buffered case and every reader.
@@ -235,6 +235,7 @@ fn threads(settings: Settings, report: &mut Report) {
             channel_case("mpsc::sync_channel(64KiB/S)", s, false),
             channel_case("crossbeam bounded(64KiB/S)", s, true),
             memcpy_case(s),
+            stream_case("floor: SPSC ring, no semantics", s, floor::spsc::pipe),
         ];
         let min_iters = if s >= 64 << 10 { 16 } else { 1024 };
         let st = measure(&title, &cases, settings, min_iters, 1 << 24);
@@ -468,6 +469,9 @@ fn bridges(settings: Settings, report: &mut Report) {
             Case::new("duplex(64KiB) + SyncIoBridge", move |iters, check| {
                 bridge(rt, s2a, tasks::duplex, s, iters, check)
             }),
+            // Thread to thread, both spinning: what a cross-core hand-off of
+            // 1 KiB writes costs at the least (see `floor::spsc`).
+            stream_case("floor: SPSC ring, thread -> thread", s, floor::spsc::pipe),
         ];
         let st = measure(&title, &cases, settings, 1024, 1 << 24);
         for (case, st) in cases.iter().zip(&st) {

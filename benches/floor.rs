@@ -252,3 +252,171 @@ impl AsyncWrite for FloorIo {
         Pin::new(&mut self.w).poll_shutdown(cx)
     }
 }
+
+/// The floor for threads: the least a buffered byte pipe between two threads
+/// can do, written only to measure what the speed targets ask of any design.
+///
+/// A 64 KiB ring with one writer and one reader, each position counted on
+/// its own cache line, and nothing else: no lock, no sleeping (both sides
+/// spin, yielding now and then, so it needs a core for each), no clones, no
+/// deadlines, no close errors, no wakers. The benches print it beside the
+/// peers as a bound on cross-core hand-off, never as a peer to choose.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use gopipe_benches::floor::spsc;
+///
+/// let (mut r, mut w) = spsc::pipe();
+/// let t = std::thread::spawn(move || {
+///     w.write_all(b"hello").unwrap();
+/// });
+/// let mut got = Vec::new();
+/// r.read_to_end(&mut got).unwrap();
+/// t.join().unwrap();
+/// assert_eq!(got, b"hello");
+/// ```
+pub mod spsc {
+    use std::io;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use crossbeam_utils::{Backoff, CachePadded};
+
+    use super::CAP;
+
+    /// The ring.
+    ///
+    /// Invariant: `written - read <= CAP`; the bytes at stream positions
+    /// `read..written` (position `p` at `buf[p % CAP]`) are the unread ones,
+    /// written only by the writer before it published `written`, and read
+    /// only by the reader; the rest belong to the writer.
+    struct Ring {
+        /// `CAP` bytes, owned through the raw pointer (freed in `Drop`).
+        buf: *mut u8,
+        /// Bytes ever written: stored by the writer only.
+        written: CachePadded<AtomicUsize>,
+        /// Bytes ever read: stored by the reader only.
+        read: CachePadded<AtomicUsize>,
+        /// The writer is gone.
+        closed: AtomicBool,
+    }
+
+    // SAFETY: the ring owns `buf` and hands each byte to one side at a time
+    // (see the invariant on `Ring`), which the atomics order.
+    unsafe impl Send for Ring {}
+    // SAFETY: as for `Send`.
+    unsafe impl Sync for Ring {}
+
+    impl Drop for Ring {
+        fn drop(&mut self) {
+            // SAFETY: `buf` came from `Box::into_raw` of a `CAP`-byte slice in
+            // `pipe`, and is freed once, here.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.buf, CAP)) });
+        }
+    }
+
+    /// The reading end.
+    pub struct Reader(Arc<Ring>);
+    /// The writing end; dropping it ends the stream.
+    pub struct Writer(Arc<Ring>);
+
+    /// A new ring of 64 KiB.
+    pub fn pipe() -> (Reader, Writer) {
+        let buf = Box::into_raw(vec![0u8; CAP].into_boxed_slice()).cast::<u8>();
+        let ring = Arc::new(Ring {
+            buf,
+            written: CachePadded::new(AtomicUsize::new(0)),
+            read: CachePadded::new(AtomicUsize::new(0)),
+            closed: AtomicBool::new(false),
+        });
+        (Reader(ring.clone()), Writer(ring))
+    }
+
+    /// Copies `n` bytes between the ring at stream position `pos` and `at`,
+    /// wrapping at the ring's end: into the ring if `into`, else out of it.
+    ///
+    /// # Safety
+    ///
+    /// The `n` ring bytes from `pos` belong to the caller's side (see
+    /// `Ring`), `n <= CAP`, and `at` is valid for `n` bytes.
+    unsafe fn copy(ring: &Ring, pos: usize, at: *mut u8, n: usize, into: bool) {
+        let start = pos % CAP;
+        let first = n.min(CAP - start);
+        // SAFETY: both pieces lie within the ring (`start + first <= CAP`,
+        // the rest from its start, `n <= CAP`) and within `at`'s `n` bytes.
+        unsafe {
+            if into {
+                std::ptr::copy_nonoverlapping(at, ring.buf.add(start), first);
+                std::ptr::copy_nonoverlapping(at.add(first), ring.buf, n - first);
+            } else {
+                std::ptr::copy_nonoverlapping(ring.buf.add(start), at, first);
+                std::ptr::copy_nonoverlapping(ring.buf, at.add(first), n - first);
+            }
+        }
+    }
+
+    impl io::Write for Writer {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            let ring = &*self.0;
+            // ORDERING: Relaxed: only this side stores `written`.
+            let written = ring.written.load(Ordering::Relaxed);
+            let backoff = Backoff::new();
+            loop {
+                // ORDERING: Acquire: the reader's copies out of the room it
+                // frees come before our copies into it.
+                let free = CAP - (written - ring.read.load(Ordering::Acquire));
+                if free > 0 {
+                    let n = free.min(data.len());
+                    // SAFETY: the `free` bytes after `written` are ours (the
+                    // invariant on `Ring`); `data` holds `n` bytes and is only
+                    // read (`into`).
+                    unsafe { copy(ring, written, data.as_ptr().cast_mut(), n, true) };
+                    // ORDERING: Release: publishes the bytes just copied.
+                    ring.written.store(written + n, Ordering::Release);
+                    return Ok(n);
+                }
+                backoff.snooze();
+            }
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Writer {
+        fn drop(&mut self) {
+            // ORDERING: Release: after the last `written`.
+            self.0.closed.store(true, Ordering::Release);
+        }
+    }
+
+    impl io::Read for Reader {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let ring = &*self.0;
+            // ORDERING: Relaxed: only this side stores `read`.
+            let read = ring.read.load(Ordering::Relaxed);
+            let backoff = Backoff::new();
+            loop {
+                // ORDERING: Acquire (both): the writer's copies and its last
+                // `written` before it closed.
+                let closed = ring.closed.load(Ordering::Acquire);
+                let ready = ring.written.load(Ordering::Acquire) - read;
+                if ready > 0 && !out.is_empty() {
+                    let n = ready.min(out.len());
+                    // SAFETY: the `ready` bytes from `read` are published and
+                    // ours to read (the invariant on `Ring`); `out` holds `n`.
+                    unsafe { copy(ring, read, out.as_mut_ptr(), n, false) };
+                    // ORDERING: Release: our copies out come before the
+                    // writer reuses the room.
+                    ring.read.store(read + n, Ordering::Release);
+                    return Ok(n);
+                }
+                if closed || out.is_empty() {
+                    return Ok(0);
+                }
+                backoff.snooze();
+            }
+        }
+    }
+}
