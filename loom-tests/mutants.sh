@@ -133,9 +133,6 @@ mutant_names=(
   net-accept-ignores-close
   net-drop-does-not-close
   second-close-wakes-no-task
-  take-claim-end-rings-nobody
-  ring-restarts-under-a-push
-  take-claim-unseen
 )
 
 # Mutants the loom suite cannot kill by construction, each with the reason in
@@ -234,9 +231,6 @@ declare -A mutant_tests=(
   [net-accept-ignores-close]="net:close_wakes_two_accepting_threads"
   [net-drop-does-not-close]="net:dial_racing_listener_drop"
   [second-close-wakes-no-task]="async:second_close_wakes_a_pending_consumed"
-  [take-claim-end-rings-nobody]="buffered:a_take_claim_end_wakes_the_reader_it_held_up"
-  [ring-restarts-under-a-push]="buffered:outside_copies_keep_every_byte_in_order"
-  [take-claim-unseen]="buffered:a_take_claim_end_wakes_the_reader_it_held_up"
 )
 
 mutant_patch() {
@@ -797,30 +791,6 @@ EOF
 # Dropping the listener leaves it open.
 sub(NET, 'impl Drop for Listener {\n    fn drop(&mut self) {\n        self.shared.close();\n    }\n}\n',
     'impl Drop for Listener {\n    fn drop(&mut self) {}\n}\n')
-EOF
-    ;;
-    take-claim-end-rings-nobody) cat <<'EOF'
-# A read that copied staged bytes with the lock released, under a claim on
-# the front, ends the claim without ringing: a reader that found the front
-# claimed and waits for the claim's end sleeps on.
-sub(READ, '            sh.signals.notify_all(Bell::Offer);\n        }\n        n\n',
-    '        }\n        n\n')
-EOF
-    ;;
-    ring-restarts-under-a-push) cat <<'EOF'
-# A ring that empties while a push copies into reserved room starts over at
-# its storage's front anyway: the push's bytes are not where the ring then
-# says they are.
-sub(STAGE, '        if self.len == 0 && !self.claimed && !self.pushing {\n',
-    '        if self.len == 0 && !self.claimed {\n')
-EOF
-    ;;
-    take-claim-unseen) cat <<'EOF'
-# A take's claim is set in the ring only, not in the flag the lock-free looks
-# read: a reader that finds the front claimed takes it for a race it lost and
-# looks again at once, never waiting for the claim's end.
-sub(STAGE, '        let pieces = ring.front_pieces(want);\n        self.set_claim(&mut ring, true);\n',
-    '        let pieces = ring.front_pieces(want);\n        ring.claimed = true;\n')
 EOF
     ;;
     second-close-wakes-no-task) cat <<'EOF'

@@ -23,27 +23,10 @@
 //! over the claimed bytes), and other readers take nothing: they wait until
 //! the claim ends ([`Stage::claimed`]), with their own bounds.
 //!
-//! Large copies are done with the lock released too, so that a reader's copy
-//! out and a writer's copy in run side by side rather than one after the
-//! other (copies of at least [`OUTSIDE`] bytes; smaller ones cost less than
-//! the second lock they would need):
-//!
-//! - a take copies under a claim on the front, as a drain does
-//!   ([`Stage::take`]), and rings whoever waited for the claim when it ends;
-//! - a push reserves free room under the lock ([`Ring::begin_push`]), copies
-//!   into it with the lock released, and counts the bytes under the lock
-//!   again ([`Ring::end_push`]); only the holder of the write side pushes, so
-//!   one push at most is in progress. Meanwhile the storage neither moves
-//!   nor goes, and the ring does not start over at its front (`pushing`).
-//!
-//! The copies touch disjoint bytes (claimed staged bytes, reserved free
-//! room), reached through the storage's raw pointer only ([`Storage`]); the
-//! lock orders each copy after the bookkeeping that handed its bytes over.
-//!
 //! The same ring, with a capacity the user sets and reads that join writes,
 //! is the buffer of a buffered pipe (`buffered_pipe`): every write stages
 //! there, blocking or not. Its storage grows with the bytes it holds (never
-//! while a claim holds bytes in place), up to the capacity rounded up
+//! while a drain claim holds bytes in place), up to the capacity rounded up
 //! to a power of two, and is given back when the ring empties, so a huge
 //! capacity costs nothing until used.
 
@@ -140,18 +123,6 @@ impl Drop for Storage {
     }
 }
 
-/// The least copy, in or out, done with the ring's lock released: a push
-/// (under the write side, into reserved room: [`Ring::begin_push`]) or a
-/// take (under a claim on the front: [`Stage::take`]). A smaller copy costs
-/// less than the second lock it would need, and is done under the lock.
-#[cfg(not(gopipe_loom))]
-pub(crate) const OUTSIDE: usize = 2048;
-/// Under loom: 4 bytes, so that the models' one- to three-byte writes keep
-/// their interleavings and the ones written for it reach the copies done
-/// outside the lock.
-#[cfg(gopipe_loom)]
-pub(crate) const OUTSIDE: usize = 4;
-
 /// The ring of staged bytes.
 pub(crate) struct Ring {
     /// The storage: empty until the first push, then a power of two of
@@ -180,76 +151,14 @@ pub(crate) struct Ring {
     accepted: u64,
     /// Bytes readers ever took from the stage.
     taken: u64,
-    /// A read holds a claim on the front: a draining read's sink, or a
-    /// take's copy ([`Stage::take`]), is reading the front bytes with the
-    /// lock released. While it is set, no one else takes staged bytes, the
-    /// storage neither grows nor goes, and `head` stays where it is (the
-    /// claimed bytes must not move).
+    /// A draining read holds a claim on the oldest staged write: its sink is
+    /// reading the front bytes with the lock released. While it is set, no
+    /// one else takes staged bytes, and `head` stays where it is (the sink's
+    /// bytes must not move).
     claimed: bool,
-    /// The holder of the write side is copying a push into free room
-    /// reserved for it ([`Ring::begin_push`]), with the lock released: the
-    /// storage must not move or go, and `head` must not be reset, until it
-    /// ends ([`Ring::end_push`]).
-    pushing: bool,
-    /// The read half closed while a claim held the front: the staged bytes
-    /// go when it ends ([`Ring::discard`]).
+    /// The read half closed while a drain claim held the front: the staged
+    /// bytes go when the claim ends ([`Ring::discard`]).
     discard_due: bool,
-}
-
-/// Where a push copies with the lock released ([`Ring::begin_push`]).
-pub(crate) struct PushSpot {
-    /// The storage's first byte.
-    base: *mut u8,
-    /// The storage's size (a power of two).
-    size: usize,
-    /// The first free byte.
-    tail: usize,
-}
-
-impl PushSpot {
-    /// Copies `n` bytes of the gather `slices`, less its first `skip` bytes,
-    /// into the reserved room, wrapping at the storage's end.
-    ///
-    /// # Safety
-    ///
-    /// `self` comes from [`Ring::begin_push`] with this `n`, and its push has
-    /// not ended: the `n` bytes from `tail` (wrapping) are free room reserved
-    /// for this copy, which no one else writes or reads and which stays
-    /// allocated (`Ring::pushing`); the gather holds at least `skip + n` bytes.
-    pub(crate) unsafe fn copy_gather(
-        &self,
-        slices: &[std::io::IoSlice<'_>],
-        skip: usize,
-        n: usize,
-    ) {
-        let (mut skip, mut want, mut at) = (skip, n, self.tail);
-        for slice in slices {
-            if want == 0 {
-                break;
-            }
-            if skip >= slice.len() {
-                skip -= slice.len();
-                continue;
-            }
-            let bytes = &slice[skip..slice.len().min(skip + want)];
-            skip = 0;
-            want -= bytes.len();
-            let first = bytes.len().min(self.size - at);
-            // SAFETY: `at < size`, `at + first <= size`, and the rest goes to
-            // the storage's start: the copies stay in the reserved room (the
-            // caller's contract), reached through the raw pointer only.
-            unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(at), first);
-                std::ptr::copy_nonoverlapping(
-                    bytes.as_ptr().add(first),
-                    self.base,
-                    bytes.len() - first,
-                );
-            }
-            at = (at + bytes.len()) & (self.size - 1);
-        }
-        debug_assert_eq!(want, 0);
-    }
 }
 
 impl Ring {
@@ -267,7 +176,6 @@ impl Ring {
             accepted: 0,
             taken: 0,
             claimed: false,
-            pushing: false,
             discard_due: false,
         }
     }
@@ -335,7 +243,7 @@ impl Ring {
     /// larger than [`KEEP`].
     #[inline]
     fn emptied(&mut self) {
-        if self.len == 0 && !self.claimed && !self.pushing {
+        if self.len == 0 && !self.claimed {
             self.head = 0;
             if self.buf.size() > KEEP {
                 self.buf = Storage::EMPTY;
@@ -417,30 +325,6 @@ impl Ring {
         }
     }
 
-    /// Reserves room for a push of `n` bytes (`0 < n <= room()`) to be
-    /// copied with the lock released: makes the storage's free bytes at
-    /// least `n` and marks the push in progress (see `pushing`). The one
-    /// holder of the write side calls it, and [`Ring::end_push`] after the
-    /// copy.
-    pub(crate) fn begin_push(&mut self, n: usize) -> PushSpot {
-        debug_assert!(!self.pushing && n > 0 && n <= self.room());
-        let tail = self.free_start(n);
-        self.pushing = true;
-        PushSpot {
-            base: self.buf.base(),
-            size: self.buf.size(),
-            tail,
-        }
-    }
-
-    /// Ends a push begun with [`Ring::begin_push`]: counts its `n` bytes,
-    /// copied in since, as one write.
-    pub(crate) fn end_push(&mut self, n: usize) {
-        debug_assert!(self.pushing);
-        self.pushing = false;
-        self.pushed(n);
-    }
-
     /// Copies `bytes` into the storage at `tail`, wrapping at its end;
     /// returns where the next byte goes. A push's copies, from the first
     /// free byte on, are no more than the room.
@@ -490,20 +374,6 @@ impl Ring {
         // initialised (see `buf`): the sink may read them as bytes.
         let ptr = unsafe { self.buf.base().add(self.head) }.cast_const();
         (ptr, front.min(self.buf.size() - self.head))
-    }
-
-    /// Where the first `n` bytes a read may take are (`n` at most
-    /// [`Ring::front_len`], not zero): up to the storage's end, then from its
-    /// start (the second piece empty if they do not wrap). Raw, without
-    /// borrowing the ring: for a take's copy with the lock released, under a
-    /// claim.
-    fn front_pieces(&self, n: usize) -> [(*const u8, usize); 2] {
-        debug_assert!(n > 0 && n <= self.front_len());
-        let first = n.min(self.buf.size() - self.head);
-        let base = self.buf.base().cast_const();
-        // SAFETY: `head` is within the storage whenever bytes are staged
-        // (`n > 0` of them are); the pointers are only formed here.
-        [(unsafe { base.add(self.head) }, first), (base, n - first)]
     }
 
     /// How many bytes a read may take at once: the oldest staged write's
@@ -561,18 +431,14 @@ impl Ring {
 
     /// Drops every staged byte (the read half closed: nobody will read
     /// them), not counting them as taken (a `consumed` waiting on them fails
-    /// on the close). While a drain claim holds bytes in place, nothing.
+    /// on the close). While a drain claim holds bytes in place, nothing yet:
+    /// they go when the claim ends ([`Stage::drain`]).
     pub(crate) fn discard(&mut self) {
         if self.claimed {
             self.discard_due = true;
             return;
         }
         self.discard_due = false;
-        if self.len > 0 {
-            // The free room starts where it did: a push copying there
-            // (`pushing`) still finds its bytes at `head + len`.
-            self.head = (self.head + self.len) & self.mask();
-        }
         self.len = 0;
         self.writes.clear();
         self.emptied();
@@ -697,9 +563,10 @@ impl Stage {
         self.claimed.store(on, Ordering::SeqCst);
     }
 
-    /// Ends a claim (a drain's or a take's), under the ring's lock: drops
-    /// the staged bytes if the read half closed meanwhile, and starts over
-    /// at the storage's front if nothing is left. The caller publishes.
+    /// Ends the drain claim, under the ring's lock: drops the staged bytes
+    /// if the read half closed meanwhile, and starts over at the storage's
+    /// front (or gives large storage back) if nothing is left, as `advance`
+    /// does unclaimed. The caller publishes.
     fn end_claim(&self, ring: &mut Ring) {
         self.set_claim(ring, false);
         if ring.discard_due {
@@ -769,11 +636,10 @@ impl Stage {
                 }
             };
             (ptr, len) = ring.front_raw();
-            if !more || len == 0 {
+            // The read half closed meanwhile (its discard waits for the
+            // claim): no more bytes go to the sink.
+            if !more || len == 0 || ring.discard_due {
                 std::mem::forget(claim);
-                // Drop the bytes if the read half closed meanwhile; start
-                // over at the front (or give large storage back), as
-                // `advance` does unclaimed.
                 self.end_claim(&mut ring);
                 self.publish(&ring);
                 return Some((total, ring.len(), failed));
@@ -787,64 +653,18 @@ impl Stage {
         }
     }
 
-    /// Moves staged bytes into `out`; returns how many, how many are left,
-    /// and whether it held a claim on them while it copied (then it ended
-    /// that claim, and the caller rings whoever waits for claims to end).
-    ///
-    /// A copy of at least [`OUTSIDE`] bytes is done with the lock released,
-    /// under a claim on the front, as a drain's (see [`Stage::drain`]): a
-    /// writer pushing meanwhile waits for no copy but its own.
-    pub(crate) fn take<D: Dst + ?Sized>(&self, out: &mut D) -> (usize, usize, bool) {
+    /// Moves staged bytes into `out`; returns how many, and how many are left.
+    pub(crate) fn take<D: Dst + ?Sized>(&self, out: &mut D) -> (usize, usize) {
         let mut ring = self.ring.lock();
-        let want = if ring.claimed {
-            0
-        } else {
-            ring.front_len().min(out.room())
-        };
-        if want < OUTSIDE {
-            let n = ring.take_into(out);
-            self.publish(&ring);
-            return (n, ring.len(), false);
-        }
-        let pieces = ring.front_pieces(want);
-        self.set_claim(&mut ring, true);
-        drop(ring);
-        /// Ends the claim when dropped: on a panic while copying, with the
-        /// bytes left staged.
-        struct Claim<'a>(&'a Stage);
-        impl Drop for Claim<'_> {
-            fn drop(&mut self) {
-                let mut ring = self.0.ring.lock();
-                self.0.end_claim(&mut ring);
-                self.0.publish(&ring);
-            }
-        }
-        let claim = Claim(self);
-        for (ptr, len) in pieces {
-            if len > 0 {
-                // SAFETY: the pieces are the front's `want` staged bytes
-                // (initialised, within the storage), claimed: no one takes
-                // them, pushes write only into free room, and the storage
-                // neither moves nor goes until the claim ends (`Ring::claimed`),
-                // which only this call does, after the slice's last use.
-                out.put(unsafe { std::slice::from_raw_parts(ptr, len) });
-            }
-        }
-        std::mem::forget(claim);
-        let mut ring = self.ring.lock();
-        self.set_claim(&mut ring, false);
-        ring.advance(want);
-        if ring.discard_due {
-            ring.discard();
-        }
+        let n = ring.take_into(out);
         self.publish(&ring);
-        (want, ring.len(), true)
+        (n, ring.len())
     }
 }
 
 #[cfg(all(test, not(gopipe_loom)))]
 mod tests {
-    use super::{Ring, STAGE_CAP};
+    use super::{Ring, Stage, STAGE_CAP};
 
     /// A take never mixes two writes.
     #[test]
@@ -911,6 +731,36 @@ mod tests {
         assert_eq!(&out[..4], b"kept");
         assert_eq!(ring.take(&mut out), 1);
         assert_eq!(&out[..1], b"!");
+    }
+
+    /// The read half's close during a drain claim ends the claim after the
+    /// sink's call in progress, and drops the staged bytes then (before, the
+    /// sink was handed the rest, and what it left stayed until the pipe was
+    /// dropped, holding its storage).
+    #[test]
+    fn a_discard_during_a_drain_claim_happens_at_its_end() {
+        let stage = Stage::new(STAGE_CAP, true);
+        {
+            let mut ring = stage.lock();
+            assert_eq!(ring.push(b"abcdef"), 6);
+            stage.publish(&ring);
+        }
+        let mut calls = 0;
+        let drained = stage.drain(
+            &mut |bytes| {
+                calls += 1;
+                // The read half closes while the sink runs.
+                let mut ring = stage.lock();
+                ring.discard();
+                assert_eq!(ring.len(), 6, "claimed bytes stay while claimed");
+                drop(ring);
+                Ok(bytes.len().min(2))
+            },
+            &|| {},
+        );
+        assert_eq!(drained.map(|(n, left, _)| (n, left)), Some((2, 0)));
+        assert_eq!(calls, 1);
+        assert!(stage.is_empty());
     }
 
     /// A full ring takes nothing more; an empty one gives nothing.

@@ -172,13 +172,8 @@ impl Rendezvous {
     /// Copies staged bytes into `buf` (not empty); returns how many (0 if
     /// another reader took them first).
     pub(super) fn take_staged<D: Dst + ?Sized>(&self, sh: &PipeState, buf: &mut D) -> usize {
-        let (n, left, claimed) = self.stage.take(buf);
+        let (n, left) = self.stage.take(buf);
         self.staged_taken(sh, n, left);
-        if claimed {
-            // Readers that found the front claimed wait for its end (see
-            // `drain_staged`): bytes left, end of file, or a free slot.
-            sh.signals.notify_all(Bell::Offer);
-        }
         n
     }
 

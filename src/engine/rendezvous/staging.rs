@@ -89,21 +89,7 @@ impl Rendezvous {
         if room == 0 || (whole && total > room) {
             return Accepted::NoRoom;
         }
-        let n = total.min(room).min(max);
-        if n >= super::super::stage::OUTSIDE {
-            // A large copy is done with the lock released, into room reserved
-            // for it: readers take meanwhile (only the holder of the write
-            // side pushes, so no other push comes between).
-            let spot = ring.begin_push(n);
-            drop(ring);
-            // SAFETY: `spot` is this push's, begun above with `n`, and ends
-            // below; the gather holds `total >= n` bytes.
-            unsafe { spot.copy_gather(bufs, 0, n) };
-            ring = self.stage.lock();
-            ring.end_push(n);
-        } else {
-            ring.push_gather(bufs, 0, max);
-        }
+        let n = ring.push_gather(bufs, 0, max);
         self.stage.publish(&ring);
         // ORDERING: SeqCst, after the SeqCst length: a reader that saw the
         // pipe closed and then no staged byte (end of file, or a read half's
@@ -220,10 +206,8 @@ impl Rendezvous {
         // The room a push may use, under the lock (a drain claim can hold
         // the storage in place, so the length alone does not tell).
         let room = || self.stage.lock().room() > 0;
-        // A claim on the front (a reader's copy, usually brief) keeps the
-        // storage from growing: spin past it too.
         if !spin_until(deadline.budget(SPIN), || {
-            sig.is_closed() || (self.stage.len() < self.stage.cap() && !self.stage.claimed())
+            sig.is_closed() || self.stage.len() < self.stage.cap()
         }) || !room()
         {
             // The one thread on this doorbell that waits for room: we hold
