@@ -32,6 +32,19 @@ cd "$(dirname "$0")/.."
 
 . benches/common.sh "$@"
 
+# glibc 2.36 (Debian 12) copies 2 KiB and more with `rep movsb`, which on
+# AMD Zen 3 and later runs up to ~20x slower when the destination is not
+# aligned (measured here: one 64 KiB memcpy in the bench's `memcpy` case,
+# 39.8 us, against 1.65 us with glibc's vector loops; see e.g.
+# lunnova.dev/articles/ryzen-slow-short-rep-mov). Every 64 KiB cell then
+# measured where malloc and the ring's offsets put the buffers, and flipped
+# between builds (the buffered pipe's 64 KiB writes: 6 us or 28-57 us). Every
+# case runs in this one process with the same memcpy; the vector loops
+# measure the pipes.
+# `GLIBC_TUNABLES= benches/compare_buffered.sh` runs with glibc's own choice.
+export GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.cpu.x86_rep_movsb_threshold=16777216}"
+echo "== GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset, glibc defaults}"
+
 # Build first, so that the compile does not run beside the measurements.
 cargo bench -p gopipe-benches --bench buffered --no-run 2>&1 | grep -E '^(error|warning)' || true
 

@@ -33,7 +33,17 @@ impl Dst for TokioDst<'_, '_> {
 
     #[inline]
     fn put(&mut self, src: &[u8]) {
-        self.0.put_slice(src);
+        // Where the bytes go: just after the filled part.
+        let dst = self.0.filled().as_ptr_range().end;
+        if crate::engine::copy::in_pieces_needed(dst, src) {
+            // See `engine::copy`: a large copy 1 to 63 bytes ahead of its
+            // source, modulo 4 KiB, goes in pieces.
+            for piece in src.chunks(crate::engine::copy::PIECE_LEN) {
+                self.0.put_slice(piece);
+            }
+        } else {
+            self.0.put_slice(src);
+        }
     }
 }
 

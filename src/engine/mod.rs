@@ -26,6 +26,7 @@
 //!   `select!`, kept as the executable specification the shipping engine is
 //!   tested against.
 
+pub(crate) mod copy;
 #[cfg(all(feature = "__reference-engine", not(gopipe_loom)))]
 pub(crate) mod reference;
 pub(crate) mod rendezvous;
@@ -166,7 +167,7 @@ impl Dst for Fill<'_> {
 
     #[inline]
     fn put(&mut self, src: &[u8]) {
-        self.buf[self.filled..self.filled + src.len()].copy_from_slice(src);
+        copy::copy_slice(&mut self.buf[self.filled..self.filled + src.len()], src);
         self.filled += src.len();
     }
 }

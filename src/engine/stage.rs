@@ -344,8 +344,8 @@ impl Ring {
         // bytes that a drain claim's sink is reading while we copy.
         // The bytes copied in are initialised from here on (see `buf`).
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(tail), first);
-            std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), base, bytes.len() - first);
+            crate::engine::copy::copy_raw(bytes.as_ptr(), base.add(tail), first);
+            crate::engine::copy::copy_raw(bytes.as_ptr().add(first), base, bytes.len() - first);
         }
         (tail + bytes.len()) & (size - 1)
     }

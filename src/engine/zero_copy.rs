@@ -76,7 +76,7 @@ impl PipeState {
             while taken < bytes.len() && at < bufs.len() {
                 let dst = &mut bufs[at][off..];
                 let k = dst.len().min(bytes.len() - taken);
-                dst[..k].copy_from_slice(&bytes[taken..taken + k]);
+                crate::engine::copy::copy_slice(&mut dst[..k], &bytes[taken..taken + k]);
                 taken += k;
                 off += k;
                 if off == bufs[at].len() {

@@ -119,6 +119,20 @@ pub(super) struct BufView {
 /// a time may lend (it holds `Rendezvous::lender` from before it publishes until
 /// after it has its answer), so the one doorbell `Bell::Filled` has at most
 /// one sleeper and its ring cannot wake the wrong reader.
+///
+/// The writer's `&Lend` outlives the `Lend` itself for a moment: once it
+/// stores `result`, the reader may return and pop the `Lend` off its stack
+/// while the writer's function (`answer_and_free`) still holds the reference
+/// as an argument, unused. Rust allows that only because every field is
+/// atomic or in an `UnsafeCell`: the compiler and Miri then assume nothing
+/// about the memory behind a shared reference for its lifetime. A plain
+/// field added here would make that reference assert the memory stays
+/// allocated (Stacked Borrows reports it as deallocating a protected
+/// location): keep every field atomic or in an `UnsafeCell`, or hand the
+/// writer a raw pointer instead. The state word holds the `Lend`'s address as
+/// an integer, so a writer's `&Lend` has exposed provenance (Miri warns of
+/// the cast, and `-Zmiri-strict-provenance` stops there); the buffer's own
+/// pointer keeps its provenance and is checked in full.
 #[repr(align(8))]
 pub(super) struct Lend {
     /// The lent buffer. Accessed by the writer that claimed the `Lend` (the
@@ -156,7 +170,7 @@ impl Lend {
             // writer's shared `bytes`; `n` fits both.
             unsafe {
                 let n = (*view).len.min(bytes.len());
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*view).ptr, n);
+                crate::engine::copy::copy_raw(bytes.as_ptr(), (*view).ptr, n);
                 n
             }
         })
@@ -182,7 +196,7 @@ impl Lend {
                 // SAFETY: as in `fill`: the reader waits for the answer
                 // before it touches its buffer, which cannot overlap the
                 // writer's slices; `n + k <= len`.
-                unsafe { std::ptr::copy_nonoverlapping(slice.as_ptr(), ptr.add(n), k) };
+                unsafe { crate::engine::copy::copy_raw(slice.as_ptr(), ptr.add(n), k) };
                 n += k;
             }
             n
