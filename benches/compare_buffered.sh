@@ -33,14 +33,14 @@ cd "$(dirname "$0")/.."
 . benches/common.sh "$@"
 
 # glibc 2.36 (Debian 12) copies 2 KiB and more with `rep movsb`, which on
-# AMD Zen 3 and later runs up to ~20x slower when the destination is not
-# aligned (measured here: one 64 KiB memcpy in the bench's `memcpy` case,
-# 39.8 us, against 1.65 us with glibc's vector loops; see e.g.
-# lunnova.dev/articles/ryzen-slow-short-rep-mov). Every 64 KiB cell then
-# measured where malloc and the ring's offsets put the buffers, and flipped
-# between builds (the buffered pipe's 64 KiB writes: 6 us or 28-57 us). Every
-# case runs in this one process with the same memcpy; the vector loops
-# measure the pipes.
+# this machine's AMD EPYC runs about 20x slower when the destination lies 1 to
+# 31 bytes after the source, modulo 4 KiB (a 64 KiB memcpy: 26-116 us at
+# those distances, 2-3 us at every other; measured with a probe program). The
+# memcpy row and every 64 KiB cell then measured where malloc put the buffers,
+# and flipped between builds (the buffered pipe's 64 KiB writes: 6 us or
+# 56-64 us). gopipe's own copies avoid those distances (src/engine/copy.rs);
+# the peers' do not. Every case runs in this one process with the same
+# memcpy; glibc's vector loops measure the pipes.
 # `GLIBC_TUNABLES= benches/compare_buffered.sh` runs with glibc's own choice.
 export GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.cpu.x86_rep_movsb_threshold=16777216}"
 echo "== GLIBC_TUNABLES=${GLIBC_TUNABLES:-unset, glibc defaults}"

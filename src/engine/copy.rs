@@ -1,19 +1,21 @@
 //! Byte copies between a pipe's buffers, clear of a slow path of some
 //! memcpy implementations.
 //!
-//! glibc's `memcpy` (2.33 to 2.38, on CPUs that advertise fast string moves)
-//! copies blocks of a few KiB and more with `rep movsb`. On AMD Zen 3 and 4
-//! that instruction runs about 20x slower when the destination lies 1 to 63
-//! bytes after the source, modulo 4 KiB (glibc bug 30994). Measured on this
-//! project's 2-vCPU AMD EPYC with glibc 2.36: a 64 KiB copy took 26-116 us
-//! at those distances and about 2 us at every other, and 1 KiB pieces took
-//! about 3 us at any distance. A pipe copies between buffers it does not
-//! place (the caller's, a ring at some offset), so such a distance comes up
-//! by chance, and then every copy of that stream meets it: the buffered
-//! pipe's 64 KiB writes took 6 us in one build of the benches and 28-57 us in
-//! the next. So a large copy at such a distance goes in 1 KiB pieces, below
-//! the size at which glibc turns to `rep movsb`; every other copy is one
-//! call, as before. Elsewhere than x86-64 there is nothing to avoid.
+//! glibc's `memcpy` (2.36, as on Debian 12, on CPUs that advertise fast
+//! string moves) copies blocks of 2 KiB and more with `rep movsb`. On this
+//! project's 2-vCPU AMD EPYC that instruction runs about 20x slower when the
+//! destination lies 1 to 31 bytes after the source, modulo 4 KiB: a 64 KiB
+//! copy took 26-116 us at those distances and 2-3 us at every other, and
+//! 1 KiB pieces about 3 us at any distance (a probe program, 2026-12-07;
+//! `rep movsb` on AMD Zen 3 and later is known to be slow for some
+//! placements). A pipe copies between buffers it does not place (the
+//! caller's, a ring at some offset), so such a distance comes up by chance,
+//! and then every copy of that stream meets it: the buffered pipe's 64 KiB
+//! writes took 6 us in one build of the benches and 56-64 us in the next. So
+//! a large copy 1 to 63 bytes ahead (a margin over what was measured) goes in
+//! 1 KiB pieces, below the size at which glibc turns to `rep movsb`; every
+//! other copy is one call, as before. Elsewhere than x86-64 there is nothing
+//! to avoid.
 
 /// The pieces of a copy at an unlucky distance: below glibc's smallest
 /// threshold for `rep movsb` (2 KiB, for 16-byte vectors).
