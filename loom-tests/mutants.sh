@@ -562,7 +562,7 @@ EOF
     drain-claim-not-seen) cat <<'EOF'
 # Other readers do not see a drain claim: they take the staged bytes a
 # write_to sink is reading, which then reach two readers.
-sub(STAGE, '        if self.claimed {\n            return 0;\n        }\n',
+sub(RING, '        if self.claimed {\n            return 0;\n        }\n',
     '')
 EOF
     ;;
@@ -836,6 +836,7 @@ root = sys.argv[1]
 def src(path):
     return root + "/src/" + path
 MOD, STAGE, ZC = src("engine/mod.rs"), src("engine/stage.rs"), src("engine/zero_copy.rs")
+RING = src("engine/stage/ring.rs")
 RDV, STATE, READ, DRAIN, WRITE, LOCK, POLL, STAGING = (
     src("engine/rendezvous/" + f + ".rs")
     for f in ("mod", "state", "read", "drain", "write", "lock", "poll", "staging"))

@@ -33,16 +33,12 @@ impl Dst for TokioDst<'_, '_> {
 
     #[inline]
     fn put(&mut self, src: &[u8]) {
-        // Where the bytes go: just after the filled part.
+        // Where the bytes go: just after the filled part. A large copy at an
+        // unlucky distance goes in pieces (see `engine::copy`).
         let dst = self.0.filled().as_ptr_range().end;
-        if crate::engine::copy::in_pieces_needed(dst, src) {
-            // See `engine::copy`: a large copy 1 to 63 bytes ahead of its
-            // source, modulo 4 KiB, goes in pieces.
-            for piece in src.chunks(crate::engine::copy::PIECE_LEN) {
-                self.0.put_slice(piece);
-            }
-        } else {
-            self.0.put_slice(src);
+        let piece = crate::engine::copy::piece_len(dst, src.as_ptr(), src.len());
+        for part in src.chunks(piece) {
+            self.0.put_slice(part);
         }
     }
 }

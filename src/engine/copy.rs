@@ -24,36 +24,22 @@ const PIECE: usize = 1024;
 /// The least copy that glibc may do with `rep movsb`.
 const LARGE: usize = 2048;
 
-/// Whether `dst` lies 1 to 63 bytes after `src`, modulo 4 KiB.
+/// How long each piece of a copy of `n` bytes from `src` to `dst` is: `n`
+/// (one piece), or [`PIECE`] when `dst` lies 1 to 63 bytes after `src`,
+/// modulo 4 KiB, and the copy is large enough for `rep movsb`. Never 0, so
+/// that it can size `chunks`.
 #[inline]
-fn unlucky(dst: *const u8, src: *const u8) -> bool {
-    if cfg!(target_arch = "x86_64") {
-        let gap = (dst as usize).wrapping_sub(src as usize) & 4095;
-        gap != 0 && gap < 64
+pub(crate) fn piece_len(dst: *const u8, src: *const u8, n: usize) -> usize {
+    let gap = (dst as usize).wrapping_sub(src as usize) & 4095;
+    if cfg!(target_arch = "x86_64") && n >= LARGE && gap != 0 && gap < 64 {
+        PIECE
     } else {
-        false
+        n.max(1)
     }
 }
 
-/// Copies `src` into `dst`, which has the same length.
-#[inline]
-pub(crate) fn copy_slice(dst: &mut [u8], src: &[u8]) {
-    if src.len() >= LARGE && unlucky(dst.as_ptr(), src.as_ptr()) {
-        in_pieces(dst, src);
-    } else {
-        dst.copy_from_slice(src);
-    }
-}
-
-/// [`copy_slice`] at an unlucky distance.
-#[cold]
-fn in_pieces(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
-        d.copy_from_slice(s);
-    }
-}
-
-/// Copies `n` bytes from `src` to `dst`, as [`std::ptr::copy_nonoverlapping`].
+/// Copies `n` bytes from `src` to `dst`, as [`std::ptr::copy_nonoverlapping`],
+/// in pieces when [`piece_len`] says so.
 ///
 /// # Safety
 ///
@@ -61,32 +47,29 @@ fn in_pieces(dst: &mut [u8], src: &[u8]) {
 /// `dst` for writes of `n` bytes, and the two do not overlap.
 #[inline]
 pub(crate) unsafe fn copy_raw(src: *const u8, dst: *mut u8, n: usize) {
-    if n >= LARGE && unlucky(dst, src) {
-        let mut at = 0;
-        while at < n {
-            let k = PIECE.min(n - at);
-            // SAFETY: `at + k <= n`: within both ranges (the caller's
-            // contract).
-            unsafe { std::ptr::copy_nonoverlapping(src.add(at), dst.add(at), k) };
-            at += k;
-        }
-    } else {
+    let piece = piece_len(dst, src, n);
+    if piece >= n {
         // SAFETY: the caller's contract.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, n) };
+        return;
+    }
+    let mut at = 0;
+    while at < n {
+        let k = piece.min(n - at);
+        // SAFETY: `at + k <= n`: within both ranges (the caller's contract).
+        unsafe { std::ptr::copy_nonoverlapping(src.add(at), dst.add(at), k) };
+        at += k;
     }
 }
 
-/// Whether a copy of `n` bytes from `src` to `dst` goes in pieces: for
-/// destinations that only take whole slices (tokio's `ReadBuf`).
-#[cfg(feature = "tokio")]
+/// Copies `src` into `dst`, which has the same length (see [`copy_raw`]).
 #[inline]
-pub(crate) fn in_pieces_needed(dst: *const u8, src: &[u8]) -> bool {
-    src.len() >= LARGE && unlucky(dst, src.as_ptr())
+pub(crate) fn copy_slice(dst: &mut [u8], src: &[u8]) {
+    assert_eq!(dst.len(), src.len(), "copy_slice: lengths differ");
+    // SAFETY: both slices hold `src.len()` bytes, and a `&mut` cannot overlap
+    // a `&`.
+    unsafe { copy_raw(src.as_ptr(), dst.as_mut_ptr(), src.len()) };
 }
-
-/// How large each piece is, when [`in_pieces_needed`] says so.
-#[cfg(feature = "tokio")]
-pub(crate) const PIECE_LEN: usize = PIECE;
 
 #[cfg(all(test, not(gopipe_loom)))]
 mod tests {
