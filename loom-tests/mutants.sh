@@ -117,6 +117,7 @@ mutant_names=(
   buffered-write-frees-write-side-for-room
   buffered-write-close-discards
   buffered-take-skips-room-bell
+  buffered-fast-write-ignores-held-side
   displaced-waker-woken
   flush-forgets-unwoken
   close-wakes-tasks-before-closing
@@ -214,6 +215,7 @@ declare -A mutant_tests=(
   [buffered-write-frees-write-side-for-room]="buffered:task_and_thread_writer_on_one_full_buffer"
   [buffered-write-close-discards]="buffered:half_close_with_bytes_buffered"
   [buffered-take-skips-room-bell]="buffered:buffered_reader_drains_while_writer_refills_and_closes"
+  [buffered-fast-write-ignores-held-side]="buffered:two_thread_writers_on_one_full_buffer buffered:task_and_thread_writer_on_one_full_buffer"
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
   [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
   [flush-forgets-unwoken]="async:four_tasks_one_half_flush_racing_a_write"
@@ -629,8 +631,8 @@ EOF
     buffered-write-frees-write-side-for-room) cat <<'EOF'
 # A buffered pipe's blocking write gives the write side up while it waits
 # for room, so another write can come between its pieces.
-sub(STAGING, '                Accepted::NoRoom => {\n                    if let Err(err) = self.wait_room(sh, deadline) {\n',
-    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let waited = self.wait_room(sh, deadline);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = waited {\n')
+sub(STAGING, '                Accepted::NoRoom | Accepted::Held => {\n                    if let Err(err) = self.wait_room(sh, deadline) {\n',
+    '                Accepted::NoRoom | Accepted::Held => {\n                    self.lock.unlock(sig);\n                    let waited = self.wait_room(sh, deadline);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = waited {\n')
 EOF
     ;;
     buffered-write-close-discards) cat <<'EOF'
@@ -638,6 +640,14 @@ EOF
 # reader sees end of file without them.
 sub(MOD, '        let first = store_first(&self.werr, cause);\n',
     '        let first = store_first(&self.werr, cause);\n        if let Engine::Rendezvous(e) = &self.engine {\n            e.discard_buffered();\n        }\n')
+EOF
+    ;;
+    buffered-fast-write-ignores-held-side) cat <<'EOF'
+# A buffered pipe's write that fits in the room goes in without the write
+# side even while another write holds it (waiting for room half way): its
+# bytes land between the held write's pieces.
+sub(STAGING, '        if unheld && (!self.lock.is_free() || total > ring.room()) {\n',
+    '        if unheld && total > ring.room() {\n')
 EOF
     ;;
     buffered-take-skips-room-bell) cat <<'EOF'

@@ -121,6 +121,52 @@ fn concurrent_writes_never_interleave() {
     });
 }
 
+/// Writes that fit the room whole (they go in without the write side) never
+/// land inside a larger write that holds the write side while it waits for
+/// room: small and large writers on one small buffer, each write a block of
+/// its writer's id, every block whole in the stream.
+#[test]
+fn small_writes_never_land_inside_a_held_write() {
+    bounded("buffered_small_inside_held", BOUND_SECS, || {
+        const WRITERS: u8 = 4;
+        const ROUNDS: usize = 200;
+        // Writers 0 and 1 write 3,000 bytes (three times the buffer: they
+        // wait for room half way), 2 and 3 write 100 (they fit whole).
+        let len = |id: u8| if id < 2 { 3000 } else { 100 };
+        let (reader, writer) = buffered_pipe(1000);
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|id| {
+                let w = writer.clone();
+                thread::spawn(move || {
+                    let block = vec![id; len(id)];
+                    for _ in 0..ROUNDS {
+                        assert_eq!((&w).write(&block).unwrap(), block.len());
+                    }
+                })
+            })
+            .collect();
+        drop(writer);
+        let mut all = Vec::new();
+        (&reader).read_to_end(&mut all).unwrap();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let mut at = 0;
+        let mut blocks = 0;
+        while at < all.len() {
+            let id = all[at];
+            let n = len(id);
+            assert!(
+                at + n <= all.len() && all[at..at + n].iter().all(|&b| b == id),
+                "the write of {id} at byte {at} was interleaved with another"
+            );
+            at += n;
+            blocks += 1;
+        }
+        assert_eq!(blocks, ROUNDS * usize::from(WRITERS));
+    });
+}
+
 /// A timeout cuts a blocked write with the exact count accepted; the next
 /// write, with the buffer still full, times out having accepted nothing;
 /// the reader gets exactly the accepted bytes.

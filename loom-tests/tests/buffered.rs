@@ -110,3 +110,32 @@ fn half_close_with_bytes_buffered() {
         assert_eq!(err.kind(), ErrorKind::BrokenPipe);
     });
 }
+
+/// Two blocking writers on one 2-byte buffer: one writes `abc` (it waits for
+/// room half way, holding the write side), the other `xy`, which fits the
+/// room whole and so goes in without the write side if no write holds it;
+/// a reader reads everything: the writes never interleave (`abcxy` or
+/// `xyabc`), every byte once.
+#[test]
+fn two_thread_writers_on_one_full_buffer() {
+    model_with_bound("two_thread_writers_on_one_full_buffer", 2, || {
+        let (reader, writer) = gopipe::buffered_pipe(2);
+        let other = writer.clone();
+        let t = thread::spawn(move || {
+            let n = (&other).write(b"abc");
+            drop(other);
+            n
+        });
+        let r = thread::spawn(move || read_to_end(&reader, 4));
+        assert_eq!((&writer).write(b"xy").unwrap(), 2);
+        drop(writer);
+        assert_eq!(t.join().unwrap().unwrap(), 3);
+        let (got, end) = r.join().unwrap();
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        assert!(
+            got == b"abcxy" || got == b"xyabc",
+            "the writes interleaved: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    });
+}

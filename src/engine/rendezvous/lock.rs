@@ -46,6 +46,18 @@ impl WriteLock {
         }
     }
 
+    /// Whether the write side is free: a buffered pipe's write that fits
+    /// whole asks, under the stage's lock, instead of taking it
+    /// ([`super::Rendezvous::accept`] with `unheld`).
+    #[inline]
+    pub(super) fn is_free(&self) -> bool {
+        // ORDERING: Relaxed, under the stage's lock: a holder takes the write
+        // side before its first push under that lock (which orders its CAS
+        // before our look when its push came first), and a push of ours that
+        // comes before its CAS comes before all of its bytes anyway.
+        self.word.load(Ordering::Relaxed) == FREE
+    }
+
     /// Takes the write side if it is free; returns whether this call did.
     #[inline]
     pub(super) fn try_lock(&self) -> bool {

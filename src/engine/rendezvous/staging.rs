@@ -9,6 +9,13 @@
 //! buffered pipe waits for room with the write side held
 //! ([`Rendezvous::write_buffered`]), so that no other write comes between
 //! its pieces.
+//!
+//! A buffered pipe's write that fits whole in the room there is now, and
+//! finds the write side free, takes no write side at all: it goes in whole
+//! under the stage's lock, which no other write's bytes can come between,
+//! and the look at the write side under that lock keeps it out of a held
+//! write's middle ([`Rendezvous::accept`] with `unheld`). That spares the
+//! common write two atomic read-modify-writes on a line of its own.
 
 use std::io;
 
@@ -26,6 +33,9 @@ pub(super) enum Accepted {
     NoRoom,
     /// The pipe is closed: nothing taken.
     Closed,
+    /// Asked to go in without the write side (`unheld`), it found the write
+    /// side held or too little room for the whole gather: nothing taken.
+    Held,
 }
 
 impl Rendezvous {
@@ -34,6 +44,15 @@ impl Rendezvous {
     /// staged, the rest (or all of it) into the stage. With `whole`, all of
     /// the gather or nothing (the caller made sure it fits in the capacity);
     /// else as much of its prefix as there is room for.
+    ///
+    /// With `unheld` (a buffered pipe's write, with `whole`), the caller does
+    /// not hold the write side: the gather goes in only if the write side is
+    /// free and the room takes all of it, else [`Accepted::Held`] and nothing
+    /// taken. Both are looked at under the stage's lock, where the gather
+    /// then goes in whole: a holder's write has no byte in before it takes
+    /// the write side, and none of ours comes between its pieces (it holds
+    /// the side from its first piece to its last, and we look after its
+    /// first under the same lock).
     // Inlined: the async write's hot path (a separate call cost about ten
     // instructions a 1 KiB write + read, callgrind).
     #[inline(always)]
@@ -43,6 +62,7 @@ impl Rendezvous {
         bufs: &[io::IoSlice<'_>],
         max: usize,
         whole: bool,
+        unheld: bool,
     ) -> Accepted {
         let sig = &sh.signals;
         let state = &self.slot.state;
@@ -50,6 +70,9 @@ impl Rendezvous {
             .iter()
             .fold(0usize, |sum, b| sum.saturating_add(b.len()));
         let mut ring = self.stage.lock();
+        if unheld && (!self.lock.is_free() || total > ring.room()) {
+            return Accepted::Held;
+        }
         if ring.len() == 0 {
             // ORDERING: SeqCst acquires a reader's publication of its lend.
             let lent = state.load(Ordering::SeqCst);
@@ -142,8 +165,20 @@ impl Rendezvous {
                 Ok(0)
             };
         }
-        let _held = self.hold(sh, deadline)?;
         super::set_hint(&self.thread_writes, true);
+        // A write that fits in the room there is now goes in whole, without
+        // the write side, if no other write holds it (see `accept`).
+        if total <= self.stage.cap() && !sig.is_closed() {
+            match self.accept(sh, bufs, total, true, true) {
+                Accepted::Took(n) => {
+                    debug_assert_eq!(n, total);
+                    return Ok(n);
+                }
+                Accepted::Closed => return Err(sh.write_close_error().into()),
+                Accepted::NoRoom | Accepted::Held => {}
+            }
+        }
+        let _held = self.hold(sh, deadline)?;
         let mut done = 0;
         // The gather less what was accepted: the first slice that is not
         // used up, from `skip` on, then the rest.
@@ -158,7 +193,7 @@ impl Rendezvous {
                     .collect();
                 &rest
             };
-            match self.accept(sh, left, usize::MAX, false) {
+            match self.accept(sh, left, usize::MAX, false, false) {
                 Accepted::Took(n) => {
                     done += n;
                     if done == total {
@@ -188,7 +223,7 @@ impl Rendezvous {
                         err: sh.write_close_error(),
                     })
                 }
-                Accepted::NoRoom => {
+                Accepted::NoRoom | Accepted::Held => {
                     if let Err(err) = self.wait_room(sh, deadline) {
                         return Err(Cut { taken: done, err });
                     }
