@@ -91,6 +91,7 @@ impl Stage {
 
     /// Locks the ring. Every change must be published with
     /// [`Stage::publish`] before the lock is dropped.
+    #[inline]
     pub(crate) fn lock(&self) -> impl std::ops::DerefMut<Target = Ring> + '_ {
         self.ring.lock()
     }

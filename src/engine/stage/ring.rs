@@ -315,7 +315,10 @@ impl Ring {
         // The bytes copied in are initialised from here on (see `buf`).
         unsafe {
             crate::engine::copy::copy_raw(bytes.as_ptr(), base.add(tail), first);
-            crate::engine::copy::copy_raw(bytes.as_ptr().add(first), base, bytes.len() - first);
+            // Most pushes do not wrap: no second call into memcpy for them.
+            if first < bytes.len() {
+                crate::engine::copy::copy_raw(bytes.as_ptr().add(first), base, bytes.len() - first);
+            }
         }
         (tail + bytes.len()) & (size - 1)
     }
