@@ -149,6 +149,25 @@ impl Rendezvous {
                 Accepted::NoRoom | Accepted::Held => {}
             }
         }
+        self.poll_write_held(sh, cx, task, bufs, total)
+    }
+
+    /// [`Rendezvous::poll_write`] of `total` bytes (not zero) on an open
+    /// pipe, with the write side held: an unbuffered pipe's, or a buffered
+    /// pipe's that found no room for the whole gather or the write side
+    /// held. Not inlined: the buffered pipe's common write above then saves
+    /// and restores fewer registers (callgrind: 10 instructions a write).
+    #[inline(never)]
+    fn poll_write_held(
+        &self,
+        sh: &PipeState,
+        cx: &mut Context<'_>,
+        task: &TaskSlot,
+        bufs: &[io::IoSlice<'_>],
+        total: usize,
+    ) -> Poll<io::Result<usize>> {
+        let sig = &sh.signals;
+        let cap = self.stage.cap();
         if !self.lock.try_lock() {
             // Register, then look again at what could end the wait: the write
             // side freed (its holder frees it, then rings) or a close.

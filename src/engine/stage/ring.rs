@@ -237,6 +237,7 @@ impl Ring {
     /// Appends as much of the gather `slices`, less its first `skip` bytes,
     /// as fits, and at most `max` bytes, as one write; returns how many bytes
     /// it took.
+    #[inline]
     pub(crate) fn push_gather(
         &mut self,
         slices: &[std::io::IoSlice<'_>],
@@ -253,6 +254,12 @@ impl Ring {
             }
             return n;
         }
+        self.push_walk(slices, skip, max)
+    }
+
+    /// [`Ring::push_gather`] of a gather of several slices (or none).
+    #[inline(never)]
+    fn push_walk(&mut self, slices: &[std::io::IoSlice<'_>], skip: usize, max: usize) -> usize {
         let total = slices.iter().map(|s| s.len()).sum::<usize>() - skip;
         let n = total.min(self.room()).min(max);
         if n == 0 {
