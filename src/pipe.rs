@@ -101,8 +101,9 @@ pub fn pipe() -> (PipeReader, PipeWriter) {
 /// # Behavior
 ///
 /// - A write returns once all of its bytes are in the buffer, blocking while
-///   it is full; it holds the write side for its whole length, so writes
-///   never interleave. A timeout, deadline or close cuts it short with the
+///   it is full; writes never interleave: one that must wait for room holds
+///   the write side for its whole length, and one that fits goes in whole at
+///   once. A timeout, deadline or close cuts it short with the
 ///   exact count accepted (`Ok(n)`), or the error if none was.
 /// - An async write is accepted whole or not at all when it fits in
 ///   `capacity` (a larger one: as much of its prefix as there is room for);

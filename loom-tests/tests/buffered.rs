@@ -139,3 +139,31 @@ fn two_thread_writers_on_one_full_buffer() {
         );
     });
 }
+
+/// Two writers that both go in without the write side (one byte each into a
+/// 2-byte buffer) while a blocking reader lends its buffer: at most one of
+/// them claims the lend (under the stage's lock), the other stages behind
+/// it, and the reader gets both bytes, each once, then end of file.
+#[test]
+fn two_unheld_writers_racing_a_lending_reader() {
+    model_with_bound("two_unheld_writers_racing_a_lending_reader", 2, || {
+        let (reader, writer) = gopipe::buffered_pipe(2);
+        let other = writer.clone();
+        let t = thread::spawn(move || {
+            let n = (&other).write(b"a");
+            drop(other);
+            n
+        });
+        let r = thread::spawn(move || read_to_end(&reader, 2));
+        assert_eq!((&writer).write(b"b").unwrap(), 1);
+        drop(writer);
+        assert_eq!(t.join().unwrap().unwrap(), 1);
+        let (got, end) = r.join().unwrap();
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        assert!(
+            got == b"ab" || got == b"ba",
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+    });
+}

@@ -8,10 +8,11 @@
 //! first async write that needs it, so a pipe used only by threads never
 //! allocates.
 //!
-//! Only the holder of the write side pushes, so staged bytes are a prefix of
-//! the stream: a sync write waits for the stage to drain before it offers or
-//! fills a lend, and an async write that finds bytes staged stages behind
-//! them.
+//! Only the holder of the write side pushes (or, on a buffered pipe, a write
+//! that goes in whole under the ring's lock while no one holds the write
+//! side), so staged bytes are a prefix of the stream: a sync write waits for
+//! the stage to drain before it offers or fills a lend, and an async write
+//! that finds bytes staged stages behind them.
 //!
 //! A draining read (`write_to`) hands staged bytes to user code (its sink),
 //! which must never run under the ring's lock: other readers, async writers

@@ -51,10 +51,13 @@ impl WriteLock {
     /// ([`super::Rendezvous::accept`] with `unheld`).
     #[inline]
     pub(super) fn is_free(&self) -> bool {
-        // ORDERING: Relaxed, under the stage's lock: a holder takes the write
-        // side before its first push under that lock (which orders its CAS
-        // before our look when its push came first), and a push of ours that
-        // comes before its CAS comes before all of its bytes anyway.
+        // ORDERING: Relaxed, under the stage's lock, which orders our look
+        // against a holder's pieces (each pushed under it): after its first
+        // piece, the lock orders its CAS before our look, so we see it held
+        // (coherence); before its last, our look comes before its release,
+        // so we cannot see that `FREE`. A `FREE` we see is therefore from
+        // before its first piece (stale or not: our bytes then come before
+        // all of its bytes) or after its last.
         self.word.load(Ordering::Relaxed) == FREE
     }
 

@@ -135,7 +135,9 @@ pub(crate) struct Rendezvous {
     /// The hand-off, on a cache line of its own.
     slot: CachePadded<Slot>,
     /// The write side: held by one writer for its whole write, so writes never
-    /// interleave. `FREE`, `HELD`, `HELD_STARVING` or `HANDOFF`.
+    /// interleave (a buffered pipe's write that goes in whole under the
+    /// stage's lock needs not take it, only see it free there: see
+    /// `staging.rs`). `FREE`, `HELD`, `HELD_STARVING` or `HANDOFF`.
     ///
     /// Only the holder moves it out of `HELD` or `HELD_STARVING` when it
     /// releases (to `FREE` or `HANDOFF`), and a starving writer may mark

@@ -142,8 +142,10 @@ impl Rendezvous {
         Accepted::Took(n)
     }
 
-    /// A blocking write of the gather `bufs` on a buffered pipe: holds the
-    /// write side for the whole write, and stages as much as fits, waiting
+    /// A blocking write of the gather `bufs` on a buffered pipe: goes in whole
+    /// without the write side if the room takes it and no write holds the
+    /// side (see `accept`); else holds the write side for the whole write,
+    /// and stages as much as fits, waiting
     /// (spinning a moment, then parked on `Bell::Stage`) for readers to make
     /// room for the rest; returns once every byte is in the buffer, or the
     /// cut: a close or the deadline, with the exact count accepted.

@@ -5,7 +5,9 @@
 //! `read.rs`, `drain.rs`, `write.rs` and `poll.rs`.
 //!
 //! Who moves the state word, from what to what (a reader is any read that
-//! holds the role the row needs; the writer holds the write side):
+//! holds the role the row needs; the writer holds the write side, except a
+//! buffered pipe's write that goes in whole without it, which claims a lend
+//! and answers it under the stage's lock: see below):
 //!
 //! | state | the writer | a reader |
 //! |---|---|---|
@@ -21,7 +23,12 @@
 //! Only the writer that holds the write side (`lock`) moves the state from
 //! `EMPTY` (or a `REPLIED` whose writer has left) to `OFFERED`, out of
 //! `REPLIED`, `FILLING` and `RETURNED`, back from `OFFERED` to `EMPTY`, from
-//! `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`; only a reader moves it
+//! `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`. A buffered pipe's
+//! writers never offer, and claim a lend (`LENT` to `FILLING`, then out of
+//! `FILLING`) with or without the write side (`Rendezvous::accept`): the claim
+//! is a compare-and-swap made under the stage's lock, so one writer wins it
+//! and owns the lend until it answers, and a writer that finds `FILLING`
+//! stages behind the winner's bytes. Only a reader moves it
 //! from `EMPTY` or `REPLIED` to `LENT` and back, from `OFFERED` to `CLAIMED`,
 //! and out of `CLAIMED` and `RECALLED` (each contested move with a
 //! compare-and-swap, so the two sides always agree on who owns the lease or the
@@ -110,7 +117,8 @@ pub(super) struct BufView {
 /// `REPLIED` to the `Lend`'s address (CAS), and from then on may not return,
 /// nor touch its buffer, until it has either taken the `Lend` back (CAS from
 /// its address to the state it replaced) or seen `result` answered (a count,
-/// or `DECLINED`: the writer offered its bytes instead of copying). A writer that holds the write side may
+/// or `DECLINED`: the writer offered its bytes instead of copying). A writer that holds the write side (or
+/// a buffered pipe's writer under the stage's lock, see the module's table) may
 /// claim the `Lend` (CAS from its address to `FILLING`); it then copies into
 /// the buffer and stores `result`, and touches neither the `Lend` nor the
 /// buffer after that store. A reader whose take-back CAS fails therefore waits
