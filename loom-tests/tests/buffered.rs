@@ -1,12 +1,14 @@
 //! Loom models of buffered pipes (issue 25, `gopipe::buffered_pipe`): every
 //! write stages into the pipe's buffer (a capacity of 2 bytes here, so that
 //! writes fill it), blocking writers wait for room with the write side
-//! held, reads join writes, and closes wake whoever waits.
+//! held (a write that fits the room goes in whole without it), reads join
+//! writes, and closes wake whoever waits.
 #![cfg(gopipe_loom)]
 
 use std::io::{ErrorKind, Write};
 use std::task::Poll;
 
+use gopipe::PipeWriter;
 use loom::thread;
 use loom_tests::{
     assert_closed_pipe, model, model_with_bound, poll_write, read_to_end, task, ReadEnd,
@@ -59,6 +61,39 @@ fn buffered_reader_drains_while_writer_refills_and_closes() {
     );
 }
 
+/// On a 2-byte buffered pipe, three at once: a thread writes `first`
+/// through a clone of the writer and drops it, a reader reads to end of file
+/// with a `chunk`-byte buffer, and this thread writes `second` with `write`
+/// (given the writer; it returns the count) and drops its half. Checks that
+/// each write reported all of its bytes and that the reader got end of file
+/// after both writes, each whole: `first` then `second`, or `second` then
+/// `first`, never interleaved.
+fn two_writers(
+    first: &'static [u8],
+    second: &'static [u8],
+    chunk: usize,
+    write: impl FnOnce(&PipeWriter, &[u8]) -> usize,
+) {
+    let (reader, writer) = gopipe::buffered_pipe(2);
+    let other = writer.clone();
+    let t = thread::spawn(move || {
+        let n = (&other).write(first);
+        drop(other);
+        n
+    });
+    let r = thread::spawn(move || read_to_end(&reader, chunk));
+    assert_eq!(write(&writer, second), second.len());
+    drop(writer);
+    assert_eq!(t.join().unwrap().unwrap(), first.len());
+    let (got, end) = r.join().unwrap();
+    assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+    assert!(
+        got == [first, second].concat() || got == [second, first].concat(),
+        "the writes interleaved: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
 /// A blocking writer writes `abc` into a 2-byte buffer (it must wait for
 /// room half way, holding the write side), while a task writes `xy` through
 /// another clone; a reader reads everything: the two writes never
@@ -66,25 +101,9 @@ fn buffered_reader_drains_while_writer_refills_and_closes() {
 #[test]
 fn task_and_thread_writer_on_one_full_buffer() {
     model_with_bound("task_and_thread_writer_on_one_full_buffer", 2, || {
-        let (reader, writer) = gopipe::buffered_pipe(2);
-        let other = writer.clone();
-        let t = thread::spawn(move || {
-            let n = (&other).write(b"abc");
-            drop(other);
-            n
+        two_writers(b"abc", b"xy", 4, |writer, bytes| {
+            task(|cx| poll_write(writer, cx, bytes)).unwrap()
         });
-        let r = thread::spawn(move || read_to_end(&reader, 4));
-        let accepted = task(|cx| poll_write(&writer, cx, b"xy"));
-        assert_eq!(accepted.unwrap(), 2);
-        drop(writer);
-        assert_eq!(t.join().unwrap().unwrap(), 3);
-        let (got, end) = r.join().unwrap();
-        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
-        assert!(
-            got == b"abcxy" || got == b"xyabc",
-            "the writes interleaved: {:?}",
-            String::from_utf8_lossy(&got)
-        );
     });
 }
 
@@ -119,24 +138,9 @@ fn half_close_with_bytes_buffered() {
 #[test]
 fn two_thread_writers_on_one_full_buffer() {
     model_with_bound("two_thread_writers_on_one_full_buffer", 2, || {
-        let (reader, writer) = gopipe::buffered_pipe(2);
-        let other = writer.clone();
-        let t = thread::spawn(move || {
-            let n = (&other).write(b"abc");
-            drop(other);
-            n
+        two_writers(b"abc", b"xy", 4, |writer, bytes| {
+            { writer }.write(bytes).unwrap()
         });
-        let r = thread::spawn(move || read_to_end(&reader, 4));
-        assert_eq!((&writer).write(b"xy").unwrap(), 2);
-        drop(writer);
-        assert_eq!(t.join().unwrap().unwrap(), 3);
-        let (got, end) = r.join().unwrap();
-        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
-        assert!(
-            got == b"abcxy" || got == b"xyabc",
-            "the writes interleaved: {:?}",
-            String::from_utf8_lossy(&got)
-        );
     });
 }
 
@@ -147,23 +151,8 @@ fn two_thread_writers_on_one_full_buffer() {
 #[test]
 fn two_unheld_writers_racing_a_lending_reader() {
     model_with_bound("two_unheld_writers_racing_a_lending_reader", 2, || {
-        let (reader, writer) = gopipe::buffered_pipe(2);
-        let other = writer.clone();
-        let t = thread::spawn(move || {
-            let n = (&other).write(b"a");
-            drop(other);
-            n
+        two_writers(b"a", b"b", 2, |writer, bytes| {
+            { writer }.write(bytes).unwrap()
         });
-        let r = thread::spawn(move || read_to_end(&reader, 2));
-        assert_eq!((&writer).write(b"b").unwrap(), 1);
-        drop(writer);
-        assert_eq!(t.join().unwrap().unwrap(), 1);
-        let (got, end) = r.join().unwrap();
-        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
-        assert!(
-            got == b"ab" || got == b"ba",
-            "{:?}",
-            String::from_utf8_lossy(&got)
-        );
     });
 }
