@@ -44,7 +44,9 @@ impl Dst for TokioDst<'_, '_> {
 }
 
 /// Polls a read into tokio's `ReadBuf`, charging the task's budget for it.
+/// Inlined, as `tokio_write` is.
 #[cfg(feature = "tokio")]
+#[inline]
 fn tokio_read(
     r: &PipeReader,
     cx: &mut Context<'_>,
@@ -69,7 +71,10 @@ fn tokio_read(
 }
 
 /// Polls a write of the gather `bufs`, charging the task's budget for it.
+/// Inlined, as the `AsyncWrite` methods that call it are: a write is then one
+/// call into the engine from the caller's `write_all`, not three.
 #[cfg(feature = "tokio")]
+#[inline]
 fn tokio_write(
     w: &PipeWriter,
     cx: &mut Context<'_>,
@@ -83,6 +88,7 @@ fn tokio_write(
 
 /// Polls a write of the gather `bufs` (futures-io: no budget).
 #[cfg(feature = "futures-io")]
+#[inline]
 fn futures_write(
     w: &PipeWriter,
     cx: &mut Context<'_>,
@@ -102,6 +108,7 @@ macro_rules! tokio_reader {
             /// (it may spin up to 2 us for a writing thread's next write):
             /// `Pending` consumed nothing (cancel safe). Not bound by the read
             /// timeout: use the runtime's timers.
+            #[inline]
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -125,6 +132,7 @@ macro_rules! tokio_writer {
             /// reading, it may spin a few microseconds for that thread's lent
             /// buffer or for room (see docs/async.md). Not bound
             /// by the write timeout.
+            #[inline]
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -179,6 +187,7 @@ macro_rules! futures_reader {
             /// (it may spin up to 2 us for a writing thread's next write):
             /// `Pending` consumed nothing (cancel safe). Not bound by the read
             /// timeout.
+            #[inline]
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -199,6 +208,7 @@ macro_rules! futures_writer {
         impl futures_io::AsyncWrite for $ty {
             /// Accepts `buf`: see the tokio impl and [`PipeWriter`]'s async
             /// section.
+            #[inline]
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -245,36 +255,42 @@ trait WriteSide {
 }
 
 impl ReadSide for PipeReader {
+    #[inline]
     fn read_side(&self) -> &PipeReader {
         self
     }
 }
 
 impl WriteSide for PipeWriter {
+    #[inline]
     fn write_side(&self) -> &PipeWriter {
         self
     }
 }
 
 impl ReadSide for Conn {
+    #[inline]
     fn read_side(&self) -> &PipeReader {
         self.split().0
     }
 }
 
 impl WriteSide for Conn {
+    #[inline]
     fn write_side(&self) -> &PipeWriter {
         self.split().1
     }
 }
 
 impl<T: ReadSide> ReadSide for &T {
+    #[inline]
     fn read_side(&self) -> &PipeReader {
         (**self).read_side()
     }
 }
 
 impl<T: WriteSide> WriteSide for &T {
+    #[inline]
     fn write_side(&self) -> &PipeWriter {
         (**self).write_side()
     }

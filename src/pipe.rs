@@ -184,6 +184,7 @@ pub(crate) fn halves_for_tests(shared: PipeState) -> (PipeReader, PipeWriter) {
 
 impl PipeWriter {
     /// The pipe this half writes to.
+    #[inline]
     pub(crate) fn shared(&self) -> &PipeState {
         &self.shared
     }
@@ -193,6 +194,7 @@ impl PipeWriter {
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
     )]
+    #[inline]
     pub(crate) fn task_slot(&self) -> &TaskSlot {
         &self.task
     }
@@ -200,6 +202,7 @@ impl PipeWriter {
 
 impl PipeReader {
     /// The pipe this half reads from.
+    #[inline]
     pub(crate) fn shared(&self) -> &PipeState {
         &self.shared
     }
@@ -209,6 +212,7 @@ impl PipeReader {
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
     )]
+    #[inline]
     pub(crate) fn task_slot(&self) -> &TaskSlot {
         &self.task
     }

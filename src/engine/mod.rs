@@ -432,6 +432,7 @@ impl PipeState {
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
     )]
+    #[inline]
     fn rendezvous(&self) -> &rendezvous::Rendezvous {
         match &self.engine {
             Engine::Rendezvous(e) => e,
@@ -462,6 +463,7 @@ impl PipeState {
         not(any(feature = "tokio", feature = "futures-io", gopipe_loom)),
         allow(dead_code)
     )]
+    #[inline]
     pub(crate) fn poll_write(
         &self,
         cx: &mut std::task::Context<'_>,

@@ -143,7 +143,7 @@ impl Rendezvous {
         {
             super::set_hint(&self.thread_writes, false);
             super::set_hint(&self.task_writes, true);
-            match self.accept(sh, bufs, cap, true, true) {
+            match self.accept(sh, bufs, total, cap, true, true) {
                 Accepted::Took(n) => return Poll::Ready(Ok(n)),
                 Accepted::Closed => return Poll::Ready(Err(sh.write_close_error())),
                 Accepted::NoRoom | Accepted::Held => {}
@@ -199,7 +199,7 @@ impl Rendezvous {
         }
         // A gather of at most the stage's capacity whole or not at all; a
         // larger one, as much of its prefix as fits.
-        match self.accept(sh, bufs, cap, total <= cap, false) {
+        match self.accept(sh, bufs, total, cap, total <= cap, false) {
             Accepted::Took(n) => Poll::Ready(Ok(n)),
             Accepted::Closed => Poll::Ready(Err(sh.write_close_error())),
             Accepted::NoRoom | Accepted::Held => {

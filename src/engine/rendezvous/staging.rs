@@ -39,7 +39,8 @@ pub(super) enum Accepted {
 }
 
 impl Rendezvous {
-    /// Takes bytes of the gather `bufs` (not empty), at most `max`, with the
+    /// Takes bytes of the gather `bufs` (not empty, `total` bytes in all: the
+    /// caller counted them), at most `max`, with the
     /// write side held: into a waiting thread's lent buffer if nothing is
     /// staged, the rest (or all of it) into the stage. With `whole`, all of
     /// the gather or nothing (the caller made sure it fits in the capacity);
@@ -60,15 +61,13 @@ impl Rendezvous {
         &self,
         sh: &PipeState,
         bufs: &[io::IoSlice<'_>],
+        total: usize,
         max: usize,
         whole: bool,
         unheld: bool,
     ) -> Accepted {
         let sig = &sh.signals;
         let state = &self.slot.state;
-        let total = bufs
-            .iter()
-            .fold(0usize, |sum, b| sum.saturating_add(b.len()));
         let mut ring = self.stage.lock();
         if unheld && (!self.lock.is_free() || total > ring.room()) {
             return Accepted::Held;
@@ -171,7 +170,7 @@ impl Rendezvous {
         // A write that fits in the room there is now goes in whole, without
         // the write side, if no other write holds it (see `accept`).
         if total <= self.stage.cap() && !sig.is_closed() {
-            match self.accept(sh, bufs, total, true, true) {
+            match self.accept(sh, bufs, total, total, true, true) {
                 Accepted::Took(n) => {
                     debug_assert_eq!(n, total);
                     return Ok(n);
@@ -195,7 +194,7 @@ impl Rendezvous {
                     .collect();
                 &rest
             };
-            match self.accept(sh, left, usize::MAX, false, false) {
+            match self.accept(sh, left, total - done, usize::MAX, false, false) {
                 Accepted::Took(n) => {
                     done += n;
                     if done == total {
