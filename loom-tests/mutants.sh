@@ -631,8 +631,8 @@ EOF
     buffered-write-frees-write-side-for-room) cat <<'EOF'
 # A buffered pipe's blocking write gives the write side up while it waits
 # for room, so another write can come between its pieces.
-sub(STAGING, '                Accepted::NoRoom | Accepted::Held => {\n                    if let Err(err) = self.wait_room(sh, deadline) {\n',
-    '                Accepted::NoRoom | Accepted::Held => {\n                    self.lock.unlock(sig);\n                    let waited = self.wait_room(sh, deadline);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = waited {\n')
+sub(STAGING, '                Accepted::NoRoom => {\n                    if let Err(err) = self.wait_room(sh, deadline) {\n',
+    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let waited = self.wait_room(sh, deadline);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = waited {\n')
 EOF
     ;;
     buffered-write-close-discards) cat <<'EOF'

@@ -85,6 +85,37 @@ fn a_write_waits_for_room_then_returns_whole() {
     });
 }
 
+/// On a `buffered_pipe(capacity)`, `writers` threads at once, each on its
+/// own clone, each writing `rounds` times a block of `len(id)` bytes of its
+/// id (every write must report all of its bytes); returns every byte a reader
+/// got, to end of file, once all the writers are done.
+fn write_blocks_at_once(
+    capacity: usize,
+    writers: u8,
+    rounds: usize,
+    len: fn(u8) -> usize,
+) -> Vec<u8> {
+    let (reader, writer) = buffered_pipe(capacity);
+    let threads: Vec<_> = (0..writers)
+        .map(|id| {
+            let w = writer.clone();
+            thread::spawn(move || {
+                let block = vec![id; len(id)];
+                for _ in 0..rounds {
+                    assert_eq!((&w).write(&block).unwrap(), block.len());
+                }
+            })
+        })
+        .collect();
+    drop(writer);
+    let mut all = Vec::new();
+    (&reader).read_to_end(&mut all).unwrap();
+    for t in threads {
+        t.join().unwrap();
+    }
+    all
+}
+
 /// Concurrent writers never interleave inside one write, however small the
 /// buffer: each write holds the write side until all its bytes are in.
 #[test]
@@ -93,24 +124,7 @@ fn concurrent_writes_never_interleave() {
         const LEN: usize = 10_000;
         const WRITERS: u8 = 4;
         const ROUNDS: usize = 20;
-        let (reader, writer) = buffered_pipe(1000);
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|id| {
-                let w = writer.clone();
-                thread::spawn(move || {
-                    let block = vec![id; LEN];
-                    for _ in 0..ROUNDS {
-                        assert_eq!((&w).write(&block).unwrap(), LEN);
-                    }
-                })
-            })
-            .collect();
-        drop(writer);
-        let mut all = Vec::new();
-        (&reader).read_to_end(&mut all).unwrap();
-        for w in writers {
-            w.join().unwrap();
-        }
+        let all = write_blocks_at_once(1000, WRITERS, ROUNDS, |_| LEN);
         assert_eq!(all.len(), LEN * ROUNDS * usize::from(WRITERS));
         for (i, block) in all.chunks(LEN).enumerate() {
             assert!(
@@ -133,24 +147,7 @@ fn small_writes_never_land_inside_a_held_write() {
         // Writers 0 and 1 write 3,000 bytes (three times the buffer: they
         // wait for room half way), 2 and 3 write 100 (they fit whole).
         let len = |id: u8| if id < 2 { 3000 } else { 100 };
-        let (reader, writer) = buffered_pipe(1000);
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|id| {
-                let w = writer.clone();
-                thread::spawn(move || {
-                    let block = vec![id; len(id)];
-                    for _ in 0..ROUNDS {
-                        assert_eq!((&w).write(&block).unwrap(), block.len());
-                    }
-                })
-            })
-            .collect();
-        drop(writer);
-        let mut all = Vec::new();
-        (&reader).read_to_end(&mut all).unwrap();
-        for w in writers {
-            w.join().unwrap();
-        }
+        let all = write_blocks_at_once(1000, WRITERS, ROUNDS, len);
         let mut at = 0;
         let mut blocks = 0;
         while at < all.len() {

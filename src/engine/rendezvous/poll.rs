@@ -146,7 +146,7 @@ impl Rendezvous {
             match self.accept(sh, bufs, total, cap, true, true) {
                 Accepted::Took(n) => return Poll::Ready(Ok(n)),
                 Accepted::Closed => return Poll::Ready(Err(sh.write_close_error())),
-                Accepted::NoRoom | Accepted::Held => {}
+                Accepted::NoRoom => {}
             }
         }
         self.poll_write_held(sh, cx, task, bufs, total)
@@ -202,7 +202,7 @@ impl Rendezvous {
         match self.accept(sh, bufs, total, cap, total <= cap, false) {
             Accepted::Took(n) => Poll::Ready(Ok(n)),
             Accepted::Closed => Poll::Ready(Err(sh.write_close_error())),
-            Accepted::NoRoom | Accepted::Held => {
+            Accepted::NoRoom => {
                 // Wait for readers to make room: register (with no lock
                 // held: it is the executor's code), then look again at
                 // everything that could have ended the wait meanwhile (see

@@ -29,13 +29,11 @@ use crate::sync::{spin_until, Bell, Deadline, Ordering, Park};
 pub(super) enum Accepted {
     /// It took this many bytes (not zero).
     Took(usize),
-    /// No room for what it may take: nothing taken.
+    /// No room for what it may take (or, asked to go in without the write
+    /// side, the write side held): nothing taken.
     NoRoom,
     /// The pipe is closed: nothing taken.
     Closed,
-    /// Asked to go in without the write side (`unheld`), it found the write
-    /// side held or too little room for the whole gather: nothing taken.
-    Held,
 }
 
 impl Rendezvous {
@@ -70,7 +68,7 @@ impl Rendezvous {
         let state = &self.slot.state;
         let mut ring = self.stage.lock();
         if unheld && (!self.lock.is_free() || total > ring.room()) {
-            return Accepted::Held;
+            return Accepted::NoRoom;
         }
         if ring.len() == 0 {
             // ORDERING: SeqCst acquires a reader's publication of its lend.
@@ -176,7 +174,7 @@ impl Rendezvous {
                     return Ok(n);
                 }
                 Accepted::Closed => return Err(sh.write_close_error().into()),
-                Accepted::NoRoom | Accepted::Held => {}
+                Accepted::NoRoom => {}
             }
         }
         let _held = self.hold(sh, deadline)?;
@@ -224,7 +222,7 @@ impl Rendezvous {
                         err: sh.write_close_error(),
                     })
                 }
-                Accepted::NoRoom | Accepted::Held => {
+                Accepted::NoRoom => {
                     if let Err(err) = self.wait_room(sh, deadline) {
                         return Err(Cut { taken: done, err });
                     }
