@@ -35,6 +35,8 @@ mod ring;
 
 pub(crate) use ring::Ring;
 
+use crossbeam_utils::CachePadded;
+
 use super::Dst;
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 
@@ -48,8 +50,12 @@ pub(crate) struct Stage {
     /// The ring's capacity (a copy, for the looks that do not take the lock).
     cap: usize,
     /// How many bytes are staged: a copy of the ring's length, stored under the
-    /// lock after every change, for the looks that do not take the lock.
-    len: AtomicUsize,
+    /// lock after every change, for the looks that do not take the lock. On
+    /// a cache line of its own: a reader waiting for bytes looks at it over
+    /// and over, and on the line of the lock and the ring it took that line
+    /// from the writer during every push (each of the writer's stores to the
+    /// lock, the ring and the length then missed its cache).
+    len: CachePadded<AtomicUsize>,
     /// Whether a drain claim holds the front (a copy of `Ring::claimed`,
     /// stored under the lock), for the looks that do not take the lock.
     claimed: AtomicBool,
@@ -63,7 +69,7 @@ impl Stage {
     pub(crate) fn new(cap: usize, joined: bool) -> Self {
         Self {
             cap,
-            len: AtomicUsize::new(0),
+            len: CachePadded::new(AtomicUsize::new(0)),
             claimed: AtomicBool::new(false),
             ring: Mutex::new(Ring::new(cap, joined)),
         }
