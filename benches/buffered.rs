@@ -236,6 +236,9 @@ fn threads(settings: Settings, report: &mut Report) {
             channel_case("crossbeam bounded(64KiB/S)", s, true),
             memcpy_case(s),
             stream_case("floor: SPSC ring, no semantics", s, floor::spsc::pipe),
+            // The same ring with the SeqCst publishes gopipe's close rules
+            // need (see `floor::spsc::pipe_fenced`).
+            stream_case("floor, SeqCst publishes", s, floor::spsc::pipe_fenced),
         ];
         let min_iters = if s >= 64 << 10 { 16 } else { 1024 };
         let st = measure(&title, &cases, settings, min_iters, 1 << 24);
@@ -252,6 +255,13 @@ fn threads(settings: Settings, report: &mut Report) {
             report.within(&cell, ours, "one memcpy", &st[6], 8.0);
         } else {
             report.faster(&cell, ours, "one memcpy", &st[6], 0.5);
+        }
+        // The two floors against the peers of the targets they bound.
+        for (name, floor) in [("floor", &st[7]), ("floor, SeqCst", &st[8])] {
+            if s == 1 << 10 {
+                report.bound(&cell, name, floor, "OS pipe", &st[2], true);
+            }
+            report.bound(&cell, name, floor, "one memcpy", &st[6], s != 1 << 10);
         }
     }
 }

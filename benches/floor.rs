@@ -262,6 +262,15 @@ impl AsyncWrite for FloorIo {
 /// deadlines, no close errors, no wakers. The benches print it beside the
 /// peers as a bound on cross-core hand-off, never as a peer to choose.
 ///
+/// [`spsc::pipe_fenced`] is the same ring with each side's count stored
+/// `SeqCst` (an `xchg`, which waits for the side's copy to reach the other
+/// core first). That is the least any pipe with gopipe's close rules does a
+/// write: a close that a reader saw before it saw no byte must make a
+/// racing write fail, and a write that a reader may see must have looked for
+/// the close after publishing its bytes, a store then a load that only a
+/// `SeqCst` pair (or a fence) keeps in order. The difference between the two
+/// floors is what those rules cost on the machine at hand.
+///
 /// ```
 /// use std::io::{Read, Write};
 /// use gopipe_benches::floor::spsc;
@@ -299,6 +308,9 @@ pub mod spsc {
         read: CachePadded<AtomicUsize>,
         /// The writer is gone.
         closed: AtomicBool,
+        /// Whether each side stores its count `SeqCst` ([`pipe_fenced`]),
+        /// else `Release`.
+        fenced: bool,
     }
 
     // SAFETY: the ring owns `buf` and hands each byte to one side at a time
@@ -322,14 +334,47 @@ pub mod spsc {
 
     /// A new ring of 64 KiB.
     pub fn pipe() -> (Reader, Writer) {
+        ring(false)
+    }
+
+    /// A new ring of 64 KiB whose counts are stored `SeqCst` (see the
+    /// module's docs: the floor under gopipe's close rules).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use gopipe_benches::floor::spsc;
+    ///
+    /// let (mut r, mut w) = spsc::pipe_fenced();
+    /// w.write_all(b"hi").unwrap();
+    /// drop(w);
+    /// let mut got = Vec::new();
+    /// r.read_to_end(&mut got).unwrap();
+    /// assert_eq!(got, b"hi");
+    /// ```
+    pub fn pipe_fenced() -> (Reader, Writer) {
+        ring(true)
+    }
+
+    /// A new ring, `fenced` or not.
+    fn ring(fenced: bool) -> (Reader, Writer) {
         let buf = Box::into_raw(vec![0u8; CAP].into_boxed_slice()).cast::<u8>();
         let ring = Arc::new(Ring {
             buf,
             written: CachePadded::new(AtomicUsize::new(0)),
             read: CachePadded::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
+            fenced,
         });
         (Reader(ring.clone()), Writer(ring))
+    }
+
+    /// How a side stores its count: `SeqCst` on a fenced ring.
+    fn publish(ring: &Ring) -> Ordering {
+        if ring.fenced {
+            Ordering::SeqCst
+        } else {
+            Ordering::Release
+        }
     }
 
     /// Copies `n` bytes between the ring at stream position `pos` and `at`,
@@ -371,8 +416,9 @@ pub mod spsc {
                     // invariant on `Ring`); `data` holds `n` bytes and is only
                     // read (`into`).
                     unsafe { copy(ring, written, data.as_ptr().cast_mut(), n, true) };
-                    // ORDERING: Release: publishes the bytes just copied.
-                    ring.written.store(written + n, Ordering::Release);
+                    // ORDERING: Release: publishes the bytes just copied
+                    // (SeqCst on a fenced ring: see `pipe_fenced`).
+                    ring.written.store(written + n, publish(ring));
                     return Ok(n);
                 }
                 backoff.snooze();
@@ -408,8 +454,8 @@ pub mod spsc {
                     // ours to read (the invariant on `Ring`); `out` holds `n`.
                     unsafe { copy(ring, read, out.as_mut_ptr(), n, false) };
                     // ORDERING: Release: our copies out come before the
-                    // writer reuses the room.
-                    ring.read.store(read + n, Ordering::Release);
+                    // writer reuses the room (SeqCst on a fenced ring).
+                    ring.read.store(read + n, publish(ring));
                     return Ok(n);
                 }
                 if closed || out.is_empty() {

@@ -278,6 +278,8 @@ fn header(title: &str) {
 pub struct Report {
     /// (met, line).
     lines: Vec<(bool, String)>,
+    /// What a floor reaches against a target's peer ([`Report::bound`]).
+    bounds: Vec<String>,
 }
 
 impl Report {
@@ -312,7 +314,33 @@ impl Report {
         ));
     }
 
-    /// Prints every target, MET or MISSED, and the count.
+    /// What a floor (`bound`, a design with less work than any product can
+    /// do) reaches against a target's peer, in the target's terms: the
+    /// throughput's factor if `faster`, else the time's. Printed after the
+    /// targets, not counted as one: it tells how far a target is from what
+    /// the machine allows.
+    pub fn bound(
+        &mut self,
+        what: &str,
+        name: &str,
+        bound: &Stat,
+        peer_name: &str,
+        peer: &Stat,
+        faster: bool,
+    ) {
+        let (ratio, sense) = if faster {
+            (peer.median() / bound.median(), "the throughput")
+        } else {
+            (bound.median() / peer.median(), "the time")
+        };
+        self.bounds.push(format!(
+            "{what}: {name} {:.1} ns against {peer_name} {:.1} ns: {ratio:.2}x {sense}",
+            bound.median(),
+            peer.median()
+        ));
+    }
+
+    /// Prints every target, MET or MISSED, and the count, then the floors.
     pub fn print(&self) {
         println!();
         println!("== targets (medians; met/missed per cell)");
@@ -330,5 +358,11 @@ impl Report {
                 String::new()
             }
         );
+        if !self.bounds.is_empty() {
+            println!("== floors against the targets' peers (bounds, not targets)");
+            for line in &self.bounds {
+                println!("          {line}");
+            }
+        }
     }
 }
