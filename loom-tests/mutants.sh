@@ -118,6 +118,9 @@ mutant_names=(
   buffered-write-close-discards
   buffered-take-skips-room-bell
   buffered-fast-write-ignores-held-side
+  buffered-claim-skips-staged-check
+  buffered-offer-reply-rings-nobody
+  buffered-write-stages-rest-piecemeal
   displaced-waker-woken
   flush-forgets-unwoken
   close-wakes-tasks-before-closing
@@ -216,6 +219,9 @@ declare -A mutant_tests=(
   [buffered-write-close-discards]="buffered:half_close_with_bytes_buffered"
   [buffered-take-skips-room-bell]="buffered:buffered_reader_drains_while_writer_refills_and_closes"
   [buffered-fast-write-ignores-held-side]="buffered:two_thread_writers_on_one_full_buffer buffered:task_and_thread_writer_on_one_full_buffer"
+  [buffered-claim-skips-staged-check]="buffered:blocked_buffered_write_offers_its_rest"
+  [buffered-offer-reply-rings-nobody]="buffered:blocked_buffered_write_offers_its_rest"
+  [buffered-write-stages-rest-piecemeal]="buffered:blocked_buffered_write_offers_its_rest"
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
   [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
   [flush-forgets-unwoken]="async:four_tasks_one_half_flush_racing_a_write"
@@ -308,8 +314,8 @@ EOF
     no-reply-bell) cat <<'EOF'
 # The reader that takes the last byte never wakes a writer parked for its offer
 # to be used up (a reader giving back a recalled lease still does).
-sub(READ, '            Ok(_) => sig.notify(Bell::Reply),\n',
-    '            Ok(_) => {}\n')
+sub(READ, '            Ok(_) => {\n                sig.notify(Bell::Reply);\n',
+    '            Ok(_) => {\n')
 EOF
     ;;
     no-lock-bell) cat <<'EOF'
@@ -622,17 +628,44 @@ sub(STAGE, '            drop(ring);\n            freed();\n',
 EOF
     ;;
     buffered-room-wait-ignores-close) cat <<'EOF'
-# A buffered pipe's blocking write waiting for room does not watch the done
-# channel: a read half's close leaves it waiting for room nobody will make.
-sub(STAGING, '            let woke = sig.wait_until(Bell::Stage, deadline, true, room);\n',
-    '            let woke = sig.wait_until(Bell::Stage, deadline, false, room);\n')
+# A buffered pipe's blocking write waiting for room (its rest on offer) does
+# not watch the done channel: a read half's close leaves it waiting for room
+# nobody will make.
+sub(STAGING, '            sig.wait_until(Bell::Stage, deadline, true, || replied() || fits())\n',
+    '            sig.wait_until(Bell::Stage, deadline, false, || replied() || fits())\n')
 EOF
     ;;
     buffered-write-frees-write-side-for-room) cat <<'EOF'
 # A buffered pipe's blocking write gives the write side up while it waits
-# for room, so another write can come between its pieces.
-sub(STAGING, '                Accepted::NoRoom => {\n                    if let Err(err) = self.wait_room(sh, deadline) {\n',
-    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let waited = self.wait_room(sh, deadline);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    if let Err(err) = waited {\n')
+# for room (its rest on offer), so another write can come between its
+# pieces.
+sub(STAGING, '                Accepted::NoRoom => offer(done)?,\n',
+    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let waited = offer(done);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    waited?\n                }\n')
+EOF
+    ;;
+    buffered-claim-skips-staged-check) cat <<'EOF'
+# A reader that claims a buffered pipe's offer does not look at the stage
+# again after its claim: having seen the buffer empty before the writer's
+# last push, it takes the offered rest of a write before that write's first
+# bytes, which are still buffered.
+sub(READ, '        if self.buffered && !self.stage.is_empty() {\n',
+    '        if false {\n')
+EOF
+    ;;
+    buffered-offer-reply-rings-nobody) cat <<'EOF'
+# A reader that uses a buffered pipe's offer up rings only the unbuffered
+# writer's doorbell: the buffered writer, waiting on the stage's, sleeps on.
+sub(READ, '                sig.notify(Bell::Reply);\n                if self.buffered {\n',
+    '                sig.notify(Bell::Reply);\n                if false {\n')
+EOF
+    ;;
+    buffered-write-stages-rest-piecemeal) cat <<'EOF'
+# A buffered pipe's blocking write that filled the buffer stages its rest a
+# piece at a time as readers free room, instead of offering it: a reader
+# gets a byte at a time, and an echoing peer whose own writes wait
+# deadlocks where the unbuffered pipe does not.
+sub(STAGING, '            full = true;\n',
+    '')
 EOF
     ;;
     buffered-write-close-discards) cat <<'EOF'

@@ -544,3 +544,124 @@ fn a_sink_reads_while_a_writer_pushes() {
         assert_eq!(sink.join().unwrap(), data);
     });
 }
+
+/// A blocking write that fills the buffer offers the rest while it waits: a
+/// reader gets the whole write in at most two reads (the buffered bytes,
+/// then the rest straight from the writer), never a buffer's worth at a
+/// time, on threads and tasks alike. (Before, a reader racing the writer's
+/// refills got 4 bytes a read.)
+#[test]
+fn a_blocked_write_offers_its_rest_to_one_read() {
+    bounded("buffered_offer_rest", BOUND_SECS, || {
+        for task_reader in [false, true] {
+            for _ in 0..200 {
+                let (reader, writer) = buffered_pipe(4);
+                let data = pattern(100);
+                let w = thread::spawn(move || (&writer).write(&data));
+                let mut reads = Vec::new();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 256];
+                while got.len() < 100 {
+                    let n = if task_reader {
+                        let mut rb = tokio::io::ReadBuf::new(&mut buf);
+                        block_on_read(&reader, &mut rb);
+                        rb.filled().len()
+                    } else {
+                        (&reader).read(&mut buf).unwrap()
+                    };
+                    assert!(n > 0, "end of file before the write's bytes");
+                    reads.push(n);
+                    got.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(w.join().unwrap().unwrap(), 100);
+                assert_eq!(got, pattern(100));
+                assert!(
+                    reads == [100] || reads == [4, 96],
+                    "task reader: {task_reader}, reads: {reads:?}"
+                );
+            }
+        }
+    });
+}
+
+/// Polls one async read of `reader` into `buf` until it is ready, parking
+/// this thread between polls (the reader's task is this thread).
+fn block_on_read(reader: &PipeReader, buf: &mut tokio::io::ReadBuf<'_>) {
+    struct Unpark(thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match tokio::io::AsyncRead::poll_read(Pin::new(&mut &*reader), &mut cx, buf) {
+            Poll::Ready(res) => return res.unwrap(),
+            Poll::Pending => thread::park(),
+        }
+    }
+}
+
+/// A blocked write whose rest fits once readers free room stages it and
+/// returns, as a socket's does: with 8 bytes of room, a 12-byte write
+/// returns after a read of 4, with nobody reading the rest.
+#[test]
+fn a_blocked_write_returns_once_its_rest_fits() {
+    bounded("buffered_rest_fits", BOUND_SECS, || {
+        let (reader, writer) = buffered_pipe(8);
+        let w = thread::spawn(move || (&writer).write(&pattern(12)));
+        let mut buf = [0u8; 4];
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            let n = (&reader).read(&mut buf[..4 - got.len()]).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        // No more reads until the write is back.
+        assert_eq!(w.join().unwrap().unwrap(), 12);
+        let mut rest = Vec::new();
+        while got.len() + rest.len() < 12 {
+            let n = (&reader).read(&mut buf).unwrap();
+            rest.extend_from_slice(&buf[..n]);
+        }
+        got.extend_from_slice(&rest);
+        assert_eq!(got, pattern(12));
+    });
+}
+
+/// A connection with a 1-byte buffer each way, and an echoing peer that
+/// copies through a 1 KiB buffer (Go's nettest shape): 13-byte round trips
+/// never deadlock, as on `duplex()`. Before, the echo read a byte at a
+/// time while the client's write refilled the buffer, its write back then
+/// found the other buffer full with the client still writing, and both
+/// waited for ever.
+#[test]
+fn a_small_buffer_echo_never_deadlocks() {
+    bounded("buffered_small_echo", BOUND_SECS, || {
+        for cap in [1, 2, 5] {
+            let (client, server) = buffered_duplex(cap);
+            let echo = thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                loop {
+                    match (&server).read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if (&server).write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+            for round in 0..300u32 {
+                let msg = format!("Hello, {round:05}!");
+                (&client).write_all(msg.as_bytes()).unwrap();
+                let mut back = vec![0u8; msg.len()];
+                (&client).read_exact(&mut back).unwrap();
+                assert_eq!(back, msg.as_bytes(), "capacity {cap}, round {round}");
+            }
+            client.close();
+            echo.join().unwrap();
+        }
+    });
+}

@@ -1,6 +1,7 @@
 //! A port of the conformance suite of golang.org/x/net/nettest (`TestConn`),
 //! which Go's `net.Pipe` passes, to [`gopipe::duplex`], with Go's sizes and
-//! timings; plus Go's `TestPipeCloseError` (src/net/pipe_test.go). Written
+//! timings, and to [`gopipe::buffered_duplex`] with one byte of buffer and
+//! with 64 KiB (the suite is for every `net.Conn`); plus Go's `TestPipeCloseError` (src/net/pipe_test.go). Written
 //! here from the suite's description: each subtest gets a fresh pair, runs
 //! under a time bound (Go's watchdog is a minute), and closes both ends at the
 //! end as the suite's `stop` does.
@@ -18,7 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{bounded, Rng, BOUND_SECS};
-use gopipe::{duplex, is_closed_pipe, Conn};
+use gopipe::{buffered_duplex, duplex, is_closed_pipe, Conn};
 
 /// An instant well in the past (Go's `aLongTimeAgo`).
 fn a_long_time_ago() -> Instant {
@@ -65,6 +66,20 @@ fn conn_test(name: &str, body: fn(&Conn, &Conn)) {
         c1.close();
         c2.close();
     });
+    // The suite is for every net.Conn, a socket's too: a buffered connection
+    // passes it as well, with the least buffer and a socket's.
+    for cap in [1, 64 << 10] {
+        bounded(
+            &format!("{name}, buffered_duplex({cap})"),
+            BOUND_SECS,
+            move || {
+                let (c1, c2) = buffered_duplex(cap);
+                body(&c1, &c2);
+                c1.close();
+                c2.close();
+            },
+        );
+    }
 }
 
 /// Go's `testRoundtrip`: clears the deadlines, writes "Hello, world!" and

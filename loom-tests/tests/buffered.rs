@@ -5,7 +5,7 @@
 //! writes, and closes wake whoever waits.
 #![cfg(gopipe_loom)]
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::task::Poll;
 
 use gopipe::PipeWriter;
@@ -154,5 +154,38 @@ fn two_unheld_writers_racing_a_lending_reader() {
         two_writers(b"a", b"b", 2, |writer, bytes| {
             { writer }.write(bytes).unwrap()
         });
+    });
+}
+
+/// A blocking write of `abc` into a 1-byte buffer offers what the buffer
+/// cannot hold (`bc`) while it waits: a reader gets the whole write in at
+/// most two reads, `a` from the buffer and then `bc` straight from the
+/// writer's offer (or all three through its lent buffer), never a byte at a
+/// time, and never `bc` before `a`. That is what keeps a small buffer as
+/// live as the unbuffered pipe: an echoing peer whose own writes wait takes
+/// the rest of a write in one read, as it would from `pipe()`.
+#[test]
+fn blocked_buffered_write_offers_its_rest() {
+    model("blocked_buffered_write_offers_its_rest", || {
+        let (reader, writer) = gopipe::buffered_pipe(1);
+        let w = thread::spawn(move || {
+            let n = (&writer).write(b"abc");
+            drop(writer);
+            n
+        });
+        let mut reads = Vec::new();
+        let mut buf = [0u8; 4];
+        loop {
+            let n = (&reader).read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            reads.push(buf[..n].to_vec());
+        }
+        assert_eq!(w.join().unwrap().unwrap(), 3);
+        assert!(
+            reads == [b"abc".to_vec()] || reads == [b"a".to_vec(), b"bc".to_vec()],
+            "reads: {reads:?}"
+        );
     });
 }

@@ -83,7 +83,7 @@ impl Rendezvous {
                 }
             }
             match self.slot.state.load(Ordering::SeqCst) {
-                OFFERED if self.try_claim() => match self.drain_claimed(sh, take) {
+                OFFERED if self.try_claim(sh) => match self.drain_claimed(sh, take) {
                     (_, Some(e)) => return Err(e),
                     // An empty write (or a `take` that took nothing).
                     (0, None) if deadline.passed() => return Err(timed_out()),

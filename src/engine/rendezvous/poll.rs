@@ -61,7 +61,7 @@ impl Rendezvous {
                         return Poll::Ready(Ok(n));
                     }
                 }
-            } else if self.slot.state.load(Ordering::SeqCst) == OFFERED && self.try_claim() {
+            } else if self.slot.state.load(Ordering::SeqCst) == OFFERED && self.try_claim(sh) {
                 match self.copy_and_hand_back(sh, buf) {
                     // An empty write, consumed: it does not end the read.
                     0 => continue,

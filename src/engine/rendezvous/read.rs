@@ -69,7 +69,7 @@ impl Rendezvous {
             }
             match self.slot.state.load(Ordering::SeqCst) {
                 // A writer is waiting: copy from its bytes.
-                OFFERED if self.try_claim() => {
+                OFFERED if self.try_claim(sh) => {
                     // An empty write is consumed without ending the read, but a
                     // stream of them must not keep a timed read past its
                     // deadline.
@@ -361,6 +361,11 @@ impl Rendezvous {
             .compare_exchange(addr, free, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
+            if self.buffered {
+                // A buffered pipe's blocked writer may be waiting for the slot
+                // to be free to offer the rest of its write (`offer_rest`).
+                sig.notify(Bell::Stage);
+            }
             return None;
         }
         // A writer is copying into our buffer: it must be done before we may
@@ -372,15 +377,37 @@ impl Rendezvous {
     }
 
     /// Takes the current offer if there is one; returns whether this call did.
+    ///
+    /// On a buffered pipe, staged bytes come before the offer (its writer
+    /// offers the rest of a write while the write's first bytes fill the
+    /// buffer: `offer_rest`): a claim that finds bytes staged hands the offer
+    /// back untouched and returns false, and the caller reads the stage. Our
+    /// look at the stage before the claim may predate the writer's last
+    /// push; the look after the claiming CAS, which follows the offer in the
+    /// single order, cannot.
     #[inline]
-    pub(super) fn try_claim(&self) -> bool {
+    pub(super) fn try_claim(&self, sh: &PipeState) -> bool {
         let state = &self.slot.state;
         // ORDERING: the CAS acquires the store or CAS that made the state
-        // OFFERED, which came after the lease was stored or advanced.
-        state.load(Ordering::Relaxed) == OFFERED
+        // OFFERED, which came after the lease was stored or advanced. SeqCst
+        // on success: before the look at the stage below.
+        if !(state.load(Ordering::Relaxed) == OFFERED
             && state
                 .compare_exchange(OFFERED, CLAIMED, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
+                .is_ok())
+        {
+            return false;
+        }
+        if self.buffered && !self.stage.is_empty() {
+            let left = self.slot.lease.with(|lease| {
+                // SAFETY: our CAS moved the state to CLAIMED: the lease is
+                // ours until we hand it back (`Slot::lease`).
+                unsafe { (*lease).len() }
+            });
+            self.hand_back(sh, left);
+            return false;
+        }
+        true
     }
 
     /// Copies from the claimed lease into `buf`, then puts the rest back on offer,
@@ -419,7 +446,14 @@ impl Rendezvous {
                 // through the writer, which sleeps on until its write is done.
                 sig.notify(Bell::Offer);
             }
-            Ok(_) => sig.notify(Bell::Reply),
+            Ok(_) => {
+                sig.notify(Bell::Reply);
+                if self.buffered {
+                    // A buffered pipe's writer waits for its offer to be used
+                    // up, or for room, on the stage's doorbell (`offer_rest`).
+                    sig.notify(Bell::Stage);
+                }
+            }
             Err(_) => {
                 // RECALLED: the writer is leaving and waits for this lease.
                 // ORDERING: SeqCst, as above, releases the copy to the writer.

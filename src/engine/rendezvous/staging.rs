@@ -10,6 +10,15 @@
 //! ([`Rendezvous::write_buffered`]), so that no other write comes between
 //! its pieces.
 //!
+//! While it waits, a blocking write of a buffered pipe offers the rest of
+//! the slice it is writing, as an unbuffered pipe's write does
+//! ([`Rendezvous::offer_rest`]): readers take the staged bytes first, then
+//! the rest straight from the writer, in one read. It takes the offer back
+//! and stages the rest once the room holds all of it. That keeps a small
+//! buffer as live as none: a peer that reads a write and then writes back
+//! gets the whole write in one read, as from `pipe()`, instead of a
+//! buffer's worth while the writer refills the buffer behind it.
+//!
 //! A buffered pipe's write that fits whole in the room there is now, and
 //! finds the write side free, takes no write side at all: it goes in whole
 //! under the stage's lock, which no other write's bytes can come between,
@@ -182,7 +191,28 @@ impl Rendezvous {
         // The gather less what was accepted: the first slice that is not
         // used up, from `skip` on, then the rest.
         let (mut first, mut skip) = (0, 0);
+        // Whether the last step filled the buffer with bytes left over: the
+        // rest then goes on offer at once (see `offer_rest`), not into room
+        // a reader frees meanwhile, a piece at a time.
+        let mut full = false;
         loop {
+            let offer = |done: usize| match self.offer_rest(sh, &bufs[first][skip..], deadline) {
+                Ok(n) => Ok(n),
+                Err(Cut { taken, err }) => Err(Cut {
+                    taken: done + taken,
+                    err,
+                }),
+            };
+            if full {
+                full = false;
+                let n = offer(done)?;
+                done += n;
+                if done == total {
+                    return Ok(done);
+                }
+                (first, skip) = step(bufs, first, skip, n);
+                continue;
+            }
             let rest: Vec<io::IoSlice<'_>>;
             let left: &[io::IoSlice<'_>] = if skip == 0 {
                 &bufs[first..]
@@ -192,68 +222,195 @@ impl Rendezvous {
                     .collect();
                 &rest
             };
-            match self.accept(sh, left, total - done, usize::MAX, false, false) {
-                Accepted::Took(n) => {
-                    done += n;
-                    if done == total {
-                        return Ok(done);
-                    }
-                    // Step past the `n` bytes taken.
-                    let mut n = n;
-                    while n > 0 {
-                        let here = bufs[first].len() - skip;
-                        if n < here {
-                            skip += n;
-                            n = 0;
-                        } else {
-                            n -= here;
-                            first += 1;
-                            skip = 0;
-                        }
-                    }
-                    while bufs[first].len() == skip {
-                        first += 1;
-                        skip = 0;
-                    }
-                }
+            let n = match self.accept(sh, left, total - done, usize::MAX, false, false) {
+                Accepted::Took(n) => n,
                 Accepted::Closed => {
                     return Err(Cut {
                         taken: done,
                         err: sh.write_close_error(),
                     })
                 }
-                Accepted::NoRoom => {
-                    if let Err(err) = self.wait_room(sh, deadline) {
-                        return Err(Cut { taken: done, err });
-                    }
-                }
+                // The buffer is full: the rest of this slice goes on offer
+                // until readers take it or it fits (see `offer_rest`).
+                Accepted::NoRoom => offer(done)?,
+            };
+            done += n;
+            if done == total {
+                return Ok(done);
             }
+            full = true;
+            (first, skip) = step(bufs, first, skip, n);
         }
     }
 
-    /// Waits, holding the write side of a buffered pipe, until the stage has
-    /// room, the pipe closes (`Err` with the close error) or the deadline
-    /// passes (`Err(TimedOut)`).
+    /// A blocking write of a buffered pipe, with the write side held, that
+    /// found the buffer full: offers `rest` (what is left of the slice it is
+    /// writing, not empty) to readers as an unbuffered pipe's write does, and
+    /// waits until readers have used the offer up, the room there is takes
+    /// all of `rest`, the pipe closes or the deadline passes. Returns how
+    /// many bytes of `rest` readers took from the offer: all of it, or fewer
+    /// when the offer was taken back because the rest fits now (the caller
+    /// stages it); or the cut, with what readers took of `rest`.
+    ///
+    /// Readers take the staged bytes first, then the offer (a reader that
+    /// claims the offer while bytes are staged hands it back: see
+    /// `try_claim`), and nothing else is staged while the offer is up (we
+    /// hold the write side), so the stream keeps its order. What the offer
+    /// buys is liveness: a reader takes the whole rest of a write in one
+    /// read, as it would from an unbuffered pipe, instead of a buffer's worth
+    /// at a time. With a small capacity and a peer that echoes, a write of
+    /// more than the buffers hold (both directions full, both writers
+    /// waiting, nobody reading) would otherwise deadlock where `duplex()`
+    /// does not. A rest that fits the room is staged instead, so a write
+    /// still returns as soon as all of its bytes are in the buffer.
     #[cold]
-    fn wait_room(&self, sh: &PipeState, deadline: Deadline) -> io::Result<()> {
+    fn offer_rest(&self, sh: &PipeState, rest: &[u8], deadline: Deadline) -> Written {
+        debug_assert!(!rest.is_empty());
         let sig = &sh.signals;
-        // The room a push may use, under the lock (a drain claim can hold
-        // the storage in place, so the length alone does not tell).
-        let room = || self.stage.lock().room() > 0;
-        if !spin_until(deadline.budget(SPIN), || {
-            sig.is_closed() || self.stage.len() < self.stage.cap()
-        }) || !room()
-        {
-            // The one thread on this doorbell that waits for room: we hold
-            // the write side (tasks wait there too, and `consumed`).
-            let woke = sig.wait_until(Bell::Stage, deadline, true, room);
-            if woke == Park::TimedOut {
-                return Err(timed_out());
+        let state = &self.slot.state;
+        loop {
+            if sig.is_closed() {
+                return Err(Cut {
+                    taken: 0,
+                    err: sh.write_close_error(),
+                });
+            }
+            // ORDERING: SeqCst, as the unbuffered write's look at the slot.
+            let free = state.load(Ordering::SeqCst);
+            if free == EMPTY || free == REPLIED {
+                // SAFETY: the slot is free and we hold the write side: no
+                // reader looks at the lease (`Slot::lease`).
+                unsafe { self.set_lease(rest) };
+                // ORDERING: SeqCst publishes the lease to the claiming CAS,
+                // after the staged bytes' SeqCst length (a claimer looks at
+                // the stage after its claim: `try_claim`), and before the
+                // look at the doorbell.
+                if state
+                    .compare_exchange(free, OFFERED, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    break;
+                }
+                // A reader lent its buffer meanwhile.
+                continue;
+            }
+            // A reader's lend, in a buffer that has emptied since we found it
+            // full: it is for us, and the caller's next step fills it (one
+            // copy, as much of the rest as it holds).
+            if free >= LENT_MIN && self.stage.is_empty() {
+                return Ok(0);
+            }
+            // Not ours to use yet: a lend made while nothing was staged,
+            // which its reader takes back on seeing our staged bytes, or
+            // (`FILLING`) a lend that a write which went in without the
+            // write side, before we took it, is filling and about to answer.
+            // The take-back and the answer ring the doorbell below on a
+            // buffered pipe (`take_back`, `answer_and_free`), and so does a
+            // read that empties the buffer.
+            debug_assert!(
+                free >= LENT_MIN || free == FILLING,
+                "a blocked buffered write found the slot in state {free}"
+            );
+            let usable = || {
+                let s = state.load(Ordering::SeqCst);
+                s == EMPTY || s == REPLIED || (s >= LENT_MIN && self.stage.is_empty())
+            };
+            if !spin_until(deadline.budget(SPIN), || usable() || sig.is_closed()) {
+                match sig.wait_until(Bell::Stage, deadline, true, usable) {
+                    Park::TimedOut => {
+                        return Err(Cut {
+                            taken: 0,
+                            err: timed_out(),
+                        })
+                    }
+                    // Closed: the loop's first look.
+                    Park::Closed | Park::Rung => {}
+                }
             }
         }
-        if sig.is_closed() {
-            return Err(sh.write_close_error());
+        // From here until the offer is used up or taken back, a panic must
+        // not unwind past this frame with the offer up: `rest` is the
+        // caller's, about to be freed.
+        let guard = super::write::OfferGuard::new(self, sh);
+        sh.failpoint_after_offer();
+        sig.notify(Bell::Offer);
+        let cap = self.stage.cap();
+        // Readers used the offer up: `REPLIED`, or a lend a reader put over
+        // it (see `wait_reply`).
+        let replied = || {
+            let s = state.load(Ordering::SeqCst);
+            s == REPLIED || s >= LENT_MIN
+        };
+        // Room for all of `rest`: the capacity less the staged bytes, unless
+        // a drain claim holds the storage in place (then `room` is less, and
+        // the claim's end rings the doorbell).
+        let fits = || !self.stage.claimed() && cap - self.stage.len() >= rest.len();
+        let woke = if spin_until(deadline.budget(SPIN), || {
+            replied() || fits() || sig.is_closed()
+        }) {
+            Park::Rung
+        } else {
+            // The one thread on this doorbell: we hold the write side.
+            // Readers ring it as they take staged bytes, and when they use
+            // an offer of a buffered pipe up (`hand_back`).
+            sig.wait_until(Bell::Stage, deadline, true, || replied() || fits())
+        };
+        std::mem::forget(guard);
+        // Take back what readers have not taken (waiting for a reader that
+        // is copying), or see it used up.
+        let left = match self.retract(sh) {
+            Some(left) => left,
+            None => {
+                self.end_lease();
+                self.free_replied(sh);
+                0
+            }
+        };
+        let taken = rest.len() - left;
+        if left > 0 {
+            if woke == Park::TimedOut {
+                return Err(Cut {
+                    taken,
+                    err: timed_out(),
+                });
+            }
+            // Closed (the spin or the wait saw it, or it came since).
+            if sig.is_closed() {
+                return Err(Cut {
+                    taken,
+                    err: sh.write_close_error(),
+                });
+            }
         }
-        Ok(())
+        // Used up, or room for the rest: the caller goes on (and sees a close
+        // that came meanwhile at its next step).
+        Ok(taken)
     }
+}
+
+/// Where a gather resumes after `n` more of its bytes were taken, from
+/// slice `first` at `skip`: the first slice not used up, and the offset in it
+/// (the gather holds more than the `n` bytes).
+fn step(
+    bufs: &[io::IoSlice<'_>],
+    mut first: usize,
+    mut skip: usize,
+    mut n: usize,
+) -> (usize, usize) {
+    while n > 0 {
+        let here = bufs[first].len() - skip;
+        if n < here {
+            skip += n;
+            n = 0;
+        } else {
+            n -= here;
+            first += 1;
+            skip = 0;
+        }
+    }
+    while bufs[first].len() == skip {
+        first += 1;
+        skip = 0;
+    }
+    (first, skip)
 }

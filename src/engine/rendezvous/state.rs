@@ -24,7 +24,11 @@
 //! `EMPTY` (or a `REPLIED` whose writer has left) to `OFFERED`, out of
 //! `REPLIED`, `FILLING` and `RETURNED`, back from `OFFERED` to `EMPTY`, from
 //! `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`. A buffered pipe's
-//! writers never offer, and claim a lend (`LENT` to `FILLING`, then out of
+//! writer offers only while it holds the write side, to put the rest of a
+//! write that filled the buffer on offer (`offer_rest`): readers take the
+//! staged bytes first (a claimer that finds bytes staged hands the offer
+//! back untouched: `try_claim`), and nothing is staged meanwhile. Its
+//! writers claim a lend (`LENT` to `FILLING`, then out of
 //! `FILLING`) with or without the write side (`Rendezvous::accept`): the claim
 //! is a compare-and-swap made under the stage's lock, so one writer wins it
 //! and owns the lend until it answers, and a writer that finds `FILLING`

@@ -37,6 +37,13 @@ pub(super) struct OfferGuard<'a> {
     sh: &'a PipeState,
 }
 
+impl<'a> OfferGuard<'a> {
+    /// Armed for the offer just published on `engine`'s slot.
+    pub(super) fn new(engine: &'a Rendezvous, sh: &'a PipeState) -> Self {
+        Self { engine, sh }
+    }
+}
+
 impl Drop for OfferGuard<'_> {
     fn drop(&mut self) {
         // Waits for a reader that is copying, with no deadline (`Lease`).
@@ -288,6 +295,11 @@ impl Rendezvous {
         self.slot.state.store(EMPTY, Ordering::SeqCst);
         lend.answer(n);
         sh.signals.notify(Bell::Filled);
+        if self.buffered {
+            // A buffered pipe's blocked writer may be waiting for the slot to
+            // be free to offer the rest of its write (`offer_rest`).
+            sh.signals.notify(Bell::Stage);
+        }
         if tasks {
             sh.signals.notify(Bell::Offer);
         } else {
