@@ -217,7 +217,7 @@ declare -A mutant_tests=(
   [buffered-room-wait-ignores-close]="buffered:blocked_buffered_write_racing_read_close"
   [buffered-write-frees-write-side-for-room]="buffered:task_and_thread_writer_on_one_full_buffer"
   [buffered-write-close-discards]="buffered:half_close_with_bytes_buffered"
-  [buffered-take-skips-room-bell]="buffered:buffered_reader_drains_while_writer_refills_and_closes"
+  [buffered-take-skips-room-bell]="buffered:blocked_buffered_write_returns_once_its_rest_fits"
   [buffered-fast-write-ignores-held-side]="buffered:two_thread_writers_on_one_full_buffer buffered:task_and_thread_writer_on_one_full_buffer"
   [buffered-claim-skips-staged-check]="buffered:blocked_buffered_write_offers_its_rest"
   [buffered-offer-reply-rings-nobody]="buffered:blocked_buffered_write_offers_its_rest"
@@ -636,11 +636,13 @@ sub(STAGING, '            sig.wait_until(Bell::Stage, deadline, true, || replied
 EOF
     ;;
     buffered-write-frees-write-side-for-room) cat <<'EOF'
-# A buffered pipe's blocking write gives the write side up while it waits
-# for room (its rest on offer), so another write can come between its
-# pieces.
-sub(STAGING, '                Accepted::NoRoom => offer(done)?,\n',
-    '                Accepted::NoRoom => {\n                    self.lock.unlock(sig);\n                    let waited = offer(done);\n                    let _ = self.lock.lock_slow(sig, deadline);\n                    waited?\n                }\n')
+# A buffered pipe's blocking write gives the write side up while its rest
+# is on offer (waiting for readers or room), and takes it again after, so
+# another write can come between its pieces.
+sub(STAGING, '        sh.failpoint_after_offer();\n        sig.notify(Bell::Offer);\n',
+    '        sh.failpoint_after_offer();\n        self.lock.unlock(sig);\n        sig.notify(Bell::Offer);\n')
+sub(STAGING, '        std::mem::forget(guard);\n',
+    '        let _ = self.lock.lock_slow(sig, Deadline::never());\n        std::mem::forget(guard);\n')
 EOF
     ;;
     buffered-claim-skips-staged-check) cat <<'EOF'

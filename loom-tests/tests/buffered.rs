@@ -189,3 +189,29 @@ fn blocked_buffered_write_offers_its_rest() {
         );
     });
 }
+
+/// A blocking write of `abc` into a 2-byte buffer stages `ab` and offers
+/// `c`; a reader takes 2 bytes and then waits for the write to return
+/// before it reads again: the room it made holds the rest, so the write
+/// takes its offer back, stages `c` and returns `Ok(3)` with nobody reading
+/// it (as a socket's write returns once its bytes are in the buffer). A
+/// take that frees room without ringing the waiting writer leaves it asleep
+/// (a loom deadlock).
+#[test]
+fn blocked_buffered_write_returns_once_its_rest_fits() {
+    model("blocked_buffered_write_returns_once_its_rest_fits", || {
+        let (reader, writer) = gopipe::buffered_pipe(2);
+        let w = thread::spawn(move || {
+            let n = (&writer).write(b"abc");
+            drop(writer);
+            n
+        });
+        let (mut got, end) = loom_tests::read_until(&reader, 2, 2);
+        assert!(matches!(end, ReadEnd::Enough), "{end:?}");
+        assert_eq!(w.join().unwrap().unwrap(), 3);
+        let (rest, end) = read_to_end(&reader, 2);
+        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+        got.extend_from_slice(&rest);
+        assert_eq!(got, b"abc");
+    });
+}
