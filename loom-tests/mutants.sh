@@ -121,6 +121,7 @@ mutant_names=(
   buffered-claim-skips-staged-check
   buffered-offer-reply-rings-nobody
   buffered-write-stages-rest-piecemeal
+  buffered-offer-wait-ignores-close
   displaced-waker-woken
   flush-forgets-unwoken
   close-wakes-tasks-before-closing
@@ -222,6 +223,7 @@ declare -A mutant_tests=(
   [buffered-claim-skips-staged-check]="buffered:blocked_buffered_write_offers_its_rest"
   [buffered-offer-reply-rings-nobody]="buffered:blocked_buffered_write_offers_its_rest"
   [buffered-write-stages-rest-piecemeal]="buffered:blocked_buffered_write_offers_its_rest"
+  [buffered-offer-wait-ignores-close]="buffered:blocked_write_with_rest_on_offer_racing_read_close"
   [displaced-waker-dropped]="async:two_tasks_one_half_one_cancelled async:three_tasks_one_half_idle_then_written"
   [displaced-waker-woken]="async:three_tasks_one_half_idle_then_written"
   [flush-forgets-unwoken]="async:four_tasks_one_half_flush_racing_a_write"
@@ -628,21 +630,28 @@ sub(STAGE, '            drop(ring);\n            freed();\n',
 EOF
     ;;
     buffered-room-wait-ignores-close) cat <<'EOF'
-# A buffered pipe's blocking write waiting for room (its rest on offer) does
-# not watch the done channel: a read half's close leaves it waiting for room
-# nobody will make.
-sub(STAGING, '            sig.wait_until(Bell::Stage, deadline, true, || replied() || fits())\n',
-    '            sig.wait_until(Bell::Stage, deadline, false, || replied() || fits())\n')
+# A buffered pipe's blocking write waiting for room does not watch the done
+# channel: a read half's close leaves it waiting for room nobody will make.
+sub(STAGING, '            let woke = sig.wait_until(Bell::Stage, deadline, true, room);\n',
+    '            let woke = sig.wait_until(Bell::Stage, deadline, false, room);\n')
+EOF
+    ;;
+    buffered-offer-wait-ignores-close) cat <<'EOF'
+# A buffered pipe's blocking write waiting with its rest on offer does not
+# watch the done channel: a read half's close leaves it waiting for readers
+# that will never take the offer.
+sub(STAGING, '            sig.wait_until(Bell::Stage, deadline, true, replied)\n',
+    '            sig.wait_until(Bell::Stage, deadline, false, replied)\n')
 EOF
     ;;
     buffered-write-frees-write-side-for-room) cat <<'EOF'
-# A buffered pipe's blocking write gives the write side up while its rest
-# is on offer (waiting for readers or room), and takes it again after, so
-# another write can come between its pieces.
-sub(STAGING, '        sh.failpoint_after_offer();\n        sig.notify(Bell::Offer);\n',
-    '        sh.failpoint_after_offer();\n        self.lock.unlock(sig);\n        sig.notify(Bell::Offer);\n')
-sub(STAGING, '        std::mem::forget(guard);\n',
-    '        let _ = self.lock.lock_slow(sig, Deadline::never());\n        std::mem::forget(guard);\n')
+# A buffered pipe's blocking write gives the write side up while it waits
+# for room (or with its rest on offer), and takes it again after, so another
+# write can come between its pieces.
+sub(STAGING, '                let waited = if rest.len() > self.stage.cap() {\n',
+    '                self.lock.unlock(&sh.signals);\n                let waited = if rest.len() > self.stage.cap() {\n')
+sub(STAGING, '                waited.map_err(|Cut { taken, err }| Cut {\n',
+    '                let _ = self.lock.lock_slow(&sh.signals, deadline);\n                waited.map_err(|Cut { taken, err }| Cut {\n')
 EOF
     ;;
     buffered-claim-skips-staged-check) cat <<'EOF'

@@ -72,8 +72,8 @@ pub fn duplex() -> (Conn, Conn) {
 /// once its bytes are in the buffer, so a protocol where both ends write
 /// before they read (TLS 1.3 session tickets, SSH's version exchange) runs
 /// between two blocking threads; a read returns whatever is buffered,
-/// joining writes. A blocking write that finds the buffer full lets the
-/// peer read the rest of it in one read, as [`duplex`] does, so an echo or
+/// joining writes. A blocking write larger than the buffer lets the peer
+/// read what the buffer cannot hold in one read, as [`duplex`] does, so an echo or
 /// a request/response peer works with any `capacity` (Go's nettest suite
 /// passes with one byte). Everything else is as for [`duplex`]: deadlines that
 /// apply to calls already blocked, timeouts, [`shutdown`](Conn::shutdown)

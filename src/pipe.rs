@@ -105,10 +105,10 @@ pub fn pipe() -> (PipeReader, PipeWriter) {
 ///   the write side for its whole length, and one that fits goes in whole at
 ///   once. A timeout, deadline or close cuts it short with the
 ///   exact count accepted (`Ok(n)`), or the error if none was.
-/// - While a blocking write waits for room, a reader takes the rest of it
-///   straight from the writer's buffer, all of it in one read (after the
-///   buffered bytes), as from [`pipe`]; the write stages the rest instead
-///   once the room holds all of it. So a small `capacity` is never less
+/// - A blocking write with more left than `capacity` once the buffer is
+///   full lets a reader take that rest straight from the writer's buffer,
+///   all of it in one read (after the buffered bytes), as from [`pipe`],
+///   and returns once readers took it. So a small `capacity` is never less
 ///   live than none: a peer that reads a request and then writes its reply
 ///   gets the whole request in one read, not a buffer's worth at a time.
 /// - An async write is accepted whole or not at all when it fits in

@@ -545,8 +545,8 @@ fn a_sink_reads_while_a_writer_pushes() {
     });
 }
 
-/// A blocking write that fills the buffer offers the rest while it waits: a
-/// reader gets the whole write in at most two reads (the buffered bytes,
+/// A blocking write larger than the buffer offers what the buffer cannot
+/// hold once it is full: a reader gets the whole write in at most two reads (the buffered bytes,
 /// then the rest straight from the writer), never a buffer's worth at a
 /// time, on threads and tasks alike. (Before, a reader racing the writer's
 /// refills got 4 bytes a read.)
@@ -603,9 +603,10 @@ fn block_on_read(reader: &PipeReader, buf: &mut tokio::io::ReadBuf<'_>) {
     }
 }
 
-/// A blocked write whose rest fits once readers free room stages it and
-/// returns, as a socket's does: with 8 bytes of room, a 12-byte write
-/// returns after a read of 4, with nobody reading the rest.
+/// A blocked write whose rest the buffer can hold is not offered: it is
+/// staged once readers free room, and the write returns, as a socket's
+/// does: into an 8-byte buffer, a 12-byte write returns after a read of 4,
+/// with nobody reading the rest.
 #[test]
 fn a_blocked_write_returns_once_its_rest_fits() {
     bounded("buffered_rest_fits", BOUND_SECS, || {

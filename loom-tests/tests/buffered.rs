@@ -157,8 +157,8 @@ fn two_unheld_writers_racing_a_lending_reader() {
     });
 }
 
-/// A blocking write of `abc` into a 1-byte buffer offers what the buffer
-/// cannot hold (`bc`) while it waits: a reader gets the whole write in at
+/// A blocking write of `abc` into a 1-byte buffer stages `a` and offers
+/// `bc`, more than the buffer holds: a reader gets the whole write in at
 /// most two reads, `a` from the buffer and then `bc` straight from the
 /// writer's offer (or all three through its lent buffer), never a byte at a
 /// time, and never `bc` before `a`. That is what keeps a small buffer as
@@ -190,11 +190,12 @@ fn blocked_buffered_write_offers_its_rest() {
     });
 }
 
-/// A blocking write of `abc` into a 2-byte buffer stages `ab` and offers
-/// `c`; a reader takes 2 bytes and then waits for the write to return
-/// before it reads again: the room it made holds the rest, so the write
-/// takes its offer back, stages `c` and returns `Ok(3)` with nobody reading
-/// it (as a socket's write returns once its bytes are in the buffer). A
+/// A blocking write of `abc` into a 2-byte buffer stages `ab` and waits for
+/// room for `c` (the buffer can hold it: no offer); a reader takes 2 bytes
+/// and then waits for the write to return before it reads again: the write
+/// stages `c` in the room that read made and returns `Ok(3)` with nobody
+/// reading it (as a socket's write returns once its bytes are in the
+/// buffer). A
 /// take that frees room without ringing the waiting writer leaves it asleep
 /// (a loom deadlock).
 #[test]
@@ -213,5 +214,24 @@ fn blocked_buffered_write_returns_once_its_rest_fits() {
         assert!(matches!(end, ReadEnd::Eof), "{end:?}");
         got.extend_from_slice(&rest);
         assert_eq!(got, b"abc");
+    });
+}
+
+/// A blocking write of `abc` into a 1-byte buffer nobody reads stages `a`
+/// and offers `bc` (more than the buffer holds), while the read half
+/// closes: the write, waiting for a reader to take its offer, must be woken
+/// by the close (a wait blind to the done channel sleeps for ever) and
+/// reports the byte it got in (`Ok(1)`), or `ClosedPipe` if the close came
+/// first.
+#[test]
+fn blocked_write_with_rest_on_offer_racing_read_close() {
+    model("blocked_write_with_rest_on_offer_racing_read_close", || {
+        let (reader, writer) = gopipe::buffered_pipe(1);
+        let w = thread::spawn(move || (&writer).write(b"abc"));
+        reader.close();
+        match w.join().unwrap() {
+            Ok(n) => assert_eq!(n, 1, "the buffer's worth, then the close"),
+            Err(e) => assert_closed_pipe(&e),
+        }
     });
 }

@@ -10,14 +10,15 @@
 //! ([`Rendezvous::write_buffered`]), so that no other write comes between
 //! its pieces.
 //!
-//! While it waits, a blocking write of a buffered pipe offers the rest of
-//! the slice it is writing, as an unbuffered pipe's write does
-//! ([`Rendezvous::offer_rest`]): readers take the staged bytes first, then
-//! the rest straight from the writer, in one read. It takes the offer back
-//! and stages the rest once the room holds all of it. That keeps a small
-//! buffer as live as none: a peer that reads a write and then writes back
-//! gets the whole write in one read, as from `pipe()`, instead of a
-//! buffer's worth while the writer refills the buffer behind it.
+//! A blocking write of a buffered pipe that fills the buffer with more of
+//! the slice it is writing left than even an empty buffer holds offers that
+//! rest, as an unbuffered pipe's write does ([`Rendezvous::offer_rest`]):
+//! readers take the staged bytes first, then the rest straight from the
+//! writer, in one read, and the write returns once they took it. That keeps
+//! a small buffer as live as none: a peer that reads a write and then writes
+//! back gets the whole write in one read, as from `pipe()`, instead of a
+//! buffer's worth while the writer refills the buffer behind it. A rest the
+//! buffer can hold waits for room, and the write returns once it is in.
 //!
 //! A buffered pipe's write that fits whole in the room there is now, and
 //! finds the write side free, takes no write side at all: it goes in whole
@@ -191,17 +192,27 @@ impl Rendezvous {
         // The gather less what was accepted: the first slice that is not
         // used up, from `skip` on, then the rest.
         let (mut first, mut skip) = (0, 0);
-        // Whether the last step filled the buffer with bytes left over: the
-        // rest then goes on offer at once (see `offer_rest`), not into room
-        // a reader frees meanwhile, a piece at a time.
+        // Whether the last step filled the buffer with bytes left over.
         let mut full = false;
         loop {
-            let offer = |done: usize| match self.offer_rest(sh, &bufs[first][skip..], deadline) {
-                Ok(n) => Ok(n),
-                Err(Cut { taken, err }) => Err(Cut {
+            // The buffer is full: wait for room, or, if the rest of this
+            // slice is more than even an empty buffer holds, put it on offer
+            // at once (see `offer_rest`), not into room a reader frees
+            // meanwhile, a piece at a time. Returns how many bytes readers
+            // took from the offer.
+            let offer = |done: usize| {
+                let rest = &bufs[first][skip..];
+                let waited = if rest.len() > self.stage.cap() {
+                    self.offer_rest(sh, rest, deadline)
+                } else {
+                    self.wait_room(sh, deadline)
+                        .map(|()| 0)
+                        .map_err(|err| Cut { taken: 0, err })
+                };
+                waited.map_err(|Cut { taken, err }| Cut {
                     taken: done + taken,
                     err,
-                }),
+                })
             };
             if full {
                 full = false;
@@ -230,8 +241,6 @@ impl Rendezvous {
                         err: sh.write_close_error(),
                     })
                 }
-                // The buffer is full: the rest of this slice goes on offer
-                // until readers take it or it fits (see `offer_rest`).
                 Accepted::NoRoom => offer(done)?,
             };
             done += n;
@@ -243,14 +252,40 @@ impl Rendezvous {
         }
     }
 
+    /// Waits, holding the write side of a buffered pipe, until the stage has
+    /// room, the pipe closes (`Err` with the close error) or the deadline
+    /// passes (`Err(TimedOut)`).
+    #[cold]
+    fn wait_room(&self, sh: &PipeState, deadline: Deadline) -> io::Result<()> {
+        let sig = &sh.signals;
+        // The room a push may use, under the lock (a drain claim can hold
+        // the storage in place, so the length alone does not tell).
+        let room = || self.stage.lock().room() > 0;
+        if !spin_until(deadline.budget(SPIN), || {
+            sig.is_closed() || self.stage.len() < self.stage.cap()
+        }) || !room()
+        {
+            // The one thread on this doorbell that waits for room: we hold
+            // the write side (tasks wait there too, and `consumed`).
+            let woke = sig.wait_until(Bell::Stage, deadline, true, room);
+            if woke == Park::TimedOut {
+                return Err(timed_out());
+            }
+        }
+        if sig.is_closed() {
+            return Err(sh.write_close_error());
+        }
+        Ok(())
+    }
+
     /// A blocking write of a buffered pipe, with the write side held, that
-    /// found the buffer full: offers `rest` (what is left of the slice it is
-    /// writing, not empty) to readers as an unbuffered pipe's write does, and
-    /// waits until readers have used the offer up, the room there is takes
-    /// all of `rest`, the pipe closes or the deadline passes. Returns how
-    /// many bytes of `rest` readers took from the offer: all of it, or fewer
-    /// when the offer was taken back because the rest fits now (the caller
-    /// stages it); or the cut, with what readers took of `rest`.
+    /// found the buffer full and has more left of the slice it is writing
+    /// than even an empty buffer holds: offers `rest` (that slice's rest) to
+    /// readers as an unbuffered pipe's write does, and waits until readers
+    /// have used the offer up, the pipe closes or the deadline passes.
+    /// Returns how many bytes of `rest` readers took: all of it; 0 when it
+    /// found a reader's lent buffer in an empty buffer instead (the caller
+    /// fills it); or the cut, with what readers took of `rest`.
     ///
     /// Readers take the staged bytes first, then the offer (a reader that
     /// claims the offer while bytes are staged hands it back: see
@@ -261,8 +296,10 @@ impl Rendezvous {
     /// at a time. With a small capacity and a peer that echoes, a write of
     /// more than the buffers hold (both directions full, both writers
     /// waiting, nobody reading) would otherwise deadlock where `duplex()`
-    /// does not. A rest that fits the room is staged instead, so a write
-    /// still returns as soon as all of its bytes are in the buffer.
+    /// does not. The rest never fits the buffer whole, so the write returns
+    /// once readers took it, as an unbuffered write does; a rest that could
+    /// fit waits for room instead (`wait_room`), and the write returns as
+    /// soon as its bytes are in the buffer.
     #[cold]
     fn offer_rest(&self, sh: &PipeState, rest: &[u8], deadline: Deadline) -> Written {
         debug_assert!(!rest.is_empty());
@@ -334,26 +371,19 @@ impl Rendezvous {
         let guard = super::write::OfferGuard::new(self, sh);
         sh.failpoint_after_offer();
         sig.notify(Bell::Offer);
-        let cap = self.stage.cap();
         // Readers used the offer up: `REPLIED`, or a lend a reader put over
         // it (see `wait_reply`).
         let replied = || {
             let s = state.load(Ordering::SeqCst);
             s == REPLIED || s >= LENT_MIN
         };
-        // Room for all of `rest`: the capacity less the staged bytes, unless
-        // a drain claim holds the storage in place (then `room` is less, and
-        // the claim's end rings the doorbell).
-        let fits = || !self.stage.claimed() && cap - self.stage.len() >= rest.len();
-        let woke = if spin_until(deadline.budget(SPIN), || {
-            replied() || fits() || sig.is_closed()
-        }) {
+        let woke = if spin_until(deadline.budget(SPIN), || replied() || sig.is_closed()) {
             Park::Rung
         } else {
             // The one thread on this doorbell: we hold the write side.
-            // Readers ring it as they take staged bytes, and when they use
-            // an offer of a buffered pipe up (`hand_back`).
-            sig.wait_until(Bell::Stage, deadline, true, || replied() || fits())
+            // Readers ring it when they use an offer of a buffered pipe up
+            // (`hand_back`).
+            sig.wait_until(Bell::Stage, deadline, true, replied)
         };
         std::mem::forget(guard);
         // Take back what readers have not taken (waiting for a reader that
@@ -382,8 +412,8 @@ impl Rendezvous {
                 });
             }
         }
-        // Used up, or room for the rest: the caller goes on (and sees a close
-        // that came meanwhile at its next step).
+        // Used up: the caller goes on (and sees a close that came meanwhile
+        // at its next step).
         Ok(taken)
     }
 }
