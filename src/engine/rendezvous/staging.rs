@@ -349,6 +349,10 @@ impl Rendezvous {
                 "a blocked buffered write found the slot in state {free}"
             );
             let usable = || {
+                // ORDERING: SeqCst: the waiter's last look before it parks,
+                // paired with the take-back's or the answer's SeqCst store
+                // and their look at the doorbell (and the stage's length with
+                // the reader's take).
                 let s = state.load(Ordering::SeqCst);
                 s == EMPTY || s == REPLIED || (s >= LENT_MIN && self.stage.is_empty())
             };
@@ -374,6 +378,9 @@ impl Rendezvous {
         // Readers used the offer up: `REPLIED`, or a lend a reader put over
         // it (see `wait_reply`).
         let replied = || {
+            // ORDERING: SeqCst acquires the last reader's copy (its hand-back
+            // to REPLIED releases it) and is the waiter's last look before it
+            // parks, paired with that hand-back and its look at the doorbell.
             let s = state.load(Ordering::SeqCst);
             s == REPLIED || s >= LENT_MIN
         };
