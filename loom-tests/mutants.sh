@@ -675,8 +675,8 @@ EOF
 # piece at a time as readers free room, instead of offering it: a reader
 # gets a byte at a time, and an echoing peer whose own writes wait
 # deadlocks where the unbuffered pipe does not.
-sub(STAGING, '            full = true;\n',
-    '')
+sub(STAGING, '            full = staged;\n',
+    '            full = false;\n')
 EOF
     ;;
     buffered-write-close-discards) cat <<'EOF'

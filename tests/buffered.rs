@@ -546,13 +546,16 @@ fn a_sink_reads_while_a_writer_pushes() {
 }
 
 /// A blocking write larger than the buffer offers what the buffer cannot
-/// hold once it is full: a reader gets the whole write in at most two reads (the buffered bytes,
-/// then the rest straight from the writer), never a buffer's worth at a
-/// time, on threads and tasks alike. (Before, a reader racing the writer's
+/// hold once it is full: a reader gets the whole write in at most two reads
+/// (the buffered bytes, then the rest straight from the writer), never a
+/// buffer's worth at a time, on threads and tasks alike. (Before, a reader racing the writer's
 /// refills got 4 bytes a read.)
 #[test]
 fn a_blocked_write_offers_its_rest_to_one_read() {
     bounded("buffered_offer_rest", BOUND_SECS, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         for task_reader in [false, true] {
             for _ in 0..200 {
                 let (reader, writer) = buffered_pipe(4);
@@ -563,9 +566,8 @@ fn a_blocked_write_offers_its_rest_to_one_read() {
                 let mut buf = [0u8; 256];
                 while got.len() < 100 {
                     let n = if task_reader {
-                        let mut rb = tokio::io::ReadBuf::new(&mut buf);
-                        block_on_read(&reader, &mut rb);
-                        rb.filled().len()
+                        rt.block_on(tokio::io::AsyncReadExt::read(&mut &reader, &mut buf))
+                            .unwrap()
                     } else {
                         (&reader).read(&mut buf).unwrap()
                     };
@@ -582,25 +584,6 @@ fn a_blocked_write_offers_its_rest_to_one_read() {
             }
         }
     });
-}
-
-/// Polls one async read of `reader` into `buf` until it is ready, parking
-/// this thread between polls (the reader's task is this thread).
-fn block_on_read(reader: &PipeReader, buf: &mut tokio::io::ReadBuf<'_>) {
-    struct Unpark(thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(std::sync::Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match tokio::io::AsyncRead::poll_read(Pin::new(&mut &*reader), &mut cx, buf) {
-            Poll::Ready(res) => return res.unwrap(),
-            Poll::Pending => thread::park(),
-        }
-    }
 }
 
 /// A blocked write whose rest the buffer can hold is not offered: it is

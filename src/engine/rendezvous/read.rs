@@ -363,8 +363,9 @@ impl Rendezvous {
         {
             if self.buffered {
                 // A buffered pipe's blocked writer may be waiting for the slot
-                // to be free to offer the rest of its write (`offer_rest`).
-                sig.notify(Bell::Stage);
+                // to be free to offer the rest of its write (`offer_rest`): a
+                // thread, which holds the write side.
+                sig.notify_threads(Bell::Stage);
             }
             return None;
         }
@@ -450,8 +451,8 @@ impl Rendezvous {
                 sig.notify(Bell::Reply);
                 if self.buffered {
                     // A buffered pipe's writer waits for its offer to be used
-                    // up, or for room, on the stage's doorbell (`offer_rest`).
-                    sig.notify(Bell::Stage);
+                    // up on the stage's doorbell (`offer_rest`): a thread.
+                    sig.notify_threads(Bell::Stage);
                 }
             }
             Err(_) => {

@@ -192,7 +192,8 @@ impl Rendezvous {
         // The gather less what was accepted: the first slice that is not
         // used up, from `skip` on, then the rest.
         let (mut first, mut skip) = (0, 0);
-        // Whether the last step filled the buffer with bytes left over.
+        // Whether the last step staged bytes and left some over: the buffer
+        // is full then.
         let mut full = false;
         loop {
             // The buffer is full: wait for room, or, if the rest of this
@@ -214,40 +215,34 @@ impl Rendezvous {
                     err,
                 })
             };
-            if full {
-                full = false;
-                let n = offer(done)?;
-                done += n;
-                if done == total {
-                    return Ok(done);
-                }
-                (first, skip) = step(bufs, first, skip, n);
-                continue;
-            }
-            let rest: Vec<io::IoSlice<'_>>;
-            let left: &[io::IoSlice<'_>] = if skip == 0 {
-                &bufs[first..]
+            let (n, staged) = if full {
+                (offer(done)?, false)
             } else {
-                rest = std::iter::once(io::IoSlice::new(&bufs[first][skip..]))
-                    .chain(bufs[first + 1..].iter().map(|b| io::IoSlice::new(b)))
-                    .collect();
-                &rest
-            };
-            let n = match self.accept(sh, left, total - done, usize::MAX, false, false) {
-                Accepted::Took(n) => n,
-                Accepted::Closed => {
-                    return Err(Cut {
-                        taken: done,
-                        err: sh.write_close_error(),
-                    })
+                let rest: Vec<io::IoSlice<'_>>;
+                let left: &[io::IoSlice<'_>] = if skip == 0 {
+                    &bufs[first..]
+                } else {
+                    rest = std::iter::once(io::IoSlice::new(&bufs[first][skip..]))
+                        .chain(bufs[first + 1..].iter().map(|b| io::IoSlice::new(b)))
+                        .collect();
+                    &rest
+                };
+                match self.accept(sh, left, total - done, usize::MAX, false, false) {
+                    Accepted::Took(n) => (n, true),
+                    Accepted::Closed => {
+                        return Err(Cut {
+                            taken: done,
+                            err: sh.write_close_error(),
+                        })
+                    }
+                    Accepted::NoRoom => (offer(done)?, false),
                 }
-                Accepted::NoRoom => offer(done)?,
             };
             done += n;
             if done == total {
                 return Ok(done);
             }
-            full = true;
+            full = staged;
             (first, skip) = step(bufs, first, skip, n);
         }
     }

@@ -24,8 +24,9 @@
 //! `EMPTY` (or a `REPLIED` whose writer has left) to `OFFERED`, out of
 //! `REPLIED`, `FILLING` and `RETURNED`, back from `OFFERED` to `EMPTY`, from
 //! `CLAIMED` to `RECALLED` and from `LENT` to `FILLING`. A buffered pipe's
-//! writer offers only while it holds the write side, to put the rest of a
-//! write that filled the buffer on offer (`offer_rest`): readers take the
+//! writer offers only while it holds the write side, to put on offer the
+//! rest of a write that filled the buffer with more left than the buffer
+//! holds (`offer_rest`): readers take the
 //! staged bytes first (a claimer that finds bytes staged hands the offer
 //! back untouched: `try_claim`), and nothing is staged meanwhile. Its
 //! writers claim a lend (`LENT` to `FILLING`, then out of

@@ -297,8 +297,10 @@ impl Rendezvous {
         sh.signals.notify(Bell::Filled);
         if self.buffered {
             // A buffered pipe's blocked writer may be waiting for the slot to
-            // be free to offer the rest of its write (`offer_rest`).
-            sh.signals.notify(Bell::Stage);
+            // be free to offer the rest of its write (`offer_rest`): a
+            // thread (tasks waiting on this doorbell wait for room, which an
+            // answer does not make).
+            sh.signals.notify_threads(Bell::Stage);
         }
         if tasks {
             sh.signals.notify(Bell::Offer);
