@@ -12,11 +12,15 @@
 //!   one thread;
 //! - `tasks`: a writer task streams to a reader task (64 KiB buffer) through
 //!   `buffered_pipe(64 KiB)`, `tokio::io::simplex(64 KiB)` and
-//!   `tokio::io::duplex(64 KiB)`, on a current_thread and a 2-worker runtime;
+//!   `tokio::io::duplex(64 KiB)`, on a current_thread and a 2-worker runtime,
+//!   beside the floor under gopipe's rules (`floor::rules`: simplex's mutex
+//!   ring with no waker's code run under a lock), printed as a bound;
 //! - `bridges`: a writer thread into a reader task (`s2a`) and a writer task
 //!   into a reader thread (`a2s`) through `buffered_pipe(64 KiB)` and through
 //!   `tokio::io::duplex(64 KiB)` + tokio-util's `SyncIoBridge` (runtime: one
-//!   worker, so the two sides have a core each);
+//!   worker, so the two sides have a core each), beside the threads' floor
+//!   (`floor::spsc`, printed as a bound) and one mutex ring between the
+//!   thread and the task (`floor::rules`);
 //! - `rustls`: a 16 MiB transfer (16 KiB writes) from a synchronous rustls
 //!   client to its server, each on a thread, over `buffered_duplex(64 KiB)`,
 //!   the unbuffered `duplex()` and loopback TCP (`TCP_NODELAY`); the
@@ -375,6 +379,11 @@ fn tasks_part(settings: Settings, report: &mut Report, ct: bool, mt: bool) {
                 Case::new("pipe() (unbuffered)", move |iters, check| {
                     tasks::pair(rt, gopipe::pipe, s, iters, check)
                 }),
+                // simplex's mutex ring under gopipe's rule that no waker's
+                // code runs under a lock: the least such a pipe does.
+                Case::new("floor: mutex ring, wakers unlocked", move |iters, check| {
+                    tasks::pair(rt, floor::rules::pipe, s, iters, check)
+                }),
             ];
             let min_iters = if s >= 64 << 10 { 16 } else { 1024 };
             let st = measure(&title, &cases, settings, min_iters, 1 << 24);
@@ -384,6 +393,14 @@ fn tasks_part(settings: Settings, report: &mut Report, ct: bool, mt: bool) {
             let cell = format!("tasks {rt_name} {}", human(s));
             report.within(&cell, &st[0], "simplex", &st[1], 1.0);
             report.within(&cell, &st[0], "duplex", &st[2], 1.0);
+            report.bound(
+                &cell,
+                "floor, wakers unlocked",
+                &st[4],
+                "simplex",
+                &st[1],
+                false,
+            );
         }
     }
 }
@@ -432,9 +449,21 @@ where
     start.elapsed()
 }
 
-/// A thread-side half of gopipe used directly (not through `SyncIoBridge`).
-fn bridge_gopipe(rt: &Runtime, s2a: bool, s: usize, iters: u64, check: bool) -> Duration {
-    let (rx, mut tx) = gopipe::buffered_pipe(BUF);
+/// A pipe whose ends are both blocking and async, its thread-side end used
+/// directly (not through `SyncIoBridge`): gopipe's, or the floor's.
+fn bridge_direct<R, W>(
+    rt: &Runtime,
+    s2a: bool,
+    make: fn() -> (R, W),
+    s: usize,
+    iters: u64,
+    check: bool,
+) -> Duration
+where
+    R: Read + tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: Write + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (rx, mut tx) = make();
     let data = Arc::new(payload(s));
     let total = s * iters as usize;
     let start = Instant::now();
@@ -474,7 +503,7 @@ fn bridges(settings: Settings, report: &mut Report) {
         let title = format!("bridges, {dir}: 1KiB writes, reader buffer 64 KiB, ns per write");
         let cases = vec![
             Case::new("buffered_pipe(64KiB)", move |iters, check| {
-                bridge_gopipe(rt, s2a, s, iters, check)
+                bridge_direct(rt, s2a, || gopipe::buffered_pipe(BUF), s, iters, check)
             }),
             Case::new("duplex(64KiB) + SyncIoBridge", move |iters, check| {
                 bridge(rt, s2a, tasks::duplex, s, iters, check)
@@ -482,6 +511,12 @@ fn bridges(settings: Settings, report: &mut Report) {
             // Thread to thread, both spinning: what a cross-core hand-off of
             // 1 KiB writes costs at the least (see `floor::spsc`).
             stream_case("floor: SPSC ring, thread -> thread", s, floor::spsc::pipe),
+            // One mutex ring between the thread and the task, wakers out of
+            // the lock (see `floor::rules`): the shape gopipe's buffered pipe
+            // has, with nothing else (its task never spins for the thread).
+            Case::new("mutex ring, wakers unlocked", move |iters, check| {
+                bridge_direct(rt, s2a, floor::rules::pipe, s, iters, check)
+            }),
         ];
         let st = measure(&title, &cases, settings, 1024, 1 << 24);
         for (case, st) in cases.iter().zip(&st) {
@@ -493,6 +528,14 @@ fn bridges(settings: Settings, report: &mut Report) {
             "duplex + SyncIoBridge",
             &st[1],
             2.0,
+        );
+        report.bound(
+            &format!("bridge {dir} 1KiB"),
+            "floor, SPSC ring thread -> thread",
+            &st[2],
+            "duplex + SyncIoBridge",
+            &st[1],
+            true,
         );
     }
 }

@@ -57,9 +57,14 @@ struct Ring {
 type Shared = Arc<Mutex<Ring>>;
 
 fn lock(s: &Shared) -> MutexGuard<'_, Ring> {
-    // A panic under this lock can only come from a bug in this file; carry on
-    // with the state as it is, as the benches' other locks do.
-    s.lock().unwrap_or_else(|e| e.into_inner())
+    lock_any(s)
+}
+
+/// Locks `m`. A panic under the floors' locks can only come from a bug in
+/// this file; carry on with the state as it is, as the benches' other locks
+/// do.
+fn lock_any<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Keeps `cx`'s waker in `slot` (not cloning it again when it is the same).
@@ -463,6 +468,334 @@ pub mod spsc {
                 }
                 backoff.snooze();
             }
+        }
+    }
+}
+
+/// The floor for tasks under gopipe's rules: [`pipe`]'s mutex ring, with its
+/// wakers kept out of every lock, written only to measure what the tasks'
+/// speed targets ask of a pipe that keeps those rules.
+///
+/// `tokio::io::simplex` clones, stores and wakes its wakers under the
+/// ring's mutex. gopipe never runs a waker's code (clone, wake or drop:
+/// the executor's) under a lock, so that no executor can stall a pipe's
+/// other users; this ring keeps the same rule and nothing more. Each side's
+/// waker waits in a slot of its own, cloned and dropped with no lock held
+/// and stored under the slot's own lock; a flag says that side waits, and
+/// the other side looks at it after every change of the ring, with the
+/// ring's lock released, and wakes it then. One writer and one reader, no
+/// errors to pass on, no deadlines, no threads' hand-off.
+///
+/// The same ends are blocking `Read` and `Write` for a thread (spin for up
+/// to 10 us, as gopipe's threads do, then park until woken), so the ring
+/// also measures a thread and a task on one mutex ring.
+///
+/// ```
+/// use gopipe_benches::floor::rules;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(async {
+///     let (mut r, mut w) = rules::pipe();
+///     w.write_all(b"hello").await.unwrap();
+///     w.shutdown().await.unwrap();
+///     let mut got = Vec::new();
+///     r.read_to_end(&mut got).await.unwrap();
+///     assert_eq!(got, b"hello");
+/// });
+/// ```
+pub mod rules {
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{ready, Context, Poll, Wake, Waker};
+    use std::time::{Duration, Instant};
+
+    use crossbeam_utils::{Backoff, CachePadded};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    use super::{lock_any, CAP};
+
+    /// The bytes, under the ring's mutex.
+    ///
+    /// Invariant: as [`super::pipe`]'s ring: `len <= CAP`, the unread bytes
+    /// are `len` of them from `head`, wrapping at `CAP`; `buf` is empty
+    /// until the first write.
+    struct Ring {
+        buf: Vec<u8>,
+        head: usize,
+        len: usize,
+        /// The writer shut down or was dropped: reads return 0 once empty.
+        write_closed: bool,
+        /// The reader was dropped: writes fail with `BrokenPipe`.
+        read_closed: bool,
+    }
+
+    /// Where one side waits.
+    #[derive(Default)]
+    struct Waiter {
+        /// The side waits (its waker is in `waker`): the other side wakes
+        /// it after its next change of the ring.
+        waiting: AtomicBool,
+        /// Its waker, stored and taken under this slot's own lock (never
+        /// cloned, woken or dropped under it).
+        waker: Mutex<Option<Waker>>,
+    }
+
+    impl Waiter {
+        /// Keeps `waker` (unless the slot holds one that wakes the same
+        /// task) and marks the side waiting. The caller looks at the ring
+        /// again afterwards: a change made before this mark is seen there,
+        /// one made after it sees the mark (both go through the ring's
+        /// lock).
+        fn register(&self, waker: &Waker) {
+            let same = lock_any(&self.waker)
+                .as_ref()
+                .is_some_and(|w| w.will_wake(waker));
+            if !same {
+                let fresh = waker.clone();
+                let old = lock_any(&self.waker).replace(fresh);
+                drop(old);
+            }
+            // ORDERING: SeqCst, as gopipe's task counts; the ring's lock,
+            // taken after this by the caller's look, orders it already.
+            self.waiting.store(true, Ordering::SeqCst);
+        }
+
+        /// Wakes the side if it waits, with no lock held.
+        fn wake(&self) {
+            // ORDERING: SeqCst: see `register`.
+            if self.waiting.load(Ordering::SeqCst) && self.waiting.swap(false, Ordering::SeqCst) {
+                let waker = lock_any(&self.waker).take();
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Shared by the two ends.
+    struct Shared {
+        ring: CachePadded<Mutex<Ring>>,
+        reader: CachePadded<Waiter>,
+        writer: CachePadded<Waiter>,
+    }
+
+    /// The write end: `AsyncWrite` for a task, `Write` for a thread.
+    pub struct Writer(Arc<Shared>);
+
+    /// The read end: `AsyncRead` for a task, `Read` for a thread.
+    pub struct Reader(Arc<Shared>);
+
+    /// A new one-way ring of 64 KiB: (read end, write end).
+    ///
+    /// ```
+    /// let (_r, _w) = gopipe_benches::floor::rules::pipe();
+    /// ```
+    pub fn pipe() -> (Reader, Writer) {
+        let shared = Arc::new(Shared {
+            ring: CachePadded::new(Mutex::new(Ring {
+                buf: Vec::new(),
+                head: 0,
+                len: 0,
+                write_closed: false,
+                read_closed: false,
+            })),
+            reader: CachePadded::new(Waiter::default()),
+            writer: CachePadded::new(Waiter::default()),
+        });
+        (Reader(Arc::clone(&shared)), Writer(shared))
+    }
+
+    impl Writer {
+        /// Writes what fits of `data` (not empty), or, if the ring is full
+        /// and `waker` is given, registers it and looks once more.
+        fn try_write(&self, data: &[u8], waker: Option<&Waker>) -> Poll<io::Result<usize>> {
+            let s = &*self.0;
+            let mut registered = waker.is_none();
+            loop {
+                let mut g = lock_any(&s.ring);
+                let r = &mut *g;
+                if r.read_closed {
+                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                }
+                if r.len < CAP {
+                    if r.buf.is_empty() {
+                        r.buf = vec![0; CAP];
+                    }
+                    let n = data.len().min(CAP - r.len);
+                    let at = (r.head + r.len) % CAP;
+                    let first = n.min(CAP - at);
+                    r.buf[at..at + first].copy_from_slice(&data[..first]);
+                    r.buf[..n - first].copy_from_slice(&data[first..n]);
+                    r.len += n;
+                    drop(g);
+                    s.reader.wake();
+                    return Poll::Ready(Ok(n));
+                }
+                drop(g);
+                match waker {
+                    Some(w) if !registered => s.writer.register(w),
+                    _ => return Poll::Pending,
+                }
+                registered = true;
+            }
+        }
+
+        fn close(&self) {
+            lock_any(&self.0.ring).write_closed = true;
+            self.0.reader.wake();
+        }
+    }
+
+    impl Reader {
+        /// Reads what is there into `out` (with room), or, if the ring is
+        /// empty and open and `waker` is given, registers it and looks once
+        /// more.
+        fn try_read(&self, out: &mut ReadBuf<'_>, waker: Option<&Waker>) -> Poll<io::Result<()>> {
+            let s = &*self.0;
+            let mut registered = waker.is_none();
+            loop {
+                let mut g = lock_any(&s.ring);
+                let r = &mut *g;
+                if r.len > 0 {
+                    let n = r.len.min(out.remaining());
+                    let first = n.min(CAP - r.head);
+                    out.put_slice(&r.buf[r.head..r.head + first]);
+                    out.put_slice(&r.buf[..n - first]);
+                    r.head = (r.head + n) % CAP;
+                    r.len -= n;
+                    drop(g);
+                    s.writer.wake();
+                    return Poll::Ready(Ok(()));
+                }
+                if r.write_closed {
+                    return Poll::Ready(Ok(()));
+                }
+                drop(g);
+                match waker {
+                    Some(w) if !registered => s.reader.register(w),
+                    _ => return Poll::Pending,
+                }
+                registered = true;
+            }
+        }
+    }
+
+    /// Wakes a parked thread.
+    struct Unpark(std::thread::Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// A thread's blocking call: `attempt` without a waker while spinning
+    /// (up to 10 us, as gopipe's threads spin), then with this thread's
+    /// waker, parking until woken, until it is ready.
+    fn block<T>(mut attempt: impl FnMut(Option<&Waker>) -> Poll<T>) -> T {
+        let start = Instant::now();
+        let backoff = Backoff::new();
+        while start.elapsed() < Duration::from_micros(10) {
+            if let Poll::Ready(v) = attempt(None) {
+                return v;
+            }
+            backoff.snooze();
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        loop {
+            if let Poll::Ready(v) = attempt(Some(&waker)) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    impl AsyncWrite for Writer {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if data.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            let coop = ready!(tokio::task::coop::poll_proceed(cx));
+            let r = self.try_write(data, Some(cx.waker()));
+            if r.is_ready() {
+                coop.made_progress();
+            }
+            r
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.close();
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl io::Write for Writer {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            if data.is_empty() {
+                return Ok(0);
+            }
+            block(|waker| self.try_write(data, waker))
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Writer {
+        fn drop(&mut self) {
+            self.close();
+        }
+    }
+
+    impl AsyncRead for Reader {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            out: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if out.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let coop = ready!(tokio::task::coop::poll_proceed(cx));
+            let r = self.try_read(out, Some(cx.waker()));
+            if r.is_ready() {
+                coop.made_progress();
+            }
+            r
+        }
+    }
+
+    impl io::Read for Reader {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if out.is_empty() {
+                return Ok(0);
+            }
+            let mut buf = ReadBuf::new(out);
+            block(|waker| self.try_read(&mut buf, waker))?;
+            Ok(buf.filled().len())
+        }
+    }
+
+    impl Drop for Reader {
+        fn drop(&mut self) {
+            lock_any(&self.0.ring).read_closed = true;
+            self.0.writer.wake();
         }
     }
 }
