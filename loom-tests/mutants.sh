@@ -396,8 +396,8 @@ EOF
     no-fence-in-notify) cat <<'EOF'
 # The std build's Signals::notify loses its SeqCst fence. Expected to survive:
 # loom runs the loom twin of Signals (a mutex), never this code.
-sub(SIGNALS, '                std::sync::atomic::fence(Ordering::SeqCst);\n',
-    '')
+sub(SIGNALS, '            std::sync::atomic::fence(Ordering::SeqCst);\n            let _ = self.bell(bell).0.try_send(());\n',
+    '            let _ = self.bell(bell).0.try_send(());\n')
 EOF
     ;;
     writer-fills-retracted-buffer) cat <<'EOF'

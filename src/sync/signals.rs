@@ -153,17 +153,26 @@ mod imp {
         /// Wakes a thread parked on `bell`, if any may be, and no task: for
         /// changes only a thread can use (a slot free to lend a buffer over:
         /// tasks never lend).
-        #[inline]
+        #[inline(always)]
         pub(crate) fn notify_threads(&self, bell: Bell) {
             if self.sleepers(bell) != 0 {
-                // ORDERING: a full doorbell already holds a token that will wake
-                // someone, who then looks at the state again. That look must see
-                // the caller's change although nothing else links the two
-                // threads: this fence, with the SeqCst operations the token's
-                // taker performs on the channel, orders it (slow path only).
-                std::sync::atomic::fence(Ordering::SeqCst);
-                let _ = self.bell(bell).0.try_send(());
+                self.ring_thread(bell);
             }
+        }
+
+        /// [`Signals::notify_threads`] when a thread is registered: out of
+        /// line, so that the common ring (nobody asleep) is one load at the
+        /// caller.
+        #[cold]
+        #[inline(never)]
+        fn ring_thread(&self, bell: Bell) {
+            // ORDERING: a full doorbell already holds a token that will wake
+            // someone, who then looks at the state again. That look must see
+            // the caller's change although nothing else links the two
+            // threads: this fence, with the SeqCst operations the token's
+            // taker performs on the channel, orders it (slow path only).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let _ = self.bell(bell).0.try_send(());
         }
 
         /// Wakes every thread parked on `bell` (which must broadcast: see

@@ -237,7 +237,7 @@ impl Ring {
     /// Appends as much of the gather `slices`, less its first `skip` bytes,
     /// as fits, and at most `max` bytes, as one write; returns how many bytes
     /// it took.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_gather(
         &mut self,
         slices: &[std::io::IoSlice<'_>],
@@ -305,7 +305,7 @@ impl Ring {
     /// Copies `bytes` into the storage at `tail`, wrapping at its end;
     /// returns where the next byte goes. A push's copies, from the first
     /// free byte on, are no more than the room.
-    #[inline]
+    #[inline(always)]
     fn copy_at(&mut self, tail: usize, bytes: &[u8]) -> usize {
         let size = self.buf.size();
         let first = bytes.len().min(size - tail);
