@@ -565,8 +565,8 @@ EOF
     drain-sink-under-ring-lock) cat <<'EOF'
 # The old drain (issue 17): a write_to sink runs on staged bytes with the
 # stage's lock held, so other readers and async writers wait for user code.
-sub(STAGE, '            let got = take(front);\n            let mut ring = self.ring.lock();\n',
-    '            let mut ring = self.ring.lock();\n            let got = take(front);\n')
+sub(STAGE, '            let got = take(front);\n            let mut ring = self.ring.lock_patient(LOCK_SPIN);\n',
+    '            let mut ring = self.ring.lock_patient(LOCK_SPIN);\n            let got = take(front);\n')
 EOF
     ;;
     drain-claim-not-seen) cat <<'EOF'

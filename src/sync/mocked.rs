@@ -21,6 +21,15 @@ impl<T> Mutex<T> {
     pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// The std build's spinning lock: under loom a plain lock (a spin would
+    /// only multiply the interleavings, as loom's spins are single looks).
+    pub(crate) fn lock_patient(
+        &self,
+        _budget: std::time::Duration,
+    ) -> loom::sync::MutexGuard<'_, T> {
+        self.lock()
+    }
 }
 
 /// Loom twin of the std build's poison-ignoring condition variable.
