@@ -53,6 +53,47 @@ struct Ring {
     read_closed: bool,
 }
 
+impl Ring {
+    /// An empty ring, open both ways, with no storage yet.
+    fn new() -> Self {
+        Ring {
+            buf: Vec::new(),
+            head: 0,
+            len: 0,
+            reader: None,
+            writer: None,
+            write_closed: false,
+            read_closed: false,
+        }
+    }
+
+    /// Copies as much of `data` as fits (the ring is not full); returns how
+    /// many bytes.
+    fn push(&mut self, data: &[u8]) -> usize {
+        if self.buf.is_empty() {
+            self.buf = vec![0; CAP];
+        }
+        let n = data.len().min(CAP - self.len);
+        let at = (self.head + self.len) % CAP;
+        let first = n.min(CAP - at);
+        self.buf[at..at + first].copy_from_slice(&data[..first]);
+        self.buf[..n - first].copy_from_slice(&data[first..n]);
+        self.len += n;
+        n
+    }
+
+    /// Moves as many unread bytes as `out` has room for into it (the ring
+    /// is not empty).
+    fn take(&mut self, out: &mut ReadBuf<'_>) {
+        let n = self.len.min(out.remaining());
+        let first = n.min(CAP - self.head);
+        out.put_slice(&self.buf[self.head..self.head + first]);
+        out.put_slice(&self.buf[..n - first]);
+        self.head = (self.head + n) % CAP;
+        self.len -= n;
+    }
+}
+
 /// Shared by the two ends.
 type Shared = Arc<Mutex<Ring>>;
 
@@ -87,15 +128,7 @@ pub struct FloorReader(Shared);
 /// let (_r, _w) = gopipe_benches::floor::pipe();
 /// ```
 pub fn pipe() -> (FloorReader, FloorWriter) {
-    let s = Arc::new(Mutex::new(Ring {
-        buf: Vec::new(),
-        head: 0,
-        len: 0,
-        reader: None,
-        writer: None,
-        write_closed: false,
-        read_closed: false,
-    }));
+    let s = Arc::new(Mutex::new(Ring::new()));
     (FloorReader(Arc::clone(&s)), FloorWriter(s))
 }
 
@@ -110,15 +143,7 @@ impl FloorWriter {
             keep(&mut r.writer, cx);
             return Poll::Pending;
         }
-        if r.buf.is_empty() {
-            r.buf = vec![0; CAP];
-        }
-        let n = data.len().min(CAP - r.len);
-        let at = (r.head + r.len) % CAP;
-        let first = n.min(CAP - at);
-        r.buf[at..at + first].copy_from_slice(&data[..first]);
-        r.buf[..n - first].copy_from_slice(&data[first..n]);
-        r.len += n;
+        let n = r.push(data);
         if let Some(w) = r.reader.take() {
             w.wake();
         }
@@ -145,12 +170,7 @@ impl FloorReader {
             }
             return Poll::Ready(Ok(()));
         }
-        let n = r.len.min(out.remaining());
-        let first = n.min(CAP - r.head);
-        out.put_slice(&r.buf[r.head..r.head + first]);
-        out.put_slice(&r.buf[..n - first]);
-        r.head = (r.head + n) % CAP;
-        r.len -= n;
+        r.take(out);
         if let Some(w) = r.writer.take() {
             w.wake();
         }
@@ -515,22 +535,7 @@ pub mod rules {
     use crossbeam_utils::{Backoff, CachePadded};
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-    use super::{lock_any, CAP};
-
-    /// The bytes, under the ring's mutex.
-    ///
-    /// Invariant: as [`super::pipe`]'s ring: `len <= CAP`, the unread bytes
-    /// are `len` of them from `head`, wrapping at `CAP`; `buf` is empty
-    /// until the first write.
-    struct Ring {
-        buf: Vec<u8>,
-        head: usize,
-        len: usize,
-        /// The writer shut down or was dropped: reads return 0 once empty.
-        write_closed: bool,
-        /// The reader was dropped: writes fail with `BrokenPipe`.
-        read_closed: bool,
-    }
+    use super::{lock_any, Ring, CAP};
 
     /// Where one side waits.
     #[derive(Default)]
@@ -577,6 +582,8 @@ pub mod rules {
 
     /// Shared by the two ends.
     struct Shared {
+        /// [`super::pipe`]'s ring, whose own waker slots stay empty here:
+        /// the wakers wait in `reader` and `writer`, out of this lock.
         ring: CachePadded<Mutex<Ring>>,
         reader: CachePadded<Waiter>,
         writer: CachePadded<Waiter>,
@@ -595,13 +602,7 @@ pub mod rules {
     /// ```
     pub fn pipe() -> (Reader, Writer) {
         let shared = Arc::new(Shared {
-            ring: CachePadded::new(Mutex::new(Ring {
-                buf: Vec::new(),
-                head: 0,
-                len: 0,
-                write_closed: false,
-                read_closed: false,
-            })),
+            ring: CachePadded::new(Mutex::new(Ring::new())),
             reader: CachePadded::new(Waiter::default()),
             writer: CachePadded::new(Waiter::default()),
         });
@@ -621,15 +622,7 @@ pub mod rules {
                     return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
                 }
                 if r.len < CAP {
-                    if r.buf.is_empty() {
-                        r.buf = vec![0; CAP];
-                    }
-                    let n = data.len().min(CAP - r.len);
-                    let at = (r.head + r.len) % CAP;
-                    let first = n.min(CAP - at);
-                    r.buf[at..at + first].copy_from_slice(&data[..first]);
-                    r.buf[..n - first].copy_from_slice(&data[first..n]);
-                    r.len += n;
+                    let n = r.push(data);
                     drop(g);
                     s.reader.wake();
                     return Poll::Ready(Ok(n));
@@ -660,12 +653,7 @@ pub mod rules {
                 let mut g = lock_any(&s.ring);
                 let r = &mut *g;
                 if r.len > 0 {
-                    let n = r.len.min(out.remaining());
-                    let first = n.min(CAP - r.head);
-                    out.put_slice(&r.buf[r.head..r.head + first]);
-                    out.put_slice(&r.buf[..n - first]);
-                    r.head = (r.head + n) % CAP;
-                    r.len -= n;
+                    r.take(out);
                     drop(g);
                     s.writer.wake();
                     return Poll::Ready(Ok(()));

@@ -565,8 +565,8 @@ EOF
     drain-sink-under-ring-lock) cat <<'EOF'
 # The old drain (issue 17): a write_to sink runs on staged bytes with the
 # stage's lock held, so other readers and async writers wait for user code.
-sub(STAGE, '            let got = take(front);\n            let mut ring = self.ring.lock_patient(LOCK_SPIN);\n',
-    '            let mut ring = self.ring.lock_patient(LOCK_SPIN);\n            let got = take(front);\n')
+sub(STAGE, '            let got = take(front);\n            let mut ring = self.lock();\n',
+    '            let mut ring = self.lock();\n            let got = take(front);\n')
 EOF
     ;;
     drain-claim-not-seen) cat <<'EOF'
@@ -666,8 +666,8 @@ EOF
     buffered-offer-reply-rings-nobody) cat <<'EOF'
 # A reader that uses a buffered pipe's offer up rings only the unbuffered
 # writer's doorbell: the buffered writer, waiting on the stage's, sleeps on.
-sub(READ, '                sig.notify(Bell::Reply);\n                if self.buffered {\n',
-    '                sig.notify(Bell::Reply);\n                if false {\n')
+sub(READ, '                sig.notify(Bell::Reply);\n                self.ring_blocked_offerer(sig);\n',
+    '                sig.notify(Bell::Reply);\n')
 EOF
     ;;
     buffered-write-stages-rest-piecemeal) cat <<'EOF'

@@ -173,12 +173,12 @@ impl Stage {
         struct Claim<'a>(&'a Stage);
         impl Drop for Claim<'_> {
             fn drop(&mut self) {
-                let mut ring = self.0.ring.lock_patient(LOCK_SPIN);
+                let mut ring = self.0.lock();
                 self.0.end_claim(&mut ring);
                 self.0.publish(&ring);
             }
         }
-        let mut ring = self.ring.lock_patient(LOCK_SPIN);
+        let mut ring = self.lock();
         if ring.claimed {
             return None;
         }
@@ -199,7 +199,7 @@ impl Stage {
             let front = unsafe { std::slice::from_raw_parts(ptr, len) };
             // User code, with the lock released.
             let got = take(front);
-            let mut ring = self.ring.lock_patient(LOCK_SPIN);
+            let mut ring = self.lock();
             let more = match got {
                 Ok(0) => false,
                 Ok(n) => {
@@ -232,7 +232,7 @@ impl Stage {
 
     /// Moves staged bytes into `out`; returns how many, and how many are left.
     pub(crate) fn take<D: Dst + ?Sized>(&self, out: &mut D) -> (usize, usize) {
-        let mut ring = self.ring.lock_patient(LOCK_SPIN);
+        let mut ring = self.lock();
         let n = ring.take_into(out);
         self.publish(&ring);
         (n, ring.len())

@@ -367,12 +367,8 @@ impl Rendezvous {
             .compare_exchange(addr, free, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            if self.buffered {
-                // A buffered pipe's blocked writer may be waiting for the slot
-                // to be free to offer the rest of its write (`offer_rest`): a
-                // thread, which holds the write side.
-                sig.notify_threads(Bell::Stage);
-            }
+            // The slot is free again.
+            self.ring_blocked_offerer(sig);
             return None;
         }
         // A writer is copying into our buffer: it must be done before we may
@@ -455,11 +451,7 @@ impl Rendezvous {
             }
             Ok(_) => {
                 sig.notify(Bell::Reply);
-                if self.buffered {
-                    // A buffered pipe's writer waits for its offer to be used
-                    // up on the stage's doorbell (`offer_rest`): a thread.
-                    sig.notify_threads(Bell::Stage);
-                }
+                self.ring_blocked_offerer(sig);
             }
             Err(_) => {
                 // RECALLED: the writer is leaving and waits for this lease.

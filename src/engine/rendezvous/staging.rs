@@ -273,6 +273,18 @@ impl Rendezvous {
         Ok(())
     }
 
+    /// Rings a buffered pipe's blocked writer after the slot moved in a way
+    /// its `offer_rest` waits for: freed (a lend taken back or answered), or
+    /// its offer used up. That writer waits on `Bell::Stage` and is a thread
+    /// (it holds the write side); tasks waiting there wait for room, which
+    /// none of these moves makes, so only threads are rung.
+    #[inline]
+    pub(super) fn ring_blocked_offerer(&self, sig: &crate::sync::Signals) {
+        if self.buffered {
+            sig.notify_threads(Bell::Stage);
+        }
+    }
+
     /// A blocking write of a buffered pipe, with the write side held, that
     /// found the buffer full and has more left of the slice it is writing
     /// than even an empty buffer holds: offers `rest` (that slice's rest) to

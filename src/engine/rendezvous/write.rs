@@ -295,13 +295,8 @@ impl Rendezvous {
         self.slot.state.store(EMPTY, Ordering::SeqCst);
         lend.answer(n);
         sh.signals.notify(Bell::Filled);
-        if self.buffered {
-            // A buffered pipe's blocked writer may be waiting for the slot to
-            // be free to offer the rest of its write (`offer_rest`): a
-            // thread (tasks waiting on this doorbell wait for room, which an
-            // answer does not make).
-            sh.signals.notify_threads(Bell::Stage);
-        }
+        // The slot is free again.
+        self.ring_blocked_offerer(&sh.signals);
         if tasks {
             sh.signals.notify(Bell::Offer);
         } else {
