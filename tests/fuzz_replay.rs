@@ -664,6 +664,69 @@ fn checker_rejects_eof_before_staged_bytes() {
     assert_rejected(&script, &sync, &["do not tile"]);
 }
 
+/// An async read left `Pending` on a closed pipe is caught, but for one
+/// beside a reader's `read_vectored` into two or more non-empty buffers: the
+/// engine drains those through a claim on the staged bytes, and the async
+/// read waits for it to end (sweep script 2927 of the default seed, which
+/// once met it).
+#[test]
+fn checker_allows_a_pending_read_only_beside_a_claim() {
+    let vectored = |lens: [usize; 4]| Op::Vectored {
+        lens,
+        count: 2,
+        by_ref: false,
+    };
+    let aread = Op::AsyncIo {
+        len: 8,
+        by_ref: false,
+        polls: 1,
+    };
+    let script_of = |lens| Script {
+        capacity: 0,
+        writers: vec![vec![
+            Op::AsyncIo {
+                len: 5,
+                by_ref: false,
+                polls: 0,
+            },
+            Op::Close,
+        ]],
+        readers: vec![vec![vectored(lens)], vec![aread]],
+    };
+    let log_of = |lens| {
+        let data = payload(0, 0, 5);
+        let outcome = Outcome::Read {
+            result: Ok(data.len()),
+            data,
+        };
+        let close = record(Op::Close, Some(1), (12, 13), Outcome::Done);
+        Log {
+            writers: vec![vec![async_wrote(5, 0, 0, (10, 11), 5), close, drop_at(30)]],
+            readers: vec![
+                vec![
+                    record(vectored(lens), Some(0), (14, 18), outcome),
+                    drop_at(40),
+                ],
+                vec![
+                    record(aread, Some(0), (15, 16), Outcome::Dropped),
+                    drop_at(42),
+                ],
+            ],
+            main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
+            wakers: Vec::new(),
+        }
+    };
+    let claims = [2, 510, 0, 0];
+    check(&script_of(claims), &log_of(claims)).expect("a read waits for a claim");
+    // One non-empty buffer is a plain read: it takes no claim.
+    let plain = [0, 512, 0, 0];
+    assert_rejected(
+        &script_of(plain),
+        &log_of(plain),
+        &["Pending though the pipe was closed before it"],
+    );
+}
+
 /// An async write of at most 64 KiB accepted in part is caught.
 #[test]
 fn checker_rejects_a_partly_accepted_async_write() {

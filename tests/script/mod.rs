@@ -33,8 +33,9 @@
 //!   buffer took the first of them), as one write; a dropped `Pending` one
 //!   accepted nothing;
 //! - an async read or write is never `Pending` on a pipe closed before it
-//!   started, but for a read while a reader's `write_to` ran (its drain
-//!   claim may hold the staged bytes, and the read waits for it);
+//!   started, but for a read while a reader's `write_to` or its
+//!   `read_vectored` into several non-empty buffers ran (its drain claim may
+//!   hold the staged bytes, and the read waits for it);
 //! - a flush's or [`Op::Consumed`]'s wait returns `Ok` only once readers
 //!   took every byte of the async writes that returned before it started;
 //!   it fails (with the read half's close error, never a timeout) or stays
@@ -3085,16 +3086,27 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    /// Whether a reader's `write_to` ran at some time between stamps `start`
-    /// and `end`: a drain claim may then have held the staged bytes, and an
-    /// async read on the closed pipe waits for the claim to end (the sink may
-    /// leave bytes staged for it), as a blocking read does with its bounds.
+    /// Whether a reader's `write_to`, or its `read_vectored` into two or
+    /// more non-empty buffers (the engine drains those through a sink too),
+    /// ran at some time between stamps `start` and `end`: a drain claim may
+    /// then have held the staged bytes, and an async read on the closed pipe
+    /// waits for the claim to end (the sink may leave bytes staged for it),
+    /// as a blocking read does with its bounds.
     fn drain_during(&self, start: u64, end: u64) -> bool {
-        self.log
-            .readers
-            .iter()
-            .flatten()
-            .any(|q| matches!(q.op, Op::Drain { .. }) && q.start < end && q.end > start)
+        self.log.readers.iter().flatten().any(|q| {
+            let claims = match q.op {
+                Op::Drain { .. } => true,
+                Op::Vectored { lens, count, .. } => {
+                    lens[..usize::from(count)]
+                        .iter()
+                        .filter(|&&n| n > 0)
+                        .count()
+                        >= 2
+                }
+                _ => false,
+            };
+            claims && q.start < end && q.end > start
+        })
     }
 
     /// Checks how much of `len` bytes an async write or gather accepted
