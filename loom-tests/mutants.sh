@@ -122,6 +122,7 @@ mutant_names=(
   buffered-offer-reply-rings-nobody
   buffered-write-stages-rest-piecemeal
   buffered-offer-wait-ignores-close
+  unlocked-take-end-skips-room-bell
   displaced-waker-woken
   flush-forgets-unwoken
   close-wakes-tasks-before-closing
@@ -218,7 +219,8 @@ declare -A mutant_tests=(
   [buffered-room-wait-ignores-close]="buffered:blocked_buffered_write_racing_read_close"
   [buffered-write-frees-write-side-for-room]="buffered:task_and_thread_writer_on_one_full_buffer"
   [buffered-write-close-discards]="buffered:half_close_with_bytes_buffered"
-  [buffered-take-skips-room-bell]="buffered:blocked_buffered_write_returns_once_its_rest_fits"
+  [buffered-take-skips-room-bell]="buffered:blocked_buffered_write_returns_once_small_reads_make_room"
+  [unlocked-take-end-skips-room-bell]="buffered:blocked_buffered_write_returns_once_its_rest_fits"
   [buffered-fast-write-ignores-held-side]="buffered:two_thread_writers_on_one_full_buffer buffered:task_and_thread_writer_on_one_full_buffer"
   [buffered-claim-skips-staged-check]="buffered:blocked_buffered_write_offers_its_rest"
   [buffered-offer-reply-rings-nobody]="buffered:blocked_buffered_write_offers_its_rest"
@@ -612,6 +614,14 @@ EOF
 # The end of a drain claim rings nobody: readers waiting for it sleep on.
 sub(DRAIN, '            fn drop(&mut self) {\n                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify_all(Bell::Offer);\n            }\n',
     '            fn drop(&mut self) {}\n')
+EOF
+    ;;
+    unlocked-take-end-skips-room-bell) cat <<'EOF'
+# The end of a drain claim rings only the readers, not the writers waiting
+# for room: a buffered pipe's large read (under a claim, see UNLOCKED_TAKE)
+# frees room, and the blocking write waiting for it sleeps on.
+sub(DRAIN, '                self.0.signals.notify(Bell::Stage);\n                self.0.signals.notify_all(Bell::Offer);\n',
+    '                self.0.signals.notify_all(Bell::Offer);\n')
 EOF
     ;;
     claim-end-rings-one) cat <<'EOF'

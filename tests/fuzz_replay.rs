@@ -665,10 +665,10 @@ fn checker_rejects_eof_before_staged_bytes() {
 }
 
 /// An async read left `Pending` on a closed pipe is caught, but for one
-/// beside a reader's `read_vectored` into two or more non-empty buffers: the
-/// engine drains those through a claim on the staged bytes, and the async
-/// read waits for it to end (sweep script 2927 of the default seed, which
-/// once met it).
+/// beside a read that may hold a drain claim on the staged bytes (the async
+/// read waits for the claim to end): a `read_vectored` into two or more
+/// non-empty buffers (sweep script 2927 of the default seed once met it), or
+/// on a buffered pipe a read of at least `UNLOCKED_TAKE` bytes.
 #[test]
 fn checker_allows_a_pending_read_only_beside_a_claim() {
     let vectored = |lens: [usize; 4]| Op::Vectored {
@@ -676,37 +676,37 @@ fn checker_allows_a_pending_read_only_beside_a_claim() {
         count: 2,
         by_ref: false,
     };
+    let plain = |len| Op::Io { len, by_ref: false };
     let aread = Op::AsyncIo {
         len: 8,
         by_ref: false,
         polls: 1,
     };
-    let script_of = |lens| Script {
-        capacity: 0,
-        writers: vec![vec![
-            Op::AsyncIo {
-                len: 5,
-                by_ref: false,
-                polls: 0,
-            },
-            Op::Close,
-        ]],
-        readers: vec![vec![vectored(lens)], vec![aread]],
-    };
-    let log_of = |lens| {
+    // W0 stages 5 bytes and closes; R0's `read` reads them while R1's async
+    // read is left `Pending`.
+    let run = |capacity, read: Op| {
+        let script = Script {
+            capacity,
+            writers: vec![vec![
+                Op::AsyncIo {
+                    len: 5,
+                    by_ref: false,
+                    polls: 0,
+                },
+                Op::Close,
+            ]],
+            readers: vec![vec![read], vec![aread]],
+        };
         let data = payload(0, 0, 5);
         let outcome = Outcome::Read {
             result: Ok(data.len()),
             data,
         };
         let close = record(Op::Close, Some(1), (12, 13), Outcome::Done);
-        Log {
+        let log = Log {
             writers: vec![vec![async_wrote(5, 0, 0, (10, 11), 5), close, drop_at(30)]],
             readers: vec![
-                vec![
-                    record(vectored(lens), Some(0), (14, 18), outcome),
-                    drop_at(40),
-                ],
+                vec![record(read, Some(0), (14, 18), outcome), drop_at(40)],
                 vec![
                     record(aread, Some(0), (15, 16), Outcome::Dropped),
                     drop_at(42),
@@ -714,17 +714,23 @@ fn checker_allows_a_pending_read_only_beside_a_claim() {
             ],
             main: vec![(Side::Write, drop_at(0)), (Side::Read, drop_at(2))],
             wakers: Vec::new(),
-        }
+        };
+        check(&script, &log)
     };
-    let claims = [2, 510, 0, 0];
-    check(&script_of(claims), &log_of(claims)).expect("a read waits for a claim");
+    let pending = "Pending though the pipe was closed before it";
+    let rejected = |result: Result<Summary, String>| match result {
+        Err(why) => assert!(why.contains(pending), "rejected for another reason: {why}"),
+        Ok(_) => panic!("accepted a Pending read on a closed pipe beside no claim"),
+    };
+    run(0, vectored([2, 510, 0, 0])).expect("a read waits for a claim");
     // One non-empty buffer is a plain read: it takes no claim.
-    let plain = [0, 512, 0, 0];
-    assert_rejected(
-        &script_of(plain),
-        &log_of(plain),
-        &["Pending though the pipe was closed before it"],
-    );
+    rejected(run(0, vectored([0, 512, 0, 0])));
+    // A buffered pipe's large read copies under a claim; a smaller one, or
+    // any plain read of an unbuffered pipe, under the stage's lock.
+    run(16, plain(4096)).expect("a buffered pipe's large read claims");
+    run(16, vectored([0, 4096, 0, 0])).expect("one large buffer claims");
+    rejected(run(16, plain(4095)));
+    rejected(run(0, plain(4096)));
 }
 
 /// An async write of at most 64 KiB accepted in part is caught.

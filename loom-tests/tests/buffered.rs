@@ -192,29 +192,46 @@ fn blocked_buffered_write_offers_its_rest() {
 
 /// A blocking write of `abc` into a 2-byte buffer stages `ab` and waits for
 /// room for `c` (the buffer can hold it: no offer); a reader takes 2 bytes
-/// and then waits for the write to return before it reads again: the write
-/// stages `c` in the room that read made and returns `Ok(3)` with nobody
-/// reading it (as a socket's write returns once its bytes are in the
-/// buffer). A
-/// take that frees room without ringing the waiting writer leaves it asleep
-/// (a loom deadlock).
+/// with a `chunk`-byte buffer and then waits for the write to return before
+/// it reads again: the write stages `c` in the room those reads made and
+/// returns `Ok(3)` with nobody reading it (as a socket's write returns once
+/// its bytes are in the buffer). A take that frees room without ringing the
+/// waiting writer leaves it asleep (a loom deadlock).
+fn write_returns_once_its_rest_fits(chunk: usize) {
+    let (reader, writer) = gopipe::buffered_pipe(2);
+    let w = thread::spawn(move || {
+        let n = (&writer).write(b"abc");
+        drop(writer);
+        n
+    });
+    let (mut got, end) = loom_tests::read_until(&reader, chunk, 2);
+    assert!(matches!(end, ReadEnd::Enough), "{end:?}");
+    assert_eq!(w.join().unwrap().unwrap(), 3);
+    let (rest, end) = read_to_end(&reader, 2);
+    assert!(matches!(end, ReadEnd::Eof), "{end:?}");
+    got.extend_from_slice(&rest);
+    assert_eq!(got, b"abc");
+}
+
+/// [`write_returns_once_its_rest_fits`] with 2-byte reads: a take of 2
+/// staged bytes copies under a drain claim, with the stage's lock released
+/// (the engine's `UNLOCKED_TAKE` is 2 under loom), and the claim's end
+/// rings the writer.
 #[test]
 fn blocked_buffered_write_returns_once_its_rest_fits() {
     model("blocked_buffered_write_returns_once_its_rest_fits", || {
-        let (reader, writer) = gopipe::buffered_pipe(2);
-        let w = thread::spawn(move || {
-            let n = (&writer).write(b"abc");
-            drop(writer);
-            n
-        });
-        let (mut got, end) = loom_tests::read_until(&reader, 2, 2);
-        assert!(matches!(end, ReadEnd::Enough), "{end:?}");
-        assert_eq!(w.join().unwrap().unwrap(), 3);
-        let (rest, end) = read_to_end(&reader, 2);
-        assert!(matches!(end, ReadEnd::Eof), "{end:?}");
-        got.extend_from_slice(&rest);
-        assert_eq!(got, b"abc");
+        write_returns_once_its_rest_fits(2);
     });
+}
+
+/// [`write_returns_once_its_rest_fits`] with 1-byte reads: each take copies
+/// under the stage's lock, and rings the writer itself.
+#[test]
+fn blocked_buffered_write_returns_once_small_reads_make_room() {
+    model(
+        "blocked_buffered_write_returns_once_small_reads_make_room",
+        || write_returns_once_its_rest_fits(1),
+    );
 }
 
 /// A blocking write of `abc` into a 1-byte buffer nobody reads stages `a`

@@ -33,8 +33,9 @@
 //!   buffer took the first of them), as one write; a dropped `Pending` one
 //!   accepted nothing;
 //! - an async read or write is never `Pending` on a pipe closed before it
-//!   started, but for a read while a reader's `write_to` or its
-//!   `read_vectored` into several non-empty buffers ran (its drain claim may
+//!   started, but for a read while a reader's `write_to`, its
+//!   `read_vectored` into several non-empty buffers, or on a buffered pipe
+//!   its read of at least [`UNLOCKED_TAKE`] bytes ran (its drain claim may
 //!   hold the staged bytes, and the read waits for it);
 //! - a flush's or [`Op::Consumed`]'s wait returns `Ok` only once readers
 //!   took every byte of the async writes that returned before it started;
@@ -122,6 +123,11 @@ pub(crate) const WRITE_BUDGET: usize = 1 << 20;
 /// The pipe's stage (its own buffer for async writes): an async write of at
 /// most this many bytes is accepted whole or not at all.
 pub(crate) const STAGE_CAP: usize = 64 << 10;
+
+/// From how many bytes a read of a buffered pipe copies staged bytes under a
+/// drain claim, with the stage's lock released (the engine's
+/// `UNLOCKED_TAKE`): an async read beside one may wait for it.
+pub(crate) const UNLOCKED_TAKE: usize = 4 << 10;
 
 /// Most calls one `write_to` makes to its sink, or one `read_from` to its
 /// source, before the sink or source stops (as it does at its limit).
@@ -3086,23 +3092,25 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    /// Whether a reader's `write_to`, or its `read_vectored` into two or
-    /// more non-empty buffers (the engine drains those through a sink too),
-    /// ran at some time between stamps `start` and `end`: a drain claim may
-    /// then have held the staged bytes, and an async read on the closed pipe
-    /// waits for the claim to end (the sink may leave bytes staged for it),
-    /// as a blocking read does with its bounds.
+    /// Whether a reader's operation that may take a drain claim ran at some
+    /// time between stamps `start` and `end`: a drain claim may then have
+    /// held the staged bytes, and an async read on the closed pipe waits for
+    /// the claim to end (the sink may leave bytes staged for it), as a
+    /// blocking read does with its bounds. Claims come from a `write_to`, a
+    /// `read_vectored` into two or more non-empty buffers (the engine drains
+    /// those through a sink too) and, on a buffered pipe, any read of at
+    /// least [`UNLOCKED_TAKE`] bytes (it copies with the stage's lock
+    /// released, under a claim).
     fn drain_during(&self, start: u64, end: u64) -> bool {
+        let big = |len: usize| self.buffered() && len >= UNLOCKED_TAKE;
         self.log.readers.iter().flatten().any(|q| {
             let claims = match q.op {
                 Op::Drain { .. } => true,
                 Op::Vectored { lens, count, .. } => {
-                    lens[..usize::from(count)]
-                        .iter()
-                        .filter(|&&n| n > 0)
-                        .count()
-                        >= 2
+                    let lens = &lens[..usize::from(count)];
+                    lens.iter().filter(|&&n| n > 0).count() >= 2 || lens.iter().any(|&n| big(n))
                 }
+                Op::Io { len, .. } | Op::AsyncIo { len, .. } => big(len),
                 _ => false,
             };
             claims && q.start < end && q.end > start

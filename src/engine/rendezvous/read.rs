@@ -9,6 +9,14 @@ use std::io;
 
 use super::state::*;
 use super::{Rendezvous, LEND_AFTER, SPIN, WAKE};
+
+/// From how many bytes a read of a buffered pipe's staged bytes (the smaller
+/// of its room and the bytes staged) copies with the stage's lock released:
+/// a larger copy under the lock kept a writer waiting for it, one push at a
+/// time. Below it, one pass under the lock costs less than the claim's two.
+/// Two bytes under loom, so that the models take both ways: a 1-byte read
+/// under the lock, a larger one under a claim.
+const UNLOCKED_TAKE: usize = if cfg!(gopipe_loom) { 2 } else { 4 << 10 };
 use crate::engine::{Dst, Fill, PipeState};
 use crate::error::timed_out;
 use crate::sync::{core_crowded, spin_until, Bell, Deadline, Ordering, Park};
@@ -169,12 +177,32 @@ impl Rendezvous {
         sig.wait_until(Bell::Offer, deadline, false, ended)
     }
 
-    /// Copies staged bytes into `buf` (not empty); returns how many (0 if
-    /// another reader took them first).
+    /// Copies staged bytes into `buf` (not empty); returns how many: 0 if a
+    /// drain claim holds them (the caller waits for it to end) or another
+    /// reader took them first. A buffered pipe's large take copies with the
+    /// stage's lock released ([`UNLOCKED_TAKE`]).
+    #[inline]
     pub(super) fn take_staged<D: Dst + ?Sized>(&self, sh: &PipeState, buf: &mut D) -> usize {
+        if self.buffered && buf.room().min(self.stage.len()) >= UNLOCKED_TAKE {
+            return self.take_staged_unlocked(sh, buf);
+        }
         let (n, left) = self.stage.take(buf);
         self.staged_taken(sh, n, left);
         n
+    }
+
+    /// [`Rendezvous::take_staged`] of a large take: under a drain claim, as
+    /// a `read_vectored` takes (see `drain_staged`), so that writers go on
+    /// pushing into the free room while it copies rather than wait for the
+    /// copy. A claim held already is left to its holder (0).
+    #[inline(never)]
+    fn take_staged_unlocked<D: Dst + ?Sized>(&self, sh: &PipeState, buf: &mut D) -> usize {
+        let mut into_buf = |bytes: &[u8]| -> io::Result<usize> {
+            let k = bytes.len().min(buf.room());
+            buf.put(&bytes[..k]);
+            Ok(k)
+        };
+        self.drain_staged(sh, &mut into_buf).map_or(0, |(n, _)| n)
     }
 
     /// Rings after a read took `n` staged bytes and left `left` staged.
