@@ -9,6 +9,9 @@ use std::io;
 
 use super::state::*;
 use super::{Rendezvous, LEND_AFTER, SPIN, WAKE};
+use crate::engine::{Dst, Fill, PipeState};
+use crate::error::timed_out;
+use crate::sync::{core_crowded, spin_until, Bell, Deadline, Ordering, Park};
 
 /// From how many bytes a read of a buffered pipe's staged bytes (the smaller
 /// of its room and the bytes staged) copies with the stage's lock released:
@@ -17,9 +20,6 @@ use super::{Rendezvous, LEND_AFTER, SPIN, WAKE};
 /// Two bytes under loom, so that the models take both ways: a 1-byte read
 /// under the lock, a larger one under a claim.
 const UNLOCKED_TAKE: usize = if cfg!(gopipe_loom) { 2 } else { 4 << 10 };
-use crate::engine::{Dst, Fill, PipeState};
-use crate::error::timed_out;
-use crate::sync::{core_crowded, spin_until, Bell, Deadline, Ordering, Park};
 
 /// Takes a published lend back when dropped (a panic unwinding through a read
 /// that lent its buffer): the buffer is about to be freed, so no writer may
