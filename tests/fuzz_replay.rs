@@ -595,20 +595,26 @@ fn checker_rejects_an_early_flush() {
     check(&script, &fine).expect("the read took the bytes before the flush returned");
 }
 
+/// A writer's ops for the hand-made logs below: an async write of 5 bytes
+/// (staged, with no reader yet), then a close of the write half.
+fn stage_five_then_close() -> Vec<Op> {
+    vec![
+        Op::AsyncIo {
+            len: 5,
+            by_ref: false,
+            polls: 0,
+        },
+        Op::Close,
+    ]
+}
+
 /// End of file while staged bytes were still to be read is caught; staged
 /// bytes read after the writer's close, then end of file, are fine.
 #[test]
 fn checker_rejects_eof_before_staged_bytes() {
     let script = Script {
         capacity: 0,
-        writers: vec![vec![
-            Op::AsyncIo {
-                len: 5,
-                by_ref: false,
-                polls: 0,
-            },
-            Op::Close,
-        ]],
+        writers: vec![stage_five_then_close()],
         readers: vec![vec![
             Op::Io {
                 len: 512,
@@ -687,14 +693,7 @@ fn checker_allows_a_pending_read_only_beside_a_claim() {
     let run = |capacity, read: Op| {
         let script = Script {
             capacity,
-            writers: vec![vec![
-                Op::AsyncIo {
-                    len: 5,
-                    by_ref: false,
-                    polls: 0,
-                },
-                Op::Close,
-            ]],
+            writers: vec![stage_five_then_close()],
             readers: vec![vec![read], vec![aread]],
         };
         let data = payload(0, 0, 5);
